@@ -24,6 +24,12 @@ struct RgbImage {
 RgbImage image_load(const std::string& path);
 RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label);
 
+// The JPEG decoder this build uses: "libjpeg-turbo" (Pillow's, bit for bit) or "stb_image".
+const char* image_jpeg_decoder();
+
+// Pillow's Image.resize((width, height), BICUBIC) for 8-bit RGB, bit for bit (core/resample.cpp).
+RgbImage image_resize_bicubic(const RgbImage& image, int width, int height);
+
 // Resize the shorter side to floor(size / crop_pct) with Pillow's antialiased bicubic (the
 // intermediate rounded to 8 bits as Pillow does), centre-crop size x size. crop_pct 1.0 resizes
 // the shorter side straight to size; an image already size x size passes through untouched.

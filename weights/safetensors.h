@@ -49,6 +49,9 @@ public:
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     const std::vector<TensorView>& tensors() const { return tensors_; }  // sorted by name
     const TensorView* find(const std::string& name) const;  // nullptr when absent
+    // Bytes of the data area that no tensor claims. Not an error (some writers pad), but worth
+    // showing: a file with holes can carry content that no tool looks at.
+    size_t unindexed_bytes() const { return unindexed_bytes_; }
 
 private:
     SafetensorsFile() = default;
@@ -57,6 +60,7 @@ private:
     std::vector<TensorView> tensors_;
     void* mapping_ = nullptr;
     size_t mapping_size_ = 0;
+    size_t unindexed_bytes_ = 0;
 };
 
 // Converts any stored dtype to f32 (F16 and BF16 widened exactly).

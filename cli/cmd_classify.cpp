@@ -1,0 +1,154 @@
+// sparsifiner classify: images in, the top classes out (a table, or one JSON document).
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/image_inputs.h"
+#include "cli/npy_writer.h"
+#include "core/class_scores.h"
+#include "core/deit_model.h"
+#include "datasets/labels.h"
+
+namespace sparsifiner {
+
+namespace {
+
+struct ClassifyFlags {
+    ModelFlags model;
+    std::vector<std::string> inputs;
+    int top = 5;
+    int batch = 1;
+    int threads = 1;
+    float crop_pct = 0.875f;
+    bool json = false;
+    bool logits = false;
+    std::string dump_activations;
+};
+
+// Hidden states after every block, for every image, kept for --dump-activations.
+struct ActivationDump {
+    std::vector<std::vector<float>> per_block;  // [depth][images * T * D]
+    int T = 0, D = 0;
+};
+
+void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
+                      const std::vector<std::string>& names) {
+    std::printf("%s\n", path.c_str());
+    for (size_t r = 0; r < top.size(); r++)
+        std::printf("  %zu  %7.4f  %s (%d)\n", r + 1, top[r].probability, names[top[r].index].c_str(),
+                    top[r].index);
+}
+
+int classify_run(const ClassifyFlags& flags) {
+    threads_apply(flags.threads);
+    DeitWeights weights = model_load(flags.model);
+    DeitModel model(weights, flags.model.img_size);
+    const DeitConfig config = weights.config;
+    weights = DeitWeights();  // oneDNN holds its own copies now
+    const std::vector<std::string> names =
+        class_names_for(config.num_classes, config.class_names, config.label_set);
+
+    const std::vector<std::string> paths = image_paths_expand(flags.inputs);
+    if (paths.empty()) throw CommandError(kExitUsage, "no images given (folders are searched for image files)");
+    const int S = model.img_size(), C = model.num_classes(), T = model.tokens(), D = config.embed_dim;
+    const size_t image_floats = (size_t)3 * S * S;
+    std::vector<float> images(image_floats * flags.batch), logits((size_t)C * flags.batch);
+
+    nlohmann::json results = nlohmann::json::array(), errors = nlohmann::json::array();
+    ActivationDump dump;
+    dump.T = T;
+    dump.D = D;
+    if (!flags.dump_activations.empty()) dump.per_block.resize(config.depth);
+    std::vector<float> all_logits;
+
+    for (size_t start = 0; start < paths.size(); start += flags.batch) {
+        std::vector<std::string> chunk(paths.begin() + start,
+                                       paths.begin() + std::min(paths.size(), start + flags.batch));
+        std::vector<std::string> chunk_errors = images_prepare(chunk, S, flags.crop_pct, images.data());
+        // Failed images are reported and dropped; the others are packed together.
+        std::vector<std::string> ok_paths;
+        for (size_t i = 0; i < chunk.size(); i++) {
+            if (!chunk_errors[i].empty()) {
+                report_error(chunk_errors[i]);
+                errors.push_back({{"file", chunk[i]}, {"error", chunk_errors[i]}});
+                continue;
+            }
+            if (ok_paths.size() != i)
+                std::copy(images.begin() + i * image_floats, images.begin() + (i + 1) * image_floats,
+                          images.begin() + ok_paths.size() * image_floats);
+            ok_paths.push_back(chunk[i]);
+        }
+        if (ok_paths.empty()) continue;
+        const int B = (int)ok_paths.size();
+        BlockObserver observer;
+        if (!dump.per_block.empty())
+            observer = [&](int block, const float* x, int b, int t, int d) {
+                dump.per_block[block].insert(dump.per_block[block].end(), x, x + (size_t)b * t * d);
+            };
+        model.forward(images.data(), B, logits.data(), observer);
+
+        for (int b = 0; b < B; b++) {
+            const float* image_logits = logits.data() + (size_t)b * C;
+            std::vector<ClassScore> top = top_classes(image_logits, C, flags.top);
+            if (!dump.per_block.empty()) all_logits.insert(all_logits.end(), image_logits, image_logits + C);
+            if (!flags.json) {
+                print_table_rows(ok_paths[b], top, names);
+                continue;
+            }
+            nlohmann::json entry = {{"file", ok_paths[b]}, {"top", nlohmann::json::array()}};
+            for (const ClassScore& s : top)
+                entry["top"].push_back({{"class", s.index}, {"label", names[s.index]}, {"prob", s.probability}});
+            if (flags.logits) entry["logits"] = std::vector<float>(image_logits, image_logits + C);
+            results.push_back(entry);
+        }
+        std::fflush(stdout);
+    }
+
+    if (!dump.per_block.empty()) {
+        std::filesystem::create_directories(flags.dump_activations);
+        const int64_t done = (int64_t)(all_logits.size() / C);
+        for (int i = 0; i < config.depth; i++)
+            npy_write_f32(flags.dump_activations + "/block_" + std::to_string(i) + ".npy",
+                          dump.per_block[i].data(), {done, T, D});
+        npy_write_f32(flags.dump_activations + "/logits.npy", all_logits.data(), {done, C});
+    }
+    if (flags.json) {
+        nlohmann::json document = {
+            {"schema_version", kJsonSchemaVersion},
+            {"command", "classify"},
+            {"tool", tool_identity()},
+            {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
+                       {"num_classes", C}, {"distilled", config.distilled}}},
+            {"settings", {{"batch", flags.batch}, {"threads", flags.threads}, {"top", flags.top},
+                          {"crop_pct", flags.crop_pct}}},
+            {"results", results},
+            {"errors", errors}};
+        std::printf("%s\n", document.dump(2).c_str());
+    }
+    return errors.empty() ? kExitOk : kExitSomeInputsFailed;
+}
+
+}  // namespace
+
+Command classify_command(CLI::App& app) {
+    auto flags = std::make_shared<ClassifyFlags>();
+    CLI::App* command = app.add_subcommand("classify", "Classify images: the top classes of each, as a table or JSON");
+    flags->model.add_to(*command);
+    command->add_option("images", flags->inputs, "Image files or folders (JPEG, PNG, BMP, TGA, GIF, PNM)")->required();
+    command->add_option("--top", flags->top, "How many classes to show per image")->check(CLI::Range(1, 100000));
+    command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
+    command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    command->add_option("--crop-pct", flags->crop_pct,
+                        "Resize the shorter side to size/crop-pct, then centre-crop (timm's crop_pct; 1.0 = no crop)")
+        ->check(CLI::Range(0.05f, 1.0f));
+    command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
+    command->add_flag("--logits", flags->logits, "With --json: include the raw logits of every image");
+    command->add_option("--dump-activations", flags->dump_activations,
+                        "Write the hidden state after every block (block_<i>.npy, [images, T, D]) and the "
+                        "logits (logits.npy) to this folder");
+    return {command, [flags] { return classify_run(*flags); }};
+}
+
+}  // namespace sparsifiner

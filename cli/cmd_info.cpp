@@ -1,0 +1,81 @@
+// sparsifiner info: what a weight file holds: geometry, parameters, MACs, stored dtype.
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/macs.h"
+
+namespace sparsifiner {
+
+namespace {
+
+struct InfoFlags {
+    ModelFlags model;
+    bool json = false;
+};
+
+int info_run(const InfoFlags& flags) {
+    DeitWeights weights = model_load(flags.model);
+    const DeitConfig& c = weights.config;
+    const int S = flags.model.img_size > 0 ? flags.model.img_size : c.img_size;
+    const int grid = S / c.patch_size, tokens = grid * grid + c.extra_tokens();
+    const DeitMacs macs = deit_dense_macs(c, S);
+    const double params = deit_parameter_count(c);
+
+    nlohmann::json model = {
+        {"file", flags.model.path},     {"arch", c.arch},
+        {"embed_dim", c.embed_dim},     {"num_heads", c.num_heads},
+        {"head_dim", c.head_dim()},     {"depth", c.depth},
+        {"mlp_hidden", c.mlp_hidden},   {"patch_size", c.patch_size},
+        {"trained_img_size", c.img_size}, {"img_size", S},
+        {"tokens", tokens},             {"num_classes", c.num_classes},
+        {"distilled", c.distilled},     {"sparsifiner", c.sparsifiner},
+        {"stored_dtype", weights.stored_dtype}, {"parameters", params},
+        {"label_set", c.label_set}};
+    if (c.sparsifiner)
+        model["predictor"] = {{"c", c.predictor_c}, {"K", c.predictor_K}, {"trained_tokens", c.predictor_N},
+                              {"keep_rate", c.keep_rate}, {"basis_coef_topk", c.basis_coef_topk},
+                              {"basis_threshold", c.basis_threshold}, {"prune_at", c.prune_at},
+                              {"token_keep", c.token_keep}};
+    nlohmann::json macs_json = {{"unit", "macs"},
+                                {"total", macs.total()},
+                                {"patch_embed", macs.patch_embed},
+                                {"per_block", {{"qkv", macs.block.qkv}, {"qk", macs.block.qk},
+                                               {"pv", macs.block.pv}, {"proj", macs.block.proj},
+                                               {"fc1", macs.block.fc1}, {"fc2", macs.block.fc2}}},
+                                {"attention_qk_pv", macs.attention_products()},
+                                {"head", macs.head}};
+    if (flags.json) {
+        nlohmann::json document = {{"schema_version", kJsonSchemaVersion}, {"command", "info"},
+                                   {"tool", tool_identity()}, {"model", model}, {"macs", macs_json}};
+        std::printf("%s\n", document.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("file          %s\n", flags.model.path.c_str());
+    std::printf("arch          %s%s%s\n", c.arch.c_str(), c.distilled ? " (distilled)" : "",
+                c.sparsifiner ? " (sparsifiner)" : "");
+    std::printf("geometry      D=%d H=%d d=%d depth=%d mlp=%d patch=%d\n", c.embed_dim, c.num_heads, c.head_dim(),
+                c.depth, c.mlp_hidden, c.patch_size);
+    std::printf("input         %dx%d (trained at %d), %d tokens\n", S, S, c.img_size, tokens);
+    std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + c.label_set + ")").c_str());
+    std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
+    std::printf("MACs          %.3f G per image (q k + p v: %.3f G)\n", macs.total() / 1e9,
+                macs.attention_products() / 1e9);
+    if (c.sparsifiner)
+        std::printf("predictor     c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g\n",
+                    c.predictor_c, c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold);
+    return kExitOk;
+}
+
+}  // namespace
+
+Command info_command(CLI::App& app) {
+    auto flags = std::make_shared<InfoFlags>();
+    CLI::App* command = app.add_subcommand("info", "Show a weight file's geometry, parameter count, MACs and dtype");
+    flags->model.add_to(*command);
+    command->add_flag("--json", flags->json, "Print one JSON document instead of text");
+    return {command, [flags] { return info_run(*flags); }};
+}
+
+}  // namespace sparsifiner

@@ -1,0 +1,54 @@
+#include "cli/image_inputs.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "core/image.h"
+
+namespace sparsifiner {
+
+namespace fs = std::filesystem;
+
+static bool has_image_extension(const fs::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    static const char* known[] = {".jpg", ".jpeg", ".png", ".bmp", ".tga", ".gif", ".pnm", ".ppm", ".pgm"};
+    return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return ext == k; });
+}
+
+std::vector<std::string> image_paths_expand(const std::vector<std::string>& arguments) {
+    std::vector<std::string> paths;
+    for (const std::string& argument : arguments) {
+        std::error_code error;
+        if (!fs::is_directory(argument, error)) {
+            paths.push_back(argument);
+            continue;
+        }
+        std::vector<std::string> found;
+        for (const auto& entry : fs::directory_iterator(argument, error))
+            if (entry.is_regular_file(error) && has_image_extension(entry.path()))
+                found.push_back(entry.path().string());
+        std::sort(found.begin(), found.end());
+        paths.insert(paths.end(), found.begin(), found.end());
+    }
+    return paths;
+}
+
+std::vector<std::string> images_prepare(const std::vector<std::string>& paths, int size, float crop_pct,
+                                        float* out) {
+    std::vector<std::string> errors(paths.size());
+    const size_t image_floats = (size_t)3 * size * size;
+#pragma omp parallel for schedule(dynamic)
+    for (size_t i = 0; i < paths.size(); i++) {
+        try {
+            RgbImage image = image_resize_crop(image_load(paths[i]), size, crop_pct);
+            image_normalize(image, out + i * image_floats);
+        } catch (const std::exception& e) {
+            errors[i] = e.what();
+        }
+    }
+    return errors;
+}
+
+}  // namespace sparsifiner

@@ -1,0 +1,39 @@
+#include "core/macs.h"
+
+namespace sparsifiner {
+
+DeitMacs deit_dense_macs(const DeitConfig& c, int img_size) {
+    const double S = img_size > 0 ? img_size : c.img_size;
+    const double grid = (double)((int)S / c.patch_size), cells = grid * grid;
+    const double N = cells + c.extra_tokens(), D = c.embed_dim, hidden = c.mlp_hidden;
+    DeitMacs m;
+    m.depth = c.depth;
+    m.patch_embed = cells * D * c.in_chans * c.patch_size * c.patch_size;
+    m.head = D * c.num_classes * (c.distilled ? 2 : 1);
+    m.block.qkv = N * D * 3 * D;
+    m.block.qk = N * N * D;  // H heads x N x N x d
+    m.block.pv = N * N * D;
+    m.block.proj = N * D * D;
+    m.block.fc1 = N * D * hidden;
+    m.block.fc2 = N * hidden * D;
+    return m;
+}
+
+double deit_parameter_count(const DeitConfig& c) {
+    const double D = c.embed_dim, hidden = c.mlp_hidden, P = c.patch_size;
+    const double tokens = (double)c.grid() * c.grid() + c.extra_tokens();
+    double block = 2 * D                       // norm1
+                   + 3 * D * D + 3 * D         // qkv
+                   + D * D + D                 // proj
+                   + 2 * D                     // norm2
+                   + hidden * D + hidden       // fc1
+                   + D * hidden + D;           // fc2
+    if (c.sparsifiner) {
+        const double d = c.head_dim(), cc = c.predictor_c;
+        block += 2 * (cc * d + cc) + 2 * (double)c.predictor_N * c.predictor_K;
+    }
+    double heads = (D * c.num_classes + c.num_classes) * (c.distilled ? 2 : 1);
+    return D * c.extra_tokens() + tokens * D + D * c.in_chans * P * P + D + c.depth * block + 2 * D + heads;
+}
+
+}  // namespace sparsifiner

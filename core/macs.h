@@ -1,0 +1,27 @@
+#pragma once
+// Multiply-accumulate counts of the dense DeiT (SPEC 5): matrix products and the patch
+// convolution only; LayerNorm, softmax and GELU are element-wise and not counted here.
+#include "weights/deit_weights.h"
+
+namespace sparsifiner {
+
+struct BlockMacs {
+    double qkv = 0, qk = 0, pv = 0, proj = 0, fc1 = 0, fc2 = 0;
+    double total() const { return qkv + qk + pv + proj + fc1 + fc2; }
+};
+
+struct DeitMacs {
+    double patch_embed = 0, head = 0;
+    BlockMacs block;  // every block of the dense model costs the same
+    int depth = 0;
+    double total() const { return patch_embed + head + depth * block.total(); }
+    double attention_products() const { return depth * (block.qk + block.pv); }  // q k + p v
+};
+
+// For one image at input size img_size (0 = the trained size).
+DeitMacs deit_dense_macs(const DeitConfig& config, int img_size = 0);
+
+// Parameters a model of this geometry holds (what PyTorch's numel sum would say).
+double deit_parameter_count(const DeitConfig& config);
+
+}  // namespace sparsifiner

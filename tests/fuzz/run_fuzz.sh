@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the safetensors fuzzer with clang-14 (ASan + UBSan + libFuzzer) in its own build directory
+# and runs it for a bounded time from a scratch copy of the committed seed corpus.
+# Exit status: 0 when nothing was found, non-zero on any finding or build failure.
+#
+#   tests/fuzz/run_fuzz.sh [seconds]        default 60
+#   FUZZ_BUILD_DIR=/somewhere tests/fuzz/run_fuzz.sh
+#   FUZZ_KEEP_CORPUS=dir   also copy the grown corpus there (to pick new seeds by hand)
+set -euo pipefail
+
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+seconds=${1:-60}
+build_dir=${FUZZ_BUILD_DIR:-$(dirname "$source_dir")/build-fuzz}
+
+if ! command -v clang++-14 >/dev/null; then
+    echo "run_fuzz.sh: clang++-14 not found (apt-get install clang-14 libfuzzer-14-dev)" >&2
+    exit 2
+fi
+
+cmake -S "$source_dir" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSPARSIFINER_FUZZ=ON -DSPARSIFINER_TESTS=ON >/dev/null
+cmake --build "$build_dir" --target fuzz_safetensors -j2
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sparsifiner-fuzz.XXXXXX")
+mkdir -p "$work/corpus" "$work/artifacts"
+cp "$source_dir"/tests/fuzz/corpus/* "$work/corpus/"
+
+# Tokens the mutator splices in: header keys, dtypes and the tensor names a DeiT loader looks for.
+cat > "$work/safetensors.dict" <<'DICT'
+"__metadata__"
+"dtype"
+"shape"
+"data_offsets"
+"F32"
+"F16"
+"BF16"
+"F64"
+"cls_token"
+"dist_token"
+"pos_embed"
+"patch_embed.proj.weight"
+"blocks.0."
+"blocks.1."
+"attn.mask_predictor."
+"proj_n"
+"head.weight"
+"embed_dim"
+"num_heads"
+"depth"
+"img_size"
+"patch_size"
+"class_names"
+"18446744073709551615"
+"9223372036854775807"
+"4294967296"
+"-1"
+DICT
+
+status=0
+"$build_dir/tests/fuzz_safetensors" "$work/corpus" -dict="$work/safetensors.dict" \
+    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -artifact_prefix="$work/artifacts/" -print_final_stats=1 || status=$?
+
+if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
+    mkdir -p "$FUZZ_KEEP_CORPUS" && cp "$work/corpus/"* "$FUZZ_KEEP_CORPUS/"
+fi
+if [ "$status" -ne 0 ] || [ -n "$(ls -A "$work/artifacts")" ]; then
+    echo "run_fuzz.sh: FINDING (exit $status); reproducers kept in $work/artifacts" >&2
+    ls -l "$work/artifacts" >&2
+    exit 1
+fi
+rm -rf "$work"
+echo "run_fuzz.sh: no finding in ${seconds}s"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds from scratch and runs every test: unit tests, PyTorch parity, converter, preprocessing,
+# CLI, and a bounded libFuzzer run of the weight-file loader. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh build test
+rm -rf build-test
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release
+cmake --build build-test -j"$(nproc)"
+(cd build-test && ctest --output-on-failure --timeout 1500)
+tests/fuzz/run_fuzz.sh
