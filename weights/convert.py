@@ -354,7 +354,8 @@ def build_metadata(path, geo, heads, predictor, hyper, input_meta, args):
         d = D // heads
         meta.update({
             "keep_rate": deit_arch.meta_float(deit_arch.DEFAULT_KEEP_RATE),
-            "basis_coef_topk": str(deit_arch.DEFAULT_BASIS_COEF_TOPK),
+            # Small images give K < 8 compressed tokens: top-k cannot exceed K.
+            "basis_coef_topk": str(min(deit_arch.DEFAULT_BASIS_COEF_TOPK, K)),
             "basis_threshold": deit_arch.meta_float(deit_arch.DEFAULT_BASIS_THRESHOLD),
             "prune_at": "",
         })
@@ -394,8 +395,8 @@ def build_metadata(path, geo, heads, predictor, hyper, input_meta, args):
     if args.prune_at is not None:
         bad = [b for b in args.prune_at if not 0 <= b < geo["depth"]]
         if bad:
-            raise ConvertError(f"{path}: --prune-at {bad[0]} is not a block (0..{geo['depth'] - 1})",
-                               EXIT_USAGE)
+            raise ConvertError(f"{path}: --prune-at {bad[0]} is not a block "
+                               f"(0..{geo['depth'] - 1})", EXIT_USAGE)
         meta["prune_at"] = deit_arch.meta_int_list(args.prune_at)
     if args.token_keep is not None:
         meta["token_keep"] = deit_arch.meta_float(args.token_keep)

@@ -69,7 +69,7 @@ def model_shapes(args):
     N = grid * grid + (2 if args.distilled else 1)
     d = D // H
     c = d // deit_arch.DEFAULT_REDUCE_C_FACTOR
-    K = N // deit_arch.DEFAULT_REDUCE_N_FACTOR
+    K = predictor_K(args)
     shapes = [("cls_token", (1, 1, D), "tiny")]
     if args.distilled:
         shapes.append(("dist_token", (1, 1, D), "normal"))
@@ -87,9 +87,10 @@ def model_shapes(args):
                        (b + name + ".bias", (out_dim,), "zeros")]
         if args.sparsifiner:
             m = b + "attn.mask_predictor."
-            shapes += [(m + "proj_c_q.weight", (c, d), "normal"), (m + "proj_c_q.bias", (c,), "zeros"),
-                       (m + "proj_c_k.weight", (c, d), "normal"), (m + "proj_c_k.bias", (c,), "zeros"),
-                       (m + "proj_n", (N, K), "normal"), (m + "proj_back_n", (N, K), "normal")]
+            for proj in ("proj_c_q", "proj_c_k"):
+                shapes += [(m + proj + ".weight", (c, d), "normal"),
+                           (m + proj + ".bias", (c,), "zeros")]
+            shapes += [(m + "proj_n", (N, K), "normal"), (m + "proj_back_n", (N, K), "normal")]
     shapes += [("norm.weight", (D,), "ones"), ("norm.bias", (D,), "zeros"),
                ("head.weight", (C, D), "normal"), ("head.bias", (C,), "zeros")]
     if args.distilled:
@@ -134,6 +135,11 @@ def make_peaky(rng, tensors, args):
     tensors["cls_token"] = trunc_normal(rng, tensors["cls_token"].shape, 0.02)
 
 
+def predictor_K(args):
+    grid = args.img_size // args.patch_size
+    return (grid * grid + (2 if args.distilled else 1)) // deit_arch.DEFAULT_REDUCE_N_FACTOR
+
+
 def make_metadata(args):
     D, H, depth, hidden = deit_arch.DEIT_ARCHS[args.arch]
     arch = args.arch + ("_distilled" if args.distilled else "")
@@ -156,7 +162,8 @@ def make_metadata(args):
     if args.sparsifiner:
         meta.update({
             "keep_rate": deit_arch.meta_float(deit_arch.DEFAULT_KEEP_RATE),
-            "basis_coef_topk": str(deit_arch.DEFAULT_BASIS_COEF_TOPK),
+            # Small images give K < 8 compressed tokens: top-k cannot exceed K.
+            "basis_coef_topk": str(min(deit_arch.DEFAULT_BASIS_COEF_TOPK, predictor_K(args))),
             "basis_threshold": deit_arch.meta_float(deit_arch.DEFAULT_BASIS_THRESHOLD),
             "reduce_c_factor": str(deit_arch.DEFAULT_REDUCE_C_FACTOR),
             "reduce_n_factor": str(deit_arch.DEFAULT_REDUCE_N_FACTOR),

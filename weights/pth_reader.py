@@ -215,8 +215,8 @@ class _SafeUnpickler(pickle.Unpickler):
         if not isinstance(storage_type, _StorageType):
             raise CheckpointError(f"{self.label}: storage {key} has unknown type {storage_type!r}")
         if key not in self.storages:
-            data = self.read_storage(key)
             expected = int(numel) * storage_type.dtype.itemsize
+            data = self.read_storage(key, expected)
             if len(data) != expected:
                 raise CheckpointError(f"{self.label}: storage {key} has {len(data)} bytes, "
                                       f"expected {expected}")
@@ -261,10 +261,15 @@ def _load_from_archive(archive, label):
         if byteorder not in ("little", "big"):
             raise CheckpointError(f"{label}: unknown byteorder '{byteorder}'")
 
-    def read_storage(key):
+    def read_storage(key, expected_size):
         entry = f"{prefix}data/{key}"
         if entry not in names:
             raise CheckpointError(f"{label}: storage entry '{entry}' is missing from the zip")
+        # zipfile never inflates past the declared size, so checking it first bounds memory.
+        declared = archive.getinfo(entry).file_size
+        if declared != expected_size:
+            raise CheckpointError(f"{label}: storage {key} has {declared} bytes, expected "
+                                  f"{expected_size}")
         return archive.read(entry)
 
     with archive.open(pickles[0]) as pkl:

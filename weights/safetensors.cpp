@@ -272,6 +272,7 @@ const TensorView* SafetensorsFile::find(const std::string& name) const {
 
 void tensor_to_f32(const TensorView& tensor, float* out) {
     size_t count = tensor.nbytes / dtype_size(tensor.dtype);
+    if (count == 0) return;  // `out` may be null then, and memcpy must not see a null pointer
     if (tensor.dtype == DType::F32) {
         // The data area has no alignment guarantee (the header length is arbitrary): memcpy, never cast.
         std::memcpy(out, tensor.data, tensor.nbytes);

@@ -203,7 +203,7 @@ class TestLayouts(ConverterCase):
         for name, tensor in sd.items():
             self.assertEqual(as_bf16[name].tobytes(), torch_bytes(tensor.bfloat16()), name)
             self.assertEqual(as_f16[name].tobytes(), torch_bytes(tensor.half()), name)
-        self.assertLess(os.path.getsize(self.path("f32.pth.safetensors")), 
+        self.assertLess(os.path.getsize(self.path("f32.pth.safetensors")),
                         os.path.getsize(src) * 0.6, "bf16 output should be about half the size")
 
     def test_training_checkpoint_key_choice(self):
@@ -256,6 +256,9 @@ class TestLayouts(ConverterCase):
         self.assertEqual((meta["keep_rate"], meta["reduce_n_factor"], meta["prune_at"]),
                          ("0.25", "6", ""))
         self.assertEqual(meta["img_size"], "224")
+        small = make_state_dict(sparsifiner=True, grid=4, depth=1)  # N = 17, K = 2
+        _, meta = self.convert_ok(self.save(small, "small_sparsifiner.pth"))
+        self.assertEqual(meta["basis_coef_topk"], "2", "top-k cannot exceed K")
 
     def test_safetensors_input_gets_metadata(self):
         sd = make_state_dict()
@@ -314,7 +317,8 @@ class TestRefusals(ConverterCase):
             self.convert_fails(self.path(name))
         self.assertIn("no such file", self.convert_fails(self.path("missing.pth")))
         legacy = self.path("legacy.pth")
-        torch.save({"model": make_state_dict(depth=1)}, legacy, _use_new_zipfile_serialization=False)
+        torch.save({"model": make_state_dict(depth=1)}, legacy,
+                   _use_new_zipfile_serialization=False)
         self.assertIn("legacy", self.convert_fails(legacy))
 
     def test_corrupt_storage_entry(self):

@@ -133,6 +133,8 @@ class TestMakeRandomModel(unittest.TestCase):
         _, meta = self.check_shapes(path, expected_shapes("deit_tiny", False, True, 96, 10))
         self.assertNotIn("label_set", meta)
         self.assertEqual(meta["img_size"], "96")
+        # N = 37 tokens give K = 6 compressed ones: top-k is capped at K (a top-8 of 6 fails).
+        self.assertEqual(meta["basis_coef_topk"], "6")
 
     def test_half_precision_outputs_round_the_f32_model(self):
         f32, _ = read_safetensors(self.make("f.safetensors", "--arch", "deit_tiny", "--seed", "3"))
