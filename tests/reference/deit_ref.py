@@ -238,12 +238,12 @@ def random_deit_state(config, seed, peaky=True):
 
     With std-0.02 initialisation attention is almost uniform, so a wrong head split or a missing
     scale barely moves the output. Here every linear layer is scaled to keep unit-size outputs,
-    q and k rows are boosted so attention logits have a std of about `QK_GAIN`^2 (peaky softmax),
+    q and k rows are boosted 2x so attention logits have a std of about 4 (peaky softmax),
     LayerNorm affines and biases are perturbed, and the head gives logits of a few units.
     """
     rng = np.random.default_rng(seed)
     D, C = config["embed_dim"], config["num_classes"]
-    H, hidden = config["num_heads"], config["mlp_hidden"]
+    hidden = config["mlp_hidden"]
     P = config["patch_size"]
     qk_gain = 2.0 if peaky else 1.0  # per-element gain on q and k: logit std ~ gain^2
 
