@@ -25,10 +25,10 @@ import engines
 ENGINES = ("ours", "onnxruntime", "torch")
 FAIRNESS = ("each engine in its own process, one at a time; OMP_NUM_THREADS and OPENBLAS_NUM_THREADS "
             "set to the configuration's threads for all; ONNX Runtime: intraOpNumThreads=threads, "
-            "interOpNumThreads=1, sequential, graph optimisation 'all'; torch: set_num_threads(threads), "
-            "OpenBLAS pool sized to threads, inference_mode, fused LayerNorm/GELU; every other runtime "
-            "setting (OMP_WAIT_POLICY, spinning, affinity) left at each engine's default or at what the "
-            "caller exported, alike for all")
+            "interOpNumThreads=1, sequential, graph optimisation 'all', spin-wait as shipped unless "
+            "--ort-allow-spinning; torch: set_num_threads(threads), OpenBLAS pool sized to threads, "
+            "inference_mode, fused LayerNorm/GELU, OMP_WAIT_POLICY=PASSIVE (as sparsifiner sets for "
+            "itself) unless the caller exported a policy, which then applies to both OpenMP engines")
 
 
 def parse_args():
@@ -45,6 +45,8 @@ def parse_args():
     parser.add_argument("--node", default="node", help="the node executable for ONNX Runtime")
     parser.add_argument("--workdir", default=os.path.join(bench_common.BENCH_DIR, "out"),
                         help="where models, inputs and ONNX files are kept (default bench/out)")
+    parser.add_argument("--ort-allow-spinning", type=int, choices=(0, 1),
+                        help="ONNX Runtime's intra-op spin-wait (default: as shipped, spinning)")
     parser.add_argument("--require-peers", action="store_true",
                         help="exit 3 when ONNX Runtime or torch is missing instead of skipping its column")
     args = parser.parse_args()
@@ -114,7 +116,7 @@ def prepare_inputs(args, model, config, available, failures):
         bench_common.write_raw(inputs[batch], bench_common.make_input(config, batch))
         if "onnxruntime" in available:
             onnx_path = os.path.join(args.workdir, "%s_b%d.onnx" % (stem, batch))
-            progress("exporting and checking %s" % onnx_path)
+            progress("ONNX file for batch %d: %s (exported and checked unless up to date)" % (batch, onnx_path))
             try:
                 engines.export_onnx(model, batch, onnx_path)
                 onnx_files[batch] = onnx_path
@@ -127,6 +129,8 @@ def run_config(args, binary, model, inputs, onnx_files, available, batch, thread
     available_here = [e for e in ENGINES if e in available and (e != "onnxruntime" or batch in onnx_files)]
     order = available_here[rotation % len(available_here):] + available_here[:rotation % len(available_here)]
     row = {"batch": batch, "threads": threads, "order": order}
+    if "onnxruntime" in available and batch not in onnx_files:
+        row["onnxruntime"] = {"error": "the ONNX export for batch %d failed" % batch}
     for engine in order:
         progress("batch %d threads %d: %s" % (batch, threads, engine))
         try:
@@ -134,7 +138,8 @@ def run_config(args, binary, model, inputs, onnx_files, available, batch, thread
                 row[engine] = engines.run_ours(binary, model, batch, threads, args.runs, args.warmup)
             elif engine == "onnxruntime":
                 row[engine] = engines.run_onnxruntime(args.node, onnx_files[batch], inputs[batch], batch,
-                                                      threads, args.runs, args.warmup)
+                                                      threads, args.runs, args.warmup,
+                                                      args.ort_allow_spinning)
             else:
                 row[engine] = engines.run_torch(model, inputs[batch], batch, threads, args.runs, args.warmup)
         except engines.EngineError as error:
@@ -159,7 +164,7 @@ def progress(message):
     print("compare: " + message, file=sys.stderr, flush=True)
 
 
-def cell(summary, key="median_ms"):
+def cell(summary):
     if not summary:
         return "skipped"
     if "error" in summary:
@@ -173,9 +178,13 @@ def print_table(document):
           % (document["cpu"], document["isa"], document["build"], document["commit"], document["date"]))
     print("%d timed runs after %d warm-up, milliseconds median / p90; ratio < 1: ours is faster"
           % (document["runs"], document["warmup"]))
-    print("load average (1 min) before %.2f, after %.2f; matmul peak %s GFLOP/s"
+    peaks = {}
+    for row in document["configs"]:
+        if row.get("ours", {}).get("peak_gflops"):
+            peaks.setdefault(row["threads"], row["ours"]["peak_gflops"])
+    print("load average (1 min) before %.2f, after %.2f; in-run matmul peak GFLOP/s by threads: %s"
           % (document["load_average_before"][0], document["load_average_after"][0],
-             document["matmul_peak_gflops"]))
+             ", ".join("%d: %.1f" % item for item in sorted(peaks.items())) or "-"))
     for name, info in document["engines"].items():
         if not info["available"]:
             print("%s: skipped, %s" % (name, info["reason"]))
@@ -245,7 +254,6 @@ def main():
         "lscpu_model": cpu_model(),
         "isa": ours_document.get("isa", "unknown"),
         "build": ours_document.get("build", "unknown"),
-        "matmul_peak_gflops": ours_document.get("matmul_peak_gflops"),
         "commit": git_commit(),
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],

@@ -61,10 +61,12 @@ def run_ours(binary, model, batch, threads, runs, warmup):
     raise EngineError("sparsifiner bench: its JSON has no configuration batch %d threads %d" % (batch, threads))
 
 
-def run_onnxruntime(node, onnx_path, input_path, batch, threads, runs, warmup):
+def run_onnxruntime(node, onnx_path, input_path, batch, threads, runs, warmup, allow_spinning=None):
     command = [node, os.path.join(bench_common.BENCH_DIR, "ort_bench.mjs"), "--model", onnx_path,
                "--input", input_path, "--batch", str(batch), "--threads", str(threads),
                "--runs", str(runs), "--warmup", str(warmup)]
+    if allow_spinning is not None:
+        command += ["--allow-spinning", str(allow_spinning)]
     return run_json(command, threads, "onnxruntime (batch %d, threads %d)" % (batch, threads))
 
 
@@ -78,8 +80,8 @@ def run_torch(model, input_path, batch, threads, runs, warmup):
 def export_onnx(model, batch, onnx_path):
     """Exports (and checks against torch) unless an export newer than the model and the scripts
     that make it is already there."""
-    sources = [model] + [os.path.join(bench_common.BENCH_DIR, name)
-                         for name in ("export_onnx.py", "reference_model.py")]
+    sources = [model, os.path.join(bench_common.REFERENCE_DIR, "deit_ref.py")] + [
+        os.path.join(bench_common.BENCH_DIR, name) for name in ("export_onnx.py", "reference_model.py")]
     if os.path.exists(onnx_path) and all(os.path.getmtime(onnx_path) > os.path.getmtime(s) for s in sources):
         return
     command = [PYTHON, os.path.join(bench_common.BENCH_DIR, "export_onnx.py"), "--model", model,

@@ -1,7 +1,7 @@
 // The ONNX Runtime peer: times session.run of an exported DeiT on the CPU execution provider.
 //
 //   node ort_bench.mjs --model M.onnx --input X.bin --batch B --threads T [--runs 30] [--warmup 5]
-//                      [--output LOGITS.bin]
+//                      [--output LOGITS.bin] [--allow-spinning 0|1]
 //
 // X.bin holds the [B, 3, S, S] float32 input (little-endian, written by bench_common.write_raw);
 // the same tensor object is fed to every run. Only `await session.run(feeds)` is timed: session
@@ -19,7 +19,7 @@ function fail(code, message) {
 
 function parseArgs(argv) {
   const options = { runs: 30, warmup: 5, output: "" };
-  const integers = new Set(["batch", "threads", "runs", "warmup"]);
+  const integers = new Set(["batch", "threads", "runs", "warmup", "allow-spinning"]);
   const known = new Set(["model", "input", "output", ...integers]);
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
@@ -38,6 +38,9 @@ function parseArgs(argv) {
     if (options[required] === undefined) fail(2, `--${required} is required`);
   }
   if (options.batch < 1 || options.threads < 1) fail(2, "--batch and --threads must be at least 1");
+  if (options["allow-spinning"] !== undefined && options["allow-spinning"] > 1) {
+    fail(2, "--allow-spinning must be 0 or 1");
+  }
   return options;
 }
 
@@ -83,6 +86,11 @@ async function main() {
     graphOptimizationLevel: "all",
     executionMode: "sequential",
   };
+  // ONNX Runtime's intra-op threads spin while waiting for work unless told otherwise; by default
+  // that is left as shipped. --allow-spinning 0 makes them sleep, like the OpenMP engines' PASSIVE.
+  if (options["allow-spinning"] !== undefined) {
+    sessionOptions.extra = { session: { intra_op: { allow_spinning: String(options["allow-spinning"]) } } };
+  }
   let session;
   try {
     session = await ort.InferenceSession.create(options.model, sessionOptions);

@@ -6,7 +6,7 @@
 # Runs apt-get only for what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 
-build_packages=(cmake g++ make git pkg-config libdnnl-dev ocl-icd-opencl-dev libcli11-dev libstb-dev
+build_packages=(cmake g++ make git pkg-config libdnnl-dev ocl-icd-opencl-dev libcli11-dev libstb-dev libjpeg-dev
                 nlohmann-json3-dev doctest-dev python3 python3-numpy)
 test_packages=(python3-torch python3-torchvision python3-pil libopenblas0-pthread clang-14 libfuzzer-14-dev
                libclang-rt-14-dev)

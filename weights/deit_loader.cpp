@@ -45,6 +45,13 @@ int checked(const SafetensorsFile& file, const std::string& where, const std::st
     return static_cast<int>(value);
 }
 
+// Metadata `key` when present, else inferred from a tensor's shape.
+int meta_or_shape(const SafetensorsFile& file, const MetadataReader& meta, const std::string& key, int lo, int hi,
+                  const std::string& name, size_t rank, size_t index) {
+    if (meta.has(key)) return meta.integer(key, lo, hi);
+    return checked(file, name, key, inferred_dim(file, name, rank, index, key), lo, hi);
+}
+
 // "blocks.{i}." prefix of a tensor name -> i, or -1 when the name is not a block tensor.
 int block_index(const std::string& name) {
     const std::string prefix = "blocks.";
@@ -72,31 +79,28 @@ void read_geometry(const SafetensorsFile& file, const MetadataReader& meta, cons
     }
     if (meta.has("format_version")) meta.integer("format_version", 1, 1);
 
-    if (meta.has("embed_dim")) config->embed_dim = meta.integer("embed_dim", 1, 8192);
-    else config->embed_dim = checked(file, "cls_token", "embed_dim", inferred_dim(file, "cls_token", 3, 2, "embed_dim"), 1, 8192);
+    config->embed_dim = meta_or_shape(file, meta, "embed_dim", 1, 8192, "cls_token", 3, 2);
 
     if (meta.has("depth")) {
         config->depth = meta.integer("depth", 1, 64);
     } else {
         int deepest = -1;
         for (const TensorView& view : file.tensors()) deepest = std::max(deepest, block_index(view.name));
-        if (deepest < 0) fail(file, "blocks.0.norm1.weight", "missing tensor (no blocks.{i} tensors found to infer depth)");
+        if (deepest < 0) {
+            fail(file, "blocks.0.norm1.weight", "missing tensor (no blocks.{i} tensors found to infer depth)");
+        }
         config->depth = checked(file, "blocks." + std::to_string(deepest), "depth", deepest + 1LL, 1, 64);
     }
 
-    if (meta.has("mlp_hidden")) config->mlp_hidden = meta.integer("mlp_hidden", 1, 65536);
-    else config->mlp_hidden = checked(file, "blocks.0.mlp.fc1.weight", "mlp_hidden", inferred_dim(file, "blocks.0.mlp.fc1.weight", 2, 0, "mlp_hidden"), 1, 65536);
-
+    config->mlp_hidden = meta_or_shape(file, meta, "mlp_hidden", 1, 65536, "blocks.0.mlp.fc1.weight", 2, 0);
     const std::string patch_name = "patch_embed.proj.weight";
-    if (overrides.patch_size != 0) config->patch_size = checked(file, "patch_size", "override", overrides.patch_size, 1, 64);
-    else if (meta.has("patch_size")) config->patch_size = meta.integer("patch_size", 1, 64);
-    else config->patch_size = checked(file, patch_name, "patch_size", inferred_dim(file, patch_name, 4, 2, "patch_size"), 1, 64);
-
-    if (meta.has("in_chans")) config->in_chans = meta.integer("in_chans", 1, 16);
-    else config->in_chans = checked(file, patch_name, "in_chans", inferred_dim(file, patch_name, 4, 1, "in_chans"), 1, 16);
-
-    if (meta.has("num_classes")) config->num_classes = meta.integer("num_classes", 1, 100000);
-    else config->num_classes = checked(file, "head.weight", "num_classes", inferred_dim(file, "head.weight", 2, 0, "num_classes"), 1, 100000);
+    if (overrides.patch_size != 0) {
+        config->patch_size = checked(file, "patch_size", "override", overrides.patch_size, 1, 64);
+    } else {
+        config->patch_size = meta_or_shape(file, meta, "patch_size", 1, 64, patch_name, 4, 2);
+    }
+    config->in_chans = meta_or_shape(file, meta, "in_chans", 1, 16, patch_name, 4, 1);
+    config->num_classes = meta_or_shape(file, meta, "num_classes", 1, 100000, "head.weight", 2, 0);
 
     if (meta.has("distilled")) config->distilled = meta.boolean("distilled");
     else config->distilled = file.find("dist_token") != nullptr;
@@ -135,7 +139,8 @@ void read_geometry(const SafetensorsFile& file, const MetadataReader& meta, cons
                                                  " is not a DeiT size (192, 384, 768): give --num-heads");
     }
     if (D % config->num_heads != 0) {
-        fail(file, "num_heads", std::to_string(config->num_heads) + " heads do not divide embed_dim " + std::to_string(D));
+        fail(file, "num_heads",
+             std::to_string(config->num_heads) + " heads do not divide embed_dim " + std::to_string(D));
     }
 
     config->arch = meta.has("arch") ? meta.text("arch") : deit_arch_name(D, config->depth);
@@ -160,24 +165,29 @@ void read_predictor_geometry(const SafetensorsFile& file, const MetadataReader& 
 
     const std::string prefix = "blocks.0" + predictor_infix;
     const std::string why = "the predictor size (the predictor must be in every block or none)";
-    config->predictor_c = checked(file, prefix + "proj_c_q.weight", "c", inferred_dim(file, prefix + "proj_c_q.weight", 2, 0, why), 1, config->head_dim());
-    config->predictor_N = checked(file, prefix + "proj_n", "N", inferred_dim(file, prefix + "proj_n", 2, 0, why), 1, 1 << 20);
-    config->predictor_K = checked(file, prefix + "proj_n", "K", inferred_dim(file, prefix + "proj_n", 2, 1, why), 1, config->predictor_N);
+    auto predictor_dim = [&](const std::string& name, size_t index, const std::string& what, int hi) {
+        return checked(file, prefix + name, what, inferred_dim(file, prefix + name, 2, index, why), 1, hi);
+    };
+    config->predictor_c = predictor_dim("proj_c_q.weight", 0, "c", config->head_dim());
+    config->predictor_N = predictor_dim("proj_n", 0, "N", 1 << 20);
+    config->predictor_K = predictor_dim("proj_n", 1, "K", config->predictor_N);
     if (config->predictor_N != config->tokens()) {
-        fail(file, prefix + "proj_n", "trained for " + std::to_string(config->predictor_N) + " tokens, but pos_embed has " +
-                                          std::to_string(config->tokens()));
+        fail(file, prefix + "proj_n", "trained for " + std::to_string(config->predictor_N) +
+                                          " tokens, but pos_embed has " + std::to_string(config->tokens()));
     }
     if (meta.has("reduce_c_factor")) {
         int factor = meta.integer("reduce_c_factor", 1, config->head_dim());
-        if (config->head_dim() / factor != config->predictor_c) {
-            meta.fail("reduce_c_factor", std::to_string(factor) + " gives c = " + std::to_string(config->head_dim() / factor) +
+        int c = config->head_dim() / factor;
+        if (c != config->predictor_c) {
+            meta.fail("reduce_c_factor", std::to_string(factor) + " gives c = " + std::to_string(c) +
                                              ", the tensors have c = " + std::to_string(config->predictor_c));
         }
     }
     if (meta.has("reduce_n_factor")) {
         int factor = meta.integer("reduce_n_factor", 1, config->predictor_N);
-        if (config->predictor_N / factor != config->predictor_K) {
-            meta.fail("reduce_n_factor", std::to_string(factor) + " gives K = " + std::to_string(config->predictor_N / factor) +
+        int K = config->predictor_N / factor;
+        if (K != config->predictor_K) {
+            meta.fail("reduce_n_factor", std::to_string(factor) + " gives K = " + std::to_string(K) +
                                              ", the tensors have K = " + std::to_string(config->predictor_K));
         }
     }
@@ -187,7 +197,8 @@ void read_predictor_geometry(const SafetensorsFile& file, const MetadataReader& 
 void read_sparsity_options(const MetadataReader& meta, DeitConfig* config) {
     if (meta.has("keep_rate")) config->keep_rate = meta.real("keep_rate", 0.0f, 1.0f, true);
     if (meta.has("basis_coef_topk")) {
-        config->basis_coef_topk = meta.integer("basis_coef_topk", 1, config->sparsifiner ? config->predictor_K : 1 << 20);
+        int most = config->sparsifiner ? config->predictor_K : 1 << 20;
+        config->basis_coef_topk = meta.integer("basis_coef_topk", 1, most);
     }
     if (meta.has("basis_threshold")) config->basis_threshold = meta.real("basis_threshold", 0.0f, 1e6f, false);
     if (meta.has("prune_at")) config->prune_at = meta.integer_list("prune_at", 0, config->depth - 1);
@@ -203,16 +214,21 @@ public:
         const TensorView* view = file_.find(name);
         if (view == nullptr) {
             bool predictor = name.find(predictor_infix) != std::string::npos;
-            fail(file_, name, predictor ? "missing tensor (the predictor must be in every block or none)" : "missing tensor");
+            fail(file_, name, predictor ? "missing tensor (the predictor must be in every block or none)"
+                                        : "missing tensor");
         }
-        if (view->shape != shape) fail(file_, name, "expected " + shape_text(shape) + ", found " + shape_text(view->shape));
+        if (view->shape != shape) {
+            fail(file_, name, "expected " + shape_text(shape) + ", found " + shape_text(view->shape));
+        }
         claimed_.insert(name);
         loads_.push_back({view, out});
     }
 
     void check_nothing_left() const {
         for (const TensorView& view : file_.tensors()) {
-            if (claimed_.count(view.name) == 0) fail(file_, view.name, "unexpected tensor " + printable_name(view.name));
+            if (claimed_.count(view.name) == 0) {
+                fail(file_, view.name, "unexpected tensor " + printable_name(view.name));
+            }
         }
     }
 

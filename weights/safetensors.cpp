@@ -36,7 +36,9 @@ class HeaderGuard {
 public:
     bool operator()(int depth, json::parse_event_t event, json& parsed) {
         if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) {
-            if (depth >= max_json_depth) throw JsonRejected{"JSON nested deeper than " + std::to_string(max_json_depth)};
+            if (depth >= max_json_depth) {
+                throw JsonRejected{"JSON nested deeper than " + std::to_string(max_json_depth)};
+            }
             if (event == json::parse_event_t::object_start) keys_.emplace_back();
         } else if (event == json::parse_event_t::object_end) {
             keys_.pop_back();
@@ -71,7 +73,7 @@ bool dtype_from_name(const std::string& name, DType* dtype) {
     return true;
 }
 
-// A JSON number that is a non-negative integer fitting in int64, or a problem description.
+// A JSON number that is a non-negative integer fitting in int64; count_problem() says why not.
 bool read_count(const json& value, int64_t* out) {
     if (!value.is_number_unsigned()) return false;
     uint64_t raw = value.get<uint64_t>();
@@ -144,8 +146,12 @@ void read_entry(const std::string& label, const std::string& name, const json& e
         throw_weight_error(label, name, "data_offsets is not an array [begin, end]");
     }
     int64_t begin = 0, end = 0;
-    if (!read_count(offsets[0], &begin)) throw_weight_error(label, name, "data_offsets begin " + count_problem(offsets[0]));
-    if (!read_count(offsets[1], &end)) throw_weight_error(label, name, "data_offsets end " + count_problem(offsets[1]));
+    if (!read_count(offsets[0], &begin)) {
+        throw_weight_error(label, name, "data_offsets begin " + count_problem(offsets[0]));
+    }
+    if (!read_count(offsets[1], &end)) {
+        throw_weight_error(label, name, "data_offsets end " + count_problem(offsets[1]));
+    }
     if (begin > end) {
         throw_weight_error(label, name, "byte range " + range_text(begin, end) + " begins after it ends");
     }

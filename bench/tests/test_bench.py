@@ -59,6 +59,8 @@ class StatisticsTest(unittest.TestCase):
         # 1..20: ceil(0.9 * 20) = 18th smallest; odd count: the middle sample.
         self.assertEqual(bench_common.summarize(list(range(20, 0, -1)))["p90_ms"], 18)
         self.assertEqual(bench_common.summarize([5, 1, 3])["median_ms"], 3)
+        # 5 samples: 90% of 5 is 4.5, so 5 samples are needed: p90 is the largest one.
+        self.assertEqual(bench_common.summarize([4, 5, 1, 3, 2]), {"median_ms": 3, "p90_ms": 5})
 
     def test_int_lists(self):
         self.assertEqual(bench_common.parse_int_list("1,8", "--batch"), [1, 8])

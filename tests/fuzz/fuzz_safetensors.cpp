@@ -15,9 +15,7 @@ void check_one_line(const sparsifiner::WeightFileError& error) {
     if (std::strchr(error.what(), '\n') != nullptr) __builtin_trap();
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+void parse_and_load(const uint8_t* data, size_t size) {
     using namespace sparsifiner;
     try {
         SafetensorsFile file = SafetensorsFile::parse(data, size, "fuzz.safetensors");
@@ -40,6 +38,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     } catch (const WeightFileError& error) {
         check_one_line(error);
+    }
+}
+
+}  // namespace
+
+// An input that starts with '{' is also read as "header JSON, NUL, data bytes" and given a correct
+// length prefix: mutations of the JSON then reach the entry checks instead of all failing at the
+// length check. (JSON text cannot contain a raw NUL, so the split is unambiguous.)
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    parse_and_load(data, size);
+    if (size > 0 && data[0] == '{') {
+        const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(data, 0, size));
+        size_t header_size = nul != nullptr ? static_cast<size_t>(nul - data) : size;
+        size_t data_start = nul != nullptr ? header_size + 1 : size;
+        std::vector<uint8_t> framed(8);
+        for (int i = 0; i < 8; i++) framed[i] = static_cast<uint8_t>(static_cast<uint64_t>(header_size) >> (8 * i));
+        framed.insert(framed.end(), data, data + header_size);
+        framed.insert(framed.end(), data + data_start, data + size);
+        parse_and_load(framed.data(), framed.size());
     }
     return 0;
 }

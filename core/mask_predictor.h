@@ -1,0 +1,67 @@
+#pragma once
+// The Sparsifiner connectivity predictor (SPEC 2, steps 1-7): from the qkv activation of a block
+// to the ELL key_index that sparse attention reads. Built once per block from its weights; the
+// thresholded basis |proj_back_n|^T is stored sparse (CSR over its K rows) since only about a
+// third of it survives the threshold in trained models.
+//
+// Per image b and head h, with q, k [N, d] read in place from qkv [B, N, 3, H, d]:
+//   qc = q Wq^T + bq, kc = k Wk^T + bk            [N, c]
+//   kl = kc^T proj_n                               [c, K]
+//   cheap = qc[1:] kl * H^-0.5                     [N-1, K]   (the cls row is dropped)
+//   coef = softmax over K, keep the basis_coef_topk largest (ties to the lower index)
+//   approx = coef basis                            [N-1, N]   (over the basis non-zeros)
+//   key_index[b, h, i-1, :] = topk_select(approx row, budget)  (ties to the lower key index)
+#include <cstdint>
+#include <vector>
+
+#include "weights/deit_weights.h"
+
+namespace sparsifiner {
+
+// Work done by one predict() call, for the profiler: multiply-accumulates of each product
+// (summed over images and heads) and the basis non-zeros that were used.
+struct PredictorCounts {
+    long long basis_nnz = 0;        // non-zeros of the basis restricted to the alive columns
+    long long macs_qc = 0;          // q Wq^T
+    long long macs_kc = 0;          // k Wk^T
+    long long macs_kl = 0;          // kc^T proj_n
+    long long macs_cheap = 0;       // qc kl (non-cls rows)
+    long long macs_coef_basis = 0;  // coef basis, counted over the basis non-zeros of the kept coefs
+    long long total() const { return macs_qc + macs_kc + macs_kl + macs_cheap + macs_coef_basis; }
+};
+
+class MaskPredictor {
+public:
+    MaskPredictor() = default;
+    // pred_q_w, pred_k_w [c, d]; pred_q_b, pred_k_b [c]; proj_n, proj_back_n [N, K] (N = the token
+    // count the predictor was trained for). Throws std::invalid_argument on a bad geometry.
+    MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w, const float* pred_k_b,
+                  const float* proj_n, const float* proj_back_n, int H, int d, int c, int N, int K,
+                  float basis_threshold, int basis_coef_topk);
+    // The same from a loaded block (config.sparsifiner must be true).
+    MaskPredictor(const DeitBlockWeights& block, const DeitConfig& config);
+
+    // qkv [B, N_alive, 3D]; token_positions [N_alive]: the alive tokens' original indices,
+    // strictly ascending, in [0, N) (nullptr: all N tokens, N_alive must equal N). budget is
+    // clamped to [1, N_alive]; key_index [B, H, N_alive - 1, budget]. Returns the budget used.
+    // counts, when given, receives this call's work. Parallel over (image, head).
+    int predict(const float* qkv, int B, int N_alive, int budget, const int32_t* token_positions,
+                int32_t* key_index, PredictorCounts* counts = nullptr) const;
+
+    int heads() const { return H_; }
+    int tokens() const { return N_; }        // the N of proj_n
+    int compressed() const { return K_; }    // K
+    long long basis_nnz() const { return static_cast<long long>(basis_col_.size()); }
+
+private:
+    int H_ = 0, d_ = 0, c_ = 0, N_ = 0, K_ = 0, coef_topk_ = 0;
+    std::vector<float> wq_t_, wk_t_;   // [d, c]: transposed so the inner loops run over c
+    std::vector<float> bq_, bk_;       // [c]
+    std::vector<float> proj_n_;        // [N, K]
+    // basis = |proj_back_n|^T with entries <= threshold dropped, CSR over K rows, columns ascending.
+    std::vector<int32_t> basis_row_start_;  // [K + 1]
+    std::vector<int32_t> basis_col_;        // [nnz]
+    std::vector<float> basis_val_;          // [nnz]
+};
+
+}  // namespace sparsifiner

@@ -1,0 +1,61 @@
+#pragma once
+// Sparse multi-head attention over an ELL mask (SPEC 2, step 8): every non-cls query row keeps
+// exactly k keys; the cls query row (row 0) attends to all N keys densely. No N x N buffer is
+// ever built: per thread only one row of scores (at most N floats, for the cls row) and one
+// accumulator of d floats, in a per-thread buffer that only grows.
+//
+// Layouts (dimension letters as in weights/deit_weights.h):
+//   qkv        [B, N, 3, H, d]  the qkv Linear's output, read in place (q at h*d, k at D + h*d,
+//                               v at 2D + h*d of each token row of 3D floats)
+//   key_index  [B, H, N-1, k]   int32 key indices of query rows 1..N-1, ascending, in [0, N)
+//   out        [B, N, H, d] = [B*N, D]  the layout proj reads
+//   cls_probs  [B, H, N]        optional: row 0's softmax probabilities (token pruning, SPEC 3)
+//
+// Three implementations with the same results up to float rounding: portable C++, AVX2+FMA and
+// AVX-512 (F, BW, VL, DQ). The AVX ones are compiled with per-function target attributes so the
+// default build runs on any x86-64; sparse_attention_forward picks the best the CPU supports.
+#include <cstdint>
+#include <string>
+
+namespace sparsifiner {
+
+enum class SparseIsa { portable, avx2, avx512 };
+
+const char* sparse_isa_name(SparseIsa isa);   // "portable", "avx2", "avx512"
+bool sparse_isa_supported(SparseIsa isa);     // can this CPU run it
+SparseIsa sparse_isa_best();                  // the fastest supported one
+
+// index_stride: elements between the key_index blocks of consecutive (b, h) pairs. The default
+// (-1) means (N-1)*k, one mask per image and head; 0 means one [N-1, k] pattern shared by every
+// image and head (the window mask). k must be in [1, N] (when N > 1); indices are not checked
+// here (see sparse_key_index_check), the kernels trust them.
+void sparse_attention_forward(const float* qkv, const int32_t* key_index, float* out, float* cls_probs,
+                              int B, int N, int H, int d, int k, long long index_stride = -1);
+void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t* key_index, float* out,
+                                  float* cls_probs, int B, int N, int H, int d, int k,
+                                  long long index_stride = -1);
+
+// Empty when every row of key_index [rows, k] holds k strictly ascending indices in [0, N);
+// otherwise one line naming the first bad row. For tests and for masks that come from outside.
+std::string sparse_key_index_check(const int32_t* key_index, long long rows, int N, int k);
+
+// The per-ISA work unit: query rows [row_begin, row_end) of image b, head h. Internal to the
+// dispatcher in sparse_attention.cpp; declared here so the three translation units agree.
+struct SparseAttentionArgs {
+    const float* qkv;
+    const int32_t* key_index;
+    float* out;
+    float* cls_probs;
+    int B, N, H, d, k;
+    long long index_stride;
+};
+// scratch holds at least sparse_attention_scratch_floats(N, k, d) floats, 64-byte aligned.
+size_t sparse_attention_scratch_floats(int N, int k, int d);
+void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
+                                    float* scratch);
+void sparse_attention_rows_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
+                                float* scratch);
+void sparse_attention_rows_avx512(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
+                                  float* scratch);
+
+}  // namespace sparsifiner

@@ -1,0 +1,183 @@
+// AVX2 + FMA row kernel of sparse attention. Every function carries target("avx2,fma") so this
+// file compiles in the default (any x86-64) build; the dispatcher only calls it when the CPU has
+// both. Same steps as sparse_attention_rows_portable: scores, max-subtracted softmax, weighted V.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "core/sparse_attention.h"
+
+#define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
+
+namespace sparsifiner {
+
+namespace {
+
+// e^x for x <= 0 (softmax arguments are max-subtracted). x = n ln2 + r with |r| <= ln2/2, ln2
+// split in two so that r is exact to float rounding; e^r by its degree-6 Taylor polynomial
+// (truncation error below 1.3e-7 relative), 2^n by building the exponent bits. Below -87.3 the
+// result would be denormal: it is flushed to 0, as are NaN inputs.
+SPARSIFINER_AVX2 inline __m256 exp_avx2(__m256 x) {
+    const __m256 valid = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), valid);
+}
+
+SPARSIFINER_AVX2 inline float hsum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// The four horizontal sums of a0..a3 as one vector [sum a0, sum a1, sum a2, sum a3].
+SPARSIFINER_AVX2 inline __m128 hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    const __m256 s01 = _mm256_hadd_ps(a0, a1);
+    const __m256 s23 = _mm256_hadd_ps(a2, a3);
+    const __m256 s = _mm256_hadd_ps(s01, s23);
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+// scores[t] = q . key(t) * scale for t < count, four keys at a time so that one load of q feeds
+// four FMAs and the horizontal sums are shared.
+SPARSIFINER_AVX2 void scores_avx2(const float* q, const float* keys, long long stride, const int32_t* index,
+                                  int count, int d, float scale, float* scores) {
+    const int d8 = d / 8 * 8;
+    int t = 0;
+    // Eight keys per pass: eight independent FMA chains hide the FMA latency that four leave
+    // exposed (d = 64 is a chain of eight FMAs per key).
+    for (; t + 8 <= count; t += 8) {
+        const float* kr[8];
+        for (int u = 0; u < 8; u++) kr[u] = keys + (index ? index[t + u] : t + u) * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0; c < d8; c += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + c);
+            a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[0] + c), a0);
+            a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[1] + c), a1);
+            a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[2] + c), a2);
+            a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[3] + c), a3);
+            a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[4] + c), a4);
+            a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[5] + c), a5);
+            a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[6] + c), a6);
+            a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[7] + c), a7);
+        }
+        __m128 lo = hsum4_avx2(a0, a1, a2, a3), hi = hsum4_avx2(a4, a5, a6, a7);
+        if (d8 < d) {
+            float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int u = 0; u < 8; u++)
+                for (int c = d8; c < d; c++) tail[u] += q[c] * kr[u][c];
+            lo = _mm_add_ps(lo, _mm_loadu_ps(tail));
+            hi = _mm_add_ps(hi, _mm_loadu_ps(tail + 4));
+        }
+        _mm_storeu_ps(scores + t, _mm_mul_ps(lo, _mm_set1_ps(scale)));
+        _mm_storeu_ps(scores + t + 4, _mm_mul_ps(hi, _mm_set1_ps(scale)));
+    }
+    for (; t < count; t++) {
+        const float* key = keys + (index ? index[t] : t) * stride;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < d8; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(key + c), a);
+        float s = hsum_avx2(a);
+        for (int c = d8; c < d; c++) s += q[c] * key[c];
+        scores[t] = s * scale;
+    }
+}
+
+// scores[t] = exp(scores[t] - max) in place; returns their sum. The scratch row is padded to a
+// multiple of 16 floats, so the tail is filled with -inf (exp gives 0) and processed whole.
+SPARSIFINER_AVX2 float softmax_numerators_avx2(float* scores, int count) {
+    const int padded = (count + 7) / 8 * 8;
+    for (int t = count; t < padded; t++) scores[t] = -INFINITY;
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (int t = 0; t < padded; t += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(scores + t));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const __m256 max_score = _mm256_set1_ps(_mm_cvtss_f32(m4));
+    __m256 sum = _mm256_setzero_ps();
+    for (int t = 0; t < padded; t += 8) {
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + t), max_score));
+        _mm256_storeu_ps(scores + t, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    return hsum_avx2(sum);
+}
+
+// acc[0..d) = sum_t weights[t] * value(t), four value rows per pass over acc.
+SPARSIFINER_AVX2 void weighted_values_avx2(const float* weights, const float* values, long long stride,
+                                           const int32_t* index, int count, int d, float* acc) {
+    const int d8 = d / 8 * 8;
+    for (int c = 0; c < d; c++) acc[c] = 0.f;
+    int t = 0;
+    for (; t + 4 <= count; t += 4) {
+        const float* v0 = values + (index ? index[t] : t) * stride;
+        const float* v1 = values + (index ? index[t + 1] : t + 1) * stride;
+        const float* v2 = values + (index ? index[t + 2] : t + 2) * stride;
+        const float* v3 = values + (index ? index[t + 3] : t + 3) * stride;
+        const __m256 p0 = _mm256_set1_ps(weights[t]), p1 = _mm256_set1_ps(weights[t + 1]);
+        const __m256 p2 = _mm256_set1_ps(weights[t + 2]), p3 = _mm256_set1_ps(weights[t + 3]);
+        for (int c = 0; c < d8; c += 8) {
+            __m256 a = _mm256_loadu_ps(acc + c);
+            a = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + c), a);
+            a = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + c), a);
+            a = _mm256_fmadd_ps(p2, _mm256_loadu_ps(v2 + c), a);
+            a = _mm256_fmadd_ps(p3, _mm256_loadu_ps(v3 + c), a);
+            _mm256_storeu_ps(acc + c, a);
+        }
+        for (int c = d8; c < d; c++)
+            acc[c] += weights[t] * v0[c] + weights[t + 1] * v1[c] + weights[t + 2] * v2[c] + weights[t + 3] * v3[c];
+    }
+    for (; t < count; t++) {
+        const float* v = values + (index ? index[t] : t) * stride;
+        const __m256 p = _mm256_set1_ps(weights[t]);
+        for (int c = 0; c < d8; c += 8)
+            _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(p, _mm256_loadu_ps(v + c), _mm256_loadu_ps(acc + c)));
+        for (int c = d8; c < d; c++) acc[c] += weights[t] * v[c];
+    }
+}
+
+}  // namespace
+
+SPARSIFINER_AVX2 void sparse_attention_rows_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin,
+                                                 int row_end, float* scratch) {
+    const int N = a.N, d = a.d, D = a.H * a.d;
+    const long long row_stride = 3LL * D;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
+    const float* keys = image + D + h * d;
+    const float* values = image + 2 * D + h * d;
+    float* scores = scratch;
+    float* acc = scratch + (static_cast<size_t>(N > a.k ? N : a.k) + 15) / 16 * 16;
+    for (int i = row_begin; i < row_end; i++) {
+        const float* q = image + i * row_stride + h * d;
+        const int32_t* index = i == 0 ? nullptr
+                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
+                                            static_cast<long long>(i - 1) * a.k;
+        const int count = i == 0 ? N : a.k;
+        scores_avx2(q, keys, row_stride, index, count, d, scale, scores);
+        const float inv_sum = 1.0f / softmax_numerators_avx2(scores, count);
+        weighted_values_avx2(scores, values, row_stride, index, count, d, acc);
+        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * d;
+        const __m256 inv = _mm256_set1_ps(inv_sum);
+        int c = 0;
+        for (; c + 8 <= d; c += 8) _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_loadu_ps(acc + c), inv));
+        for (; c < d; c++) o[c] = acc[c] * inv_sum;
+        if (i == 0 && a.cls_probs) {
+            float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;
+            for (int t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;
+        }
+    }
+}
+
+}  // namespace sparsifiner

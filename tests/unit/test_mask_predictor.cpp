@@ -1,0 +1,207 @@
+// The connectivity predictor (core/mask_predictor.cpp): a tiny case worked by hand, the threshold
+// and basis_coef_topk effects, a random case against a plain double-precision reference of
+// SPEC 2 steps 1-7 written here, and token pruning against a predictor built on sliced weights.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/mask_predictor.h"
+
+using namespace sparsifiner;
+
+namespace {
+
+// The hand case: H = 1, d = 2, c = 2, N = 5, K = 2. Wq = Wk = identity, zero biases, so qc = q
+// and kc = k. proj_n has rows [1,0], [0,1], 0, 0, 0, so kl = [k_0; k_1]^T = identity with
+// k_0 = [1,0], k_1 = [0,1] (keys 2..4 are multiplied by zero rows and cannot matter) and
+// cheap_i = q_i (H^-0.5 = 1). basis = |proj_back_n|^T:
+//   row 0 = [0.9, 0.01, 0.5, 0.3,  0.7]
+//   row 1 = [0.1, 0.8,  0.6, 0.02, 0.4]
+// With threshold 0.02, 0.01 and 0.02 (equal, "<=") are dropped: 8 non-zeros.
+const float kWq[] = {1, 0, 0, 1}, kWk[] = {1, 0, 0, 1}, kZero[] = {0, 0};
+const float kProjN[] = {1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+const float kProjBackN[] = {0.9f, -0.1f, -0.01f, 0.8f, 0.5f, 0.6f, 0.3f, -0.02f, -0.7f, 0.4f};
+
+// qkv rows [q0 q1 k0 k1 v0 v1]: q_0 (cls, dropped) = [5,5], q_1 = [1,0], q_2 = [0,1],
+// q_3 = [0.2,0], q_4 = [-1,-2].
+const std::vector<float> kQkv = {5, 5,   1, 0, 9, 9,  1, 0,    0, 1, 9, 9,  0, 1,  3, -1, 9, 9,
+                                 0.2f, 0, 3, -1, 9, 9, -1, -2, 3, -1, 9, 9};
+
+std::vector<int32_t> run_hand(float threshold, int coef_topk, int budget, PredictorCounts* counts = nullptr) {
+    MaskPredictor predictor(kWq, kZero, kWk, kZero, kProjN, kProjBackN, 1, 2, 2, 5, 2, threshold, coef_topk);
+    const int used = std::min(std::max(budget, 1), 5);
+    std::vector<int32_t> index(4 * used, -1);
+    CHECK(predictor.predict(kQkv.data(), 1, 5, budget, nullptr, index.data(), counts) == used);
+    return index;
+}
+
+}  // namespace
+
+TEST_CASE("predictor: hand-worked case, one basis coefficient") {
+    // coef_topk = 1: each row follows the basis row of its largest cheap score, argmax(q_i) with
+    // ties to the lower index: q_1 -> 0, q_2 -> 1, q_3 -> 0, q_4 ([-1,-2]) -> 0.
+    // Top 2 of row 0 = {0 (0.9), 4 (0.7)}; of row 1 = {1 (0.8), 2 (0.6)}.
+    PredictorCounts counts;
+    CHECK(run_hand(0.02f, 1, 2, &counts) == std::vector<int32_t>{0, 4, 1, 2, 0, 4, 0, 4});
+    CHECK(counts.basis_nnz == 8);
+    CHECK(counts.macs_qc == 5 * 2 * 2);
+    CHECK(counts.macs_kc == 5 * 2 * 2);
+    CHECK(counts.macs_kl == 5 * 2 * 2);
+    CHECK(counts.macs_cheap == 4 * 2 * 2);
+    CHECK(counts.macs_coef_basis == 4 * 4);  // four rows, each using one basis row of 4 non-zeros
+    // Budget 3 adds 2 (0.5) to row 0's picks and 4 (0.4) to row 1's.
+    CHECK(run_hand(0.02f, 1, 3) == std::vector<int32_t>{0, 2, 4, 1, 2, 4, 0, 2, 4, 0, 2, 4});
+    // The budget is clamped to [1, N].
+    CHECK(run_hand(0.02f, 1, 0) == std::vector<int32_t>{0, 1, 0, 0});
+    const std::vector<int32_t> all = {0, 1, 2, 3, 4};
+    std::vector<int32_t> every_row;
+    for (int r = 0; r < 4; r++) every_row.insert(every_row.end(), all.begin(), all.end());
+    CHECK(run_hand(0.02f, 1, 9) == every_row);
+}
+
+TEST_CASE("predictor: the threshold zeroes basis entries, zero scores tie to the lower index") {
+    // Threshold 0.45: row 0 = [0.9, 0, 0.5, 0, 0.7], row 1 = [0, 0.8, 0.6, 0, 0], 5 non-zeros.
+    // Budget 4: row 0 picks 0, 4, 2 and then 1 among the zeros {1, 3}; row 1 picks 1, 2, then 0, 3.
+    PredictorCounts counts;
+    std::vector<int32_t> index = run_hand(0.45f, 1, 4, &counts);
+    CHECK(counts.basis_nnz == 5);
+    CHECK(index == std::vector<int32_t>{0, 1, 2, 4, 0, 1, 2, 3, 0, 1, 2, 4, 0, 1, 2, 4});
+}
+
+TEST_CASE("predictor: two basis coefficients mix the rows") {
+    // q_3 = [0.2, 0]: coef = softmax([0.2, 0]) = [0.54983, 0.45017], approx =
+    // [0.5398, 0.3601, 0.5450, 0.1649, 0.5650] -> top 2 = {4, 2} instead of {0, 4}.
+    // q_1 and q_4 (coef [0.7311, 0.2689]): approx = [0.685, 0.215, 0.527, 0.219, 0.619] -> {0, 4}.
+    // q_2 (coef [0.2689, 0.7311]): approx = [0.315, 0.585, 0.573, 0.081, 0.481] -> {1, 2}.
+    PredictorCounts counts;
+    CHECK(run_hand(0.02f, 2, 2, &counts) == std::vector<int32_t>{0, 4, 1, 2, 2, 4, 0, 4});
+    CHECK(counts.macs_coef_basis == 4 * 8);
+}
+
+namespace {
+
+// SPEC 2 steps 1-7 in double precision with dense matrices, for one image and head.
+std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int N, int H, int h, int d, int c, int K,
+                                         const std::vector<float>& wq, const std::vector<float>& bq,
+                                         const std::vector<float>& wk, const std::vector<float>& bk,
+                                         const std::vector<float>& proj_n, const std::vector<float>& proj_back_n,
+                                         float threshold, int coef_topk, int budget) {
+    const int D = H * d;
+    std::vector<double> qc(N * c), kc(N * c), kl(c * K, 0.0);
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < c; a++) {
+            double sq = bq[a], sk = bk[a];
+            for (int t = 0; t < d; t++) {
+                sq += double(wq[a * d + t]) * qkv[i * 3 * D + h * d + t];
+                sk += double(wk[a * d + t]) * qkv[i * 3 * D + D + h * d + t];
+            }
+            qc[i * c + a] = sq;
+            kc[i * c + a] = sk;
+        }
+    for (int a = 0; a < c; a++)
+        for (int m = 0; m < K; m++)
+            for (int i = 0; i < N; i++) kl[a * K + m] += kc[i * c + a] * proj_n[i * K + m];
+    std::vector<int32_t> result;
+    for (int i = 1; i < N; i++) {
+        std::vector<double> coef(K);
+        for (int m = 0; m < K; m++) {
+            double s = 0;
+            for (int a = 0; a < c; a++) s += qc[i * c + a] * kl[a * K + m];
+            coef[m] = s / std::sqrt(double(H));
+        }
+        const double top = *std::max_element(coef.begin(), coef.end());
+        double sum = 0;
+        for (double& x : coef) sum += x = std::exp(x - top);
+        for (double& x : coef) x /= sum;
+        std::vector<int> order(K);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return coef[a] > coef[b]; });
+        std::vector<double> approx(N, 0.0);
+        for (int e = 0; e < std::min(coef_topk, K); e++)
+            for (int n = 0; n < N; n++) {
+                const double v = std::fabs(proj_back_n[n * K + order[e]]);
+                if (v > threshold) approx[n] += coef[order[e]] * v;
+            }
+        std::vector<int> keys(N);
+        std::iota(keys.begin(), keys.end(), 0);
+        std::stable_sort(keys.begin(), keys.end(), [&](int a, int b) { return approx[a] > approx[b]; });
+        keys.resize(budget);
+        std::sort(keys.begin(), keys.end());
+        result.insert(result.end(), keys.begin(), keys.end());
+    }
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("predictor: random weights against a double-precision reference") {
+    const int B = 2, H = 2, d = 8, c = 4, N = 12, K = 3, coef_topk = 2, budget = 5;
+    const float threshold = 0.3f;
+    std::mt19937 rng(21);
+    std::normal_distribution<float> normal;
+    auto fill = [&](size_t n) {
+        std::vector<float> v(n);
+        for (auto& x : v) x = normal(rng);
+        return v;
+    };
+    auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
+    auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d);
+    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
+                            coef_topk);
+    std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
+    predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
+            auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
+            std::vector<int32_t> got(index.begin() + (b * H + h) * (N - 1) * budget,
+                                     index.begin() + (b * H + h + 1) * (N - 1) * budget);
+            CAPTURE(b);
+            CAPTURE(h);
+            CHECK(got == want);
+        }
+}
+
+TEST_CASE("predictor: token positions equal a predictor built on the sliced proj_n and basis") {
+    const int H = 3, d = 16, c = 8, N = 30, K = 5, B = 2, budget = 7;
+    std::mt19937 rng(8);
+    std::normal_distribution<float> normal;
+    auto fill = [&](size_t n) {
+        std::vector<float> v(n);
+        for (auto& x : v) x = normal(rng) * 0.3f;
+        return v;
+    };
+    auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
+    const std::vector<int32_t> positions = {0, 1, 4, 5, 6, 9, 13, 14, 20, 22, 23, 27, 29};
+    const int alive = static_cast<int>(positions.size());
+    std::vector<float> pn_sliced, pbn_sliced;
+    for (int p : positions) {
+        pn_sliced.insert(pn_sliced.end(), pn.begin() + p * K, pn.begin() + (p + 1) * K);
+        pbn_sliced.insert(pbn_sliced.end(), pbn.begin() + p * K, pbn.begin() + (p + 1) * K);
+    }
+    auto qkv = fill(static_cast<size_t>(B) * alive * 3 * H * d);
+    MaskPredictor full(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.1f, 3);
+    MaskPredictor sliced(wq.data(), bq.data(), wk.data(), bk.data(), pn_sliced.data(), pbn_sliced.data(), H, d, c,
+                         alive, K, 0.1f, 3);
+    std::vector<int32_t> got(static_cast<size_t>(B) * H * (alive - 1) * budget), want(got.size());
+    PredictorCounts got_counts, want_counts;
+    full.predict(qkv.data(), B, alive, budget, positions.data(), got.data(), &got_counts);
+    sliced.predict(qkv.data(), B, alive, budget, nullptr, want.data(), &want_counts);
+    CHECK(got == want);
+    CHECK(got_counts.basis_nnz == want_counts.basis_nnz);
+    CHECK(got_counts.macs_coef_basis == want_counts.macs_coef_basis);
+    CHECK(got_counts.basis_nnz < full.basis_nnz());
+
+    // Bad positions and token counts are errors, not crashes.
+    const std::vector<int32_t> unordered = {0, 3, 2};
+    const std::vector<int32_t> outside = {0, 3, 30};
+    CHECK_THROWS(full.predict(qkv.data(), 1, 3, 2, unordered.data(), got.data()));
+    CHECK_THROWS(full.predict(qkv.data(), 1, 3, 2, outside.data(), got.data()));
+    CHECK_THROWS(full.predict(qkv.data(), 1, alive, 2, nullptr, got.data()));
+    CHECK_THROWS(MaskPredictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, 0, 0.1f, 3));
+}

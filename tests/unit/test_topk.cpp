@@ -1,0 +1,100 @@
+// topk_select (core/topk.cpp) against a full-sort reference written here, on random rows, the
+// edge sizes, ties and NaN.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/topk.h"
+
+using namespace sparsifiner;
+
+namespace {
+
+// Brute force: order every index by (score descending, NaN as -inf, index ascending), take k.
+std::vector<int32_t> topk_reference(const std::vector<float>& scores, int k) {
+    const int n = static_cast<int>(scores.size());
+    auto value = [&](int i) {
+        return std::isnan(scores[i]) ? -std::numeric_limits<float>::infinity() : scores[i];
+    };
+    std::vector<int32_t> order(n);
+    for (int i = 0; i < n; i++) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+        if (value(a) != value(b)) return value(a) > value(b);
+        return a < b;
+    });
+    order.resize(std::min(std::max(k, 0), n));
+    std::sort(order.begin(), order.end());
+    return order;
+}
+
+std::vector<int32_t> topk_run(const std::vector<float>& scores, int k) {
+    std::vector<int32_t> out(std::max(k, 0) + 1, -7);
+    int written = topk_select(scores.data(), static_cast<int>(scores.size()), k, out.data());
+    CHECK(out[written] == -7);  // nothing written past the count
+    out.resize(written);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("topk_select matches a full sort on random rows") {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal;
+    for (int n : {1, 2, 7, 50, 197, 1000}) {
+        std::vector<float> scores(n);
+        for (auto& s : scores) s = normal(rng);
+        for (int k : {1, 2, n / 3, n / 2, n - 1, n}) {
+            if (k < 1) continue;
+            CAPTURE(n);
+            CAPTURE(k);
+            CHECK(topk_run(scores, k) == topk_reference(scores, k));
+        }
+    }
+}
+
+TEST_CASE("topk_select: k = 1 is the argmax, k = n is everything, k out of range is clamped") {
+    std::vector<float> scores = {0.5f, -2.f, 3.f, 1.f};
+    CHECK(topk_run(scores, 1) == std::vector<int32_t>{2});
+    CHECK(topk_run(scores, 4) == std::vector<int32_t>{0, 1, 2, 3});
+    CHECK(topk_run(scores, 9).size() == 4);
+    CHECK(topk_run(scores, 0).empty());
+    CHECK(topk_run(scores, -3).empty());
+    CHECK(topk_select(scores.data(), 0, 2, nullptr) == 0);
+}
+
+TEST_CASE("topk_select breaks ties by the lower index") {
+    // All equal: the first k indices.
+    std::vector<float> flat(20, 0.25f);
+    CHECK(topk_run(flat, 5) == std::vector<int32_t>{0, 1, 2, 3, 4});
+    // Half ties: the two 9s are in, then three of the five 4s, the lowest-indexed ones.
+    std::vector<float> half = {4, 1, 9, 4, 4, 0, 4, 9, 4, 1};
+    CHECK(topk_run(half, 5) == std::vector<int32_t>{0, 2, 3, 4, 7});
+    // -0.0 and +0.0 compare equal, so they tie too.
+    std::vector<float> zeros = {-1.f, 0.0f, -0.0f, 0.0f};
+    CHECK(topk_run(zeros, 2) == std::vector<int32_t>{1, 2});
+    // Random rows with many repeated values against the reference.
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> few(0, 3);
+    for (int trial = 0; trial < 20; trial++) {
+        std::vector<float> scores(64);
+        for (auto& s : scores) s = static_cast<float>(few(rng));
+        for (int k : {1, 10, 33, 63})
+            CHECK(topk_run(scores, k) == topk_reference(scores, k));
+    }
+}
+
+TEST_CASE("topk_select ranks NaN as -inf and infinities in order") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> scores = {nan, 1.f, -inf, nan, inf, -5.f};
+    CHECK(topk_run(scores, 3) == std::vector<int32_t>{1, 4, 5});
+    // With NaN tied to -inf, the lower index among {0 (NaN), 2 (-inf), 3 (NaN)} wins.
+    CHECK(topk_run(scores, 4) == std::vector<int32_t>{0, 1, 4, 5});
+    std::vector<float> all_nan(6, nan);
+    CHECK(topk_run(all_nan, 2) == std::vector<int32_t>{0, 1});
+}
