@@ -27,8 +27,8 @@ struct BenchFlags {
 };
 
 int bench_run(const BenchFlags& flags) {
-    const std::vector<int> batches = parse_positive_int_list(flags.batches, "--batch");
-    const std::vector<int> thread_counts = parse_positive_int_list(flags.threads, "--threads");
+    const std::vector<int> batches = parse_int_list(flags.batches, "--batch");
+    const std::vector<int> thread_counts = parse_int_list(flags.threads, "--threads");
     DeitWeights weights = model_load(flags.model);
     DeitModel model(weights, flags.model.img_size);
     const DeitConfig config = weights.config;

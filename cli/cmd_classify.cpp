@@ -17,6 +17,7 @@ namespace {
 
 struct ClassifyFlags {
     ModelFlags model;
+    AttentionFlags attention;
     std::vector<std::string> inputs;
     int top = 5;
     int batch = 1;
@@ -25,12 +26,63 @@ struct ClassifyFlags {
     bool json = false;
     bool logits = false;
     std::string dump_activations;
+    std::string dump_masks;
 };
 
-// Hidden states after every block, for every image, kept for --dump-activations.
-struct ActivationDump {
-    std::vector<std::vector<float>> per_block;  // [depth][images * T * D]
-    int T = 0, D = 0;
+// What --dump-activations and --dump-masks write, gathered over all images. Each block's token
+// count (and kept-key count) is the same for every image, so arrays concatenate along images.
+struct ForwardDump {
+    std::vector<std::vector<float>> hidden;      // [depth][images * T_i * D]
+    std::vector<int> hidden_T;
+    std::vector<std::vector<int32_t>> keys;      // [depth][images * H * (T_i - 1) * k_i]
+    std::vector<std::vector<int32_t>> tokens;    // [depth][images * T_i]
+    std::vector<int> mask_T, mask_k;             // 0 k = dense block: no keys written
+    int H = 0, D = 0;
+
+    ForwardObserver observer(bool want_hidden, bool want_masks) {
+        ForwardObserver o;
+        if (want_hidden)
+            o.hidden = [this](int block, const float* x, int B, int T, int d) {
+                hidden[block].insert(hidden[block].end(), x, x + (size_t)B * T * d);
+                hidden_T[block] = T;
+            };
+        if (want_masks)
+            o.masks = [this](int block, const int32_t* key_index, const int32_t* positions, int B, int heads, int T,
+                             int k) {
+                tokens[block].insert(tokens[block].end(), positions, positions + (size_t)B * T);
+                mask_T[block] = T;
+                mask_k[block] = key_index ? k : 0;
+                if (key_index)
+                    keys[block].insert(keys[block].end(), key_index, key_index + (size_t)B * heads * (T - 1) * k);
+            };
+        return o;
+    }
+
+    void resize(int depth) {
+        hidden.resize(depth), hidden_T.resize(depth), keys.resize(depth), tokens.resize(depth);
+        mask_T.resize(depth), mask_k.resize(depth);
+    }
+
+    void write(const ClassifyFlags& flags, const std::vector<float>& all_logits, int C) const {
+        const int64_t images = (int64_t)(all_logits.size() / C);
+        const int depth = (int)hidden.size();
+        if (!flags.dump_activations.empty()) {
+            std::filesystem::create_directories(flags.dump_activations);
+            for (int i = 0; i < depth; i++)
+                npy_write_f32(flags.dump_activations + "/block_" + std::to_string(i) + ".npy", hidden[i].data(),
+                              {images, hidden_T[i], D});
+            npy_write_f32(flags.dump_activations + "/logits.npy", all_logits.data(), {images, C});
+        }
+        if (!flags.dump_masks.empty()) {
+            std::filesystem::create_directories(flags.dump_masks);
+            for (int i = 0; i < depth; i++) {
+                const std::string prefix = flags.dump_masks + "/block_" + std::to_string(i);
+                npy_write_i32(prefix + "_tokens.npy", tokens[i].data(), {images, mask_T[i]});
+                if (mask_k[i] > 0)
+                    npy_write_i32(prefix + "_keys.npy", keys[i].data(), {images, H, mask_T[i] - 1, mask_k[i]});
+            }
+        }
+    }
 };
 
 void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
@@ -46,21 +98,28 @@ int classify_run(const ClassifyFlags& flags) {
     DeitWeights weights = model_load(flags.model);
     DeitModel model(weights, flags.model.img_size);
     const DeitConfig config = weights.config;
+    try {
+        model.set_attention_plan(flags.attention.plan_for(config));
+    } catch (const std::invalid_argument& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
     weights = DeitWeights();  // oneDNN holds its own copies now
     const std::vector<std::string> names =
         class_names_for(config.num_classes, config.class_names, config.label_set);
 
     const std::vector<std::string> paths = image_paths_expand(flags.inputs);
     if (paths.empty()) throw CommandError(kExitUsage, "no images given (folders are searched for image files)");
-    const int S = model.img_size(), C = model.num_classes(), T = model.tokens(), D = config.embed_dim;
+    const int S = model.img_size(), C = model.num_classes(), D = config.embed_dim;
     const size_t image_floats = (size_t)3 * S * S;
     std::vector<float> images(image_floats * flags.batch), logits((size_t)C * flags.batch);
 
     nlohmann::json results = nlohmann::json::array(), errors = nlohmann::json::array();
-    ActivationDump dump;
-    dump.T = T;
+    const bool dumping = !flags.dump_activations.empty() || !flags.dump_masks.empty();
+    ForwardDump dump;
+    dump.H = config.num_heads;
     dump.D = D;
-    if (!flags.dump_activations.empty()) dump.per_block.resize(config.depth);
+    dump.resize(config.depth);
+    const ForwardObserver observer = dump.observer(!flags.dump_activations.empty(), !flags.dump_masks.empty());
     std::vector<float> all_logits;
 
     for (size_t start = 0; start < paths.size(); start += flags.batch) {
@@ -82,17 +141,12 @@ int classify_run(const ClassifyFlags& flags) {
         }
         if (ok_paths.empty()) continue;
         const int B = (int)ok_paths.size();
-        BlockObserver observer;
-        if (!dump.per_block.empty())
-            observer = [&](int block, const float* x, int b, int t, int d) {
-                dump.per_block[block].insert(dump.per_block[block].end(), x, x + (size_t)b * t * d);
-            };
-        model.forward(images.data(), B, logits.data(), observer);
+        model.forward(images.data(), B, logits.data(), dumping ? &observer : nullptr);
 
         for (int b = 0; b < B; b++) {
             const float* image_logits = logits.data() + (size_t)b * C;
             std::vector<ClassScore> top = top_classes(image_logits, C, flags.top);
-            if (!dump.per_block.empty()) all_logits.insert(all_logits.end(), image_logits, image_logits + C);
+            if (dumping) all_logits.insert(all_logits.end(), image_logits, image_logits + C);
             if (!flags.json) {
                 print_table_rows(ok_paths[b], top, names);
                 continue;
@@ -106,14 +160,7 @@ int classify_run(const ClassifyFlags& flags) {
         std::fflush(stdout);
     }
 
-    if (!dump.per_block.empty()) {
-        std::filesystem::create_directories(flags.dump_activations);
-        const int64_t done = (int64_t)(all_logits.size() / C);
-        for (int i = 0; i < config.depth; i++)
-            npy_write_f32(flags.dump_activations + "/block_" + std::to_string(i) + ".npy",
-                          dump.per_block[i].data(), {done, T, D});
-        npy_write_f32(flags.dump_activations + "/logits.npy", all_logits.data(), {done, C});
-    }
+    if (dumping) dump.write(flags, all_logits, C);
     if (flags.json) {
         nlohmann::json document = {
             {"schema_version", kJsonSchemaVersion},
@@ -121,6 +168,7 @@ int classify_run(const ClassifyFlags& flags) {
             {"tool", tool_identity()},
             {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                        {"num_classes", C}, {"distilled", config.distilled}}},
+            {"attention", attention_plan_json(model.attention_plan())},
             {"settings", {{"batch", flags.batch}, {"threads", flags.threads}, {"top", flags.top},
                           {"crop_pct", flags.crop_pct}}},
             {"results", results},
@@ -136,6 +184,7 @@ Command classify_command(CLI::App& app) {
     auto flags = std::make_shared<ClassifyFlags>();
     CLI::App* command = app.add_subcommand("classify", "Classify images: the top classes of each, as a table or JSON");
     flags->model.add_to(*command);
+    flags->attention.add_to(*command);
     command->add_option("images", flags->inputs, "Image files or folders (JPEG, PNG, BMP, TGA, GIF, PNM)")->required();
     command->add_option("--top", flags->top, "How many classes to show per image")->check(CLI::Range(1, 100000));
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
@@ -148,6 +197,10 @@ Command classify_command(CLI::App& app) {
     command->add_option("--dump-activations", flags->dump_activations,
                         "Write the hidden state after every block (block_<i>.npy, [images, T, D]) and the "
                         "logits (logits.npy) to this folder");
+    command->add_option("--dump-masks", flags->dump_masks,
+                        "Write per block the alive tokens' original indices (block_<i>_tokens.npy, [images, T_i]) "
+                        "and, for sparse blocks, the kept keys (block_<i>_keys.npy, [images, H, T_i - 1, k_i], "
+                        "indices into the alive tokens) to this folder");
     return {command, [flags] { return classify_run(*flags); }};
 }
 

@@ -36,6 +36,58 @@ DeitWeights model_load(const ModelFlags& flags) {
     }
 }
 
+void AttentionFlags::add_to(CLI::App& command) {
+    command.add_option("--mask", mask,
+                       "Attention mask source: dense, learned (Sparsifiner weights; their default), oracle "
+                       "(true top-k of q.k), window (nearest keys on the patch grid)");
+    command.add_option("--keep-rate", keep_rates,
+                       "Keys kept per query, as a share of the tokens: one value, or one per block "
+                       "(comma-separated); default the model's trained rate (0.25 for oracle/window on DeiT)");
+    command.add_option("--prune-at", prune_at, "Blocks (from 0) after whose attention tokens are pruned, e.g. 3,6,9");
+    command.add_option("--token-keep", token_keep,
+                       "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens")
+        ->check(CLI::Range(0.0f, 1.0f));
+}
+
+AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
+    std::vector<float> rates = keep_rates.empty() ? std::vector<float>() : parse_float_list(keep_rates, "--keep-rate");
+    std::vector<int> blocks;
+    if (!prune_at.empty())
+        for (int b : parse_int_list(prune_at, "--prune-at", 0)) blocks.push_back(b);
+    try {
+        return attention_plan_make(config, mask, rates, blocks, token_keep);
+    } catch (const std::invalid_argument& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+}
+
+nlohmann::json attention_plan_json(const AttentionPlan& plan) {
+    return {{"mask", mask_source_name(plan.mask)},
+            {"keep_rate", plan.keep_rate},
+            {"prune_at", plan.prune_at},
+            {"token_keep", plan.prune_at.empty() ? 1.0f : plan.token_keep}};
+}
+
+std::vector<float> parse_float_list(const std::string& text, const std::string& flag) {
+    std::vector<float> values;
+    std::stringstream stream(text);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+        size_t used = 0;
+        float value = 0;
+        try {
+            value = std::stof(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size())
+            throw CommandError(kExitUsage, flag + ": '" + item + "' is not a number");
+        values.push_back(value);
+    }
+    if (values.empty()) throw CommandError(kExitUsage, flag + ": needs at least one value");
+    return values;
+}
+
 void threads_apply(int threads) { threads_set(threads); }
 
 nlohmann::json tool_identity() {
@@ -54,7 +106,7 @@ nlohmann::json machine_identity() {
             {"threads", threads_get()}};
 }
 
-std::vector<int> parse_positive_int_list(const std::string& text, const std::string& flag) {
+std::vector<int> parse_int_list(const std::string& text, const std::string& flag, int minimum) {
     std::vector<int> values;
     std::stringstream stream(text);
     std::string item;
@@ -66,8 +118,9 @@ std::vector<int> parse_positive_int_list(const std::string& text, const std::str
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used == 0 || used != item.size() || value < 1 || value > 4096)
-            throw CommandError(kExitUsage, flag + ": '" + item + "' is not a whole number from 1 to 4096");
+        if (used == 0 || used != item.size() || value < minimum || value > 4096)
+            throw CommandError(kExitUsage, flag + ": '" + item + "' is not a whole number from " +
+                                               std::to_string(minimum) + " to 4096");
         values.push_back(value);
     }
     if (values.empty()) throw CommandError(kExitUsage, flag + ": needs at least one value");

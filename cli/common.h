@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/attention_plan.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {
@@ -36,6 +37,23 @@ struct ModelFlags {
     void add_to(CLI::App& command);
 };
 
+// The flags that choose how attention runs: mask source, budget, token pruning (SPEC 2-4).
+struct AttentionFlags {
+    std::string mask;        // empty = the model's default (learned for Sparsifiner, else dense)
+    std::string keep_rates;  // "0.25" or one value per block
+    std::string prune_at;    // "3,6,9"
+    float token_keep = 1.0f;
+    void add_to(CLI::App& command);
+    // Throws CommandError(kExitUsage) with the reason.
+    AttentionPlan plan_for(const DeitConfig& config) const;
+};
+
+// {"mask", "keep_rate": [per block], "prune_at", "token_keep"}.
+nlohmann::json attention_plan_json(const AttentionPlan& plan);
+
+// "0.5,0.25" -> {0.5, 0.25}. Throws CommandError(kExitUsage).
+std::vector<float> parse_float_list(const std::string& text, const std::string& flag);
+
 // Loads and validates the weight file; throws CommandError(kExitModelError) naming the file.
 DeitWeights model_load(const ModelFlags& flags);
 
@@ -47,8 +65,8 @@ nlohmann::json tool_identity();
 // {"name", "isa", "dnnl_isa", "threads"}.
 nlohmann::json machine_identity();
 
-// "1,8" -> {1, 8}; every value >= 1. Throws CommandError(kExitUsage).
-std::vector<int> parse_positive_int_list(const std::string& text, const std::string& flag);
+// "1,8" -> {1, 8}; every value in [minimum, 4096]. Throws CommandError(kExitUsage).
+std::vector<int> parse_int_list(const std::string& text, const std::string& flag, int minimum = 1);
 
 // Prints "sparsifiner: <message>" on stderr.
 void report_error(const std::string& message);

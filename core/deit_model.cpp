@@ -1,13 +1,23 @@
 #include "core/deit_model.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "core/layernorm.h"
 #include "core/pos_embed.h"
+#include "core/sparse_attention.h"
+#include "core/topk.h"
 
 namespace sparsifiner {
+
+template <typename T>
+static T* grow_to(std::vector<T>& buffer, size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+    return buffer.data();
+}
 
 DeitModel::DeitModel(const DeitWeights& w, int img_size)
     : config_(w.config), attention_(w.config.num_heads, w.config.head_dim()) {
@@ -37,12 +47,28 @@ DeitModel::DeitModel(const DeitWeights& w, int img_size)
         b.proj = Linear(bw.proj_w.data(), bw.proj_b.data(), D, D, LinearEpilogue::bias_residual, rows);
         b.fc1 = Linear(bw.fc1_w.data(), bw.fc1_b.data(), D, c.mlp_hidden, LinearEpilogue::bias_gelu, rows);
         b.fc2 = Linear(bw.fc2_w.data(), bw.fc2_b.data(), c.mlp_hidden, D, LinearEpilogue::bias_residual, rows);
+        if (c.sparsifiner) b.predictor = std::make_unique<MaskPredictor>(bw, c);
     }
     norm_w_ = w.norm_w;
     norm_b_ = w.norm_b;
     head_ = Linear(w.head_w.data(), w.head_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
     if (c.distilled)
         head_dist_ = Linear(w.head_dist_w.data(), w.head_dist_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
+    set_attention_plan(attention_plan_default(c));
+}
+
+void DeitModel::set_attention_plan(const AttentionPlan& plan) {
+    if ((int)plan.keep_rate.size() != config_.depth)
+        throw std::invalid_argument("the attention plan needs one keep rate per block");
+    if (plan.mask == MaskSource::learned) {
+        if (!config_.sparsifiner)
+            throw std::invalid_argument("learned masks need Sparsifiner weights: use --mask oracle or window");
+        if (tokens_ != config_.predictor_N)
+            throw std::invalid_argument("the learned predictor was trained for " + std::to_string(config_.predictor_N) +
+                                        " tokens but input size " + std::to_string(img_size_) + " gives " +
+                                        std::to_string(tokens_) + ": use --mask oracle or --mask window");
+    }
+    plan_ = plan;
 }
 
 DeitModel::Buffers DeitModel::buffers_for(int B) {
@@ -53,24 +79,26 @@ DeitModel::Buffers DeitModel::buffers_for(int B) {
         B * T * D,                    // xn: LayerNorm output
         B * T * 3 * D,                // qkv
         B * T * D,                    // attn: attention output, [B, T, H, d]
-        B * H * T * T,                // scores / probabilities
+        B * H * T * T,                // scores / probabilities (dense attention only)
         B * T * config_.mlp_hidden,   // hidden: GELU(fc1)
         B * cells * patch_len,        // patches
         B * cells * D,                // patch_out
         B * extra_ * D,               // features: final-normed cls (and dist) rows
         B * C,                        // logits2: the distillation head
+        B * H * T,                    // cls_probs: the cls row of attention, for token pruning
     };
+    constexpr int count = sizeof(sizes) / sizeof(sizes[0]);
     size_t total = 0;
     for (size_t s : sizes) total += Workspace::padded(s);
     workspace_.reserve(total);
+    float* carved[count];
     float* p = workspace_.base();
-    float* carved[10];
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < count; i++) {
         carved[i] = p;
         p += Workspace::padded(sizes[i]);
     }
-    return {carved[0], carved[1], carved[2], carved[3], carved[4],
-            carved[5], carved[6], carved[7], carved[8], carved[9]};
+    return {carved[0], carved[1], carved[2], carved[3], carved[4], carved[5],
+            carved[6], carved[7], carved[8], carved[9], carved[10]};
 }
 
 // images [B, 3, S, S] -> x [B, T, D] = [cls, (dist,)] patches W^T + b, plus pos_embed.
@@ -101,24 +129,117 @@ void DeitModel::embed(const float* images, int B, const Buffers& buf) {
         }
 }
 
-// x += proj(attn(LN1(x))); x += fc2(GELU(fc1(LN2(x)))).
-void DeitModel::block_forward(Block& block, int B, const Buffers& buf) {
-    const int D = config_.embed_dim, rows = B * tokens_;
+// The kept keys of every non-cls query row, [B, H, T-1, k], from the plan's mask source.
+int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget) {
+    const int T = tokens.T, H = config_.num_heads, d = config_.head_dim(), D = config_.embed_dim;
+    const size_t per_head = (size_t)(T - 1) * budget;
+    int32_t* key_index = grow_to(key_index_, (size_t)B * H * per_head);
+    const bool pruned = T != tokens_;
+    switch (plan_.mask) {
+        case MaskSource::learned:
+            if (!pruned) return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index);
+            // Each image has its own survivors, so its own rows of proj_n and columns of basis.
+            for (int b = 0; b < B; b++)
+                blocks_[index].predictor->predict(buf.qkv + (size_t)b * T * 3 * D, 1, T, budget,
+                                                  tokens.positions + (size_t)b * T, key_index + b * H * per_head);
+            return budget;
+        case MaskSource::oracle:
+            return oracle_mask(buf.qkv, B, T, H, d, budget, key_index);
+        case MaskSource::window:
+            for (int b = 0; b < B; b++) {
+                int used = budget;
+                const int32_t* rows = window_cache_.get(T, extra_, grid_, grid_, budget,
+                                                        tokens.positions + (size_t)b * T, &used);
+                for (int h = 0; h < H; h++)
+                    std::copy(rows, rows + per_head, key_index + (b * H + h) * per_head);
+            }
+            return budget;
+        case MaskSource::dense:
+            break;
+    }
+    throw std::logic_error("masks_build called for dense attention");
+}
+
+int DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,
+                                 bool want_cls_probs, const ForwardObserver* observer) {
+    const int T = tokens.T, H = config_.num_heads, d = config_.head_dim();
+    const int budget = plan_.mask == MaskSource::dense ? T : mask_budget(plan_.keep_rate[index], T);
+    // A budget that keeps every key is exactly dense attention (SPEC 2), and faster that way.
+    if (budget >= T) {
+        if (observer && observer->masks) observer->masks(index, nullptr, tokens.positions, B, H, T, T);
+        attention_.forward(buf.qkv, buf.scores, buf.attn, B, T);
+        if (want_cls_probs)
+            for (int bh = 0; bh < B * H; bh++)
+                std::copy(buf.scores + (size_t)bh * T * T, buf.scores + (size_t)bh * T * T + T,
+                          buf.cls_probs + (size_t)bh * T);
+        return T;
+    }
+    const int k = masks_build(index, B, buf, tokens, budget);
+    if (observer && observer->masks) observer->masks(index, key_index_.data(), tokens.positions, B, H, T, k);
+    sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, want_cls_probs ? buf.cls_probs : nullptr, B, T,
+                             H, d, k);
+    return k;
+}
+
+// Token pruning (SPEC 3): keep the extra tokens and the ceil(rate * patches) patch tokens the
+// cls row attends to most (mean over heads), in their original order; the rest are removed.
+void DeitModel::tokens_prune(int index, int B, Buffers& buf, TokenState& tokens) {
+    const int T = tokens.T, H = config_.num_heads, D = config_.embed_dim, alive_patches = T - extra_;
+    const int which = (int)(std::find(plan_.prune_at.begin(), plan_.prune_at.end(), index) - plan_.prune_at.begin());
+    const float rate = std::pow(plan_.token_keep, (float)(which + 1));
+    const int keep = std::min(alive_patches, mask_budget(rate, grid_ * grid_));
+    const int new_T = extra_ + keep;
+    if (new_T == T) return;
+
+    int32_t* survivors = grow_to(survivors_, (size_t)B * keep);
+    std::vector<float>& score = prune_scores_;
+    score.resize(alive_patches);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < alive_patches; t++) {
+            float sum = 0;
+            for (int h = 0; h < H; h++) sum += buf.cls_probs[((size_t)b * H + h) * T + extra_ + t];
+            score[t] = sum / H;
+        }
+        topk_select(score.data(), alive_patches, keep, survivors + (size_t)b * keep);
+    }
+    // Compact in place, image by image, row by row: a destination never lies after its source.
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < new_T; j++) {
+            const int from = j < extra_ ? j : extra_ + survivors[(size_t)b * keep + j - extra_];
+            std::memmove(buf.x + ((size_t)b * new_T + j) * D, buf.x + ((size_t)b * T + from) * D, D * sizeof(float));
+            tokens.positions[(size_t)b * new_T + j] = tokens.positions[(size_t)b * T + from];
+        }
+    tokens.T = new_T;
+}
+
+// x += proj(attn(LN1(x))); [prune]; x += fc2(GELU(fc1(LN2(x)))).
+void DeitModel::block_forward(int index, int B, Buffers& buf, TokenState& tokens, const ForwardObserver* observer) {
+    Block& block = blocks_[index];
+    const int D = config_.embed_dim;
+    const bool prune_here =
+        std::find(plan_.prune_at.begin(), plan_.prune_at.end(), index) != plan_.prune_at.end();
+    int rows = B * tokens.T;
     layernorm_forward(buf.xn, buf.x, block.norm1_w.data(), block.norm1_b.data(), rows, D, D, D);
     block.qkv.forward(buf.xn, buf.qkv, rows);
-    attention_.forward(buf.qkv, buf.scores, buf.attn, B, tokens_);
+    attention_forward(index, B, buf, tokens, prune_here, observer);
     block.proj.forward(buf.attn, buf.x, rows);
+    // The MLP works token by token, so pruning before it gives the survivors the same values
+    // as pruning after the block, and spares the MLP the dropped rows.
+    if (prune_here) {
+        tokens_prune(index, B, buf, tokens);
+        rows = B * tokens.T;
+    }
     layernorm_forward(buf.xn, buf.x, block.norm2_w.data(), block.norm2_b.data(), rows, D, D, D);
     block.fc1.forward(buf.xn, buf.hidden, rows);
     block.fc2.forward(buf.hidden, buf.x, rows);
 }
 
 // Final LayerNorm on the cls (and dist) rows only: the head reads nothing else.
-void DeitModel::head_forward(int B, const Buffers& buf, float* logits) {
+void DeitModel::head_forward(int B, const Buffers& buf, const TokenState& tokens, float* logits) {
     const int D = config_.embed_dim, C = config_.num_classes;
     for (int e = 0; e < extra_; e++)
         layernorm_forward(buf.features + (size_t)e * B * D, buf.x + (size_t)e * D, norm_w_.data(),
-                          norm_b_.data(), B, D, tokens_ * D, D);
+                          norm_b_.data(), B, D, tokens.T * D, D);
     head_.forward(buf.features, logits, B);
     if (!config_.distilled) return;
     // Distilled DeiT at inference: the mean of the class head and the distillation head.
@@ -126,14 +247,18 @@ void DeitModel::head_forward(int B, const Buffers& buf, float* logits) {
     for (int i = 0; i < B * C; i++) logits[i] = 0.5f * (logits[i] + buf.logits2[i]);
 }
 
-void DeitModel::forward(const float* images, int B, float* logits, const BlockObserver& observer) {
+void DeitModel::forward(const float* images, int B, float* logits, const ForwardObserver* observer) {
     Buffers buf = buffers_for(B);
+    int32_t* positions = grow_to(positions_, (size_t)B * tokens_);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < tokens_; t++) positions[(size_t)b * tokens_ + t] = t;
+    TokenState tokens{tokens_, positions};
     embed(images, B, buf);
     for (int i = 0; i < config_.depth; i++) {
-        block_forward(blocks_[i], B, buf);
-        if (observer) observer(i, buf.x, B, tokens_, config_.embed_dim);
+        block_forward(i, B, buf, tokens, observer);
+        if (observer && observer->hidden) observer->hidden(i, buf.x, B, tokens.T, config_.embed_dim);
     }
-    head_forward(B, buf, logits);
+    head_forward(B, buf, tokens, logits);
 }
 
 std::string DeitModel::linear_implementation(int B) {
