@@ -18,6 +18,7 @@ namespace {
 
 struct BenchFlags {
     ModelFlags model;
+    AttentionFlags attention;
     std::string batches = "1,8";
     std::string threads = "1";
     int runs = 30;
@@ -30,7 +31,8 @@ int bench_run(const BenchFlags& flags) {
     const std::vector<int> batches = parse_int_list(flags.batches, "--batch");
     const std::vector<int> thread_counts = parse_int_list(flags.threads, "--threads");
     DeitWeights weights = model_load(flags.model);
-    DeitModel model(weights, flags.model.img_size);
+    std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
+    DeitModel& model = *built;
     const DeitConfig config = weights.config;
     weights = DeitWeights();
     const double macs_per_image = deit_dense_macs(config, model.img_size()).total();
@@ -92,7 +94,8 @@ int bench_run(const BenchFlags& flags) {
             {"isa", machine_identity()["dnnl_isa"]},
             {"build", tool_identity()["build"]},
             {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
-                       {"macs_per_image", macs_per_image}}},
+                       {"dense_macs_per_image", macs_per_image}}},
+            {"attention", attention_plan_json(model.attention_plan())},
             {"timed", "DeitModel::forward only: the input tensor is prepared once; model loading, image "
                       "decoding and preprocessing are excluded"},
             {"runs", flags.runs},
@@ -112,6 +115,7 @@ Command bench_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "bench", "Time the forward pass over batch sizes and thread counts (median and p90 of --runs)");
     flags->model.add_to(*command);
+    flags->attention.add_to(*command);
     command->add_option("--batch", flags->batches, "Comma-separated batch sizes");
     command->add_option("--threads", flags->threads, "Comma-separated thread counts");
     command->add_option("--runs", flags->runs, "Timed runs per configuration")->check(CLI::Range(1, 100000));

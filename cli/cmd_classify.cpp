@@ -96,13 +96,9 @@ void print_table_rows(const std::string& path, const std::vector<ClassScore>& to
 int classify_run(const ClassifyFlags& flags) {
     threads_apply(flags.threads);
     DeitWeights weights = model_load(flags.model);
-    DeitModel model(weights, flags.model.img_size);
+    std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
+    DeitModel& model = *built;
     const DeitConfig config = weights.config;
-    try {
-        model.set_attention_plan(flags.attention.plan_for(config));
-    } catch (const std::invalid_argument& e) {
-        throw CommandError(kExitUsage, e.what());
-    }
     weights = DeitWeights();  // oneDNN holds its own copies now
     const std::vector<std::string> names =
         class_names_for(config.num_classes, config.class_names, config.label_set);

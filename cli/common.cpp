@@ -88,6 +88,18 @@ std::vector<float> parse_float_list(const std::string& text, const std::string& 
     return values;
 }
 
+std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
+                                       const AttentionFlags& attention_flags) {
+    AttentionPlan plan = attention_flags.plan_for(weights.config);
+    try {
+        auto model = std::make_unique<DeitModel>(weights, model_flags.img_size);
+        model->set_attention_plan(plan);
+        return model;
+    } catch (const std::invalid_argument& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+}
+
 void threads_apply(int threads) { threads_set(threads); }
 
 nlohmann::json tool_identity() {

@@ -8,7 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <memory>
+
 #include "core/attention_plan.h"
+#include "core/deit_model.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {
@@ -56,6 +59,11 @@ std::vector<float> parse_float_list(const std::string& text, const std::string& 
 
 // Loads and validates the weight file; throws CommandError(kExitModelError) naming the file.
 DeitWeights model_load(const ModelFlags& flags);
+
+// The model at the requested input size with the requested attention plan; a combination that
+// cannot run (a foreign size for learned masks, ...) is CommandError(kExitUsage).
+std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
+                                       const AttentionFlags& attention_flags);
 
 // The thread count flag: applies to OpenMP and oneDNN alike.
 void threads_apply(int threads);

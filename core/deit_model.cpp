@@ -54,7 +54,9 @@ DeitModel::DeitModel(const DeitWeights& w, int img_size)
     head_ = Linear(w.head_w.data(), w.head_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
     if (c.distilled)
         head_dist_ = Linear(w.head_dist_w.data(), w.head_dist_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
-    set_attention_plan(attention_plan_default(c));
+    // Unchecked here: a Sparsifiner model at a foreign input size fails in set_attention_plan,
+    // which the caller runs with the user's choices.
+    plan_ = attention_plan_default(c);
 }
 
 void DeitModel::set_attention_plan(const AttentionPlan& plan) {
