@@ -1,7 +1,7 @@
 #pragma once
 // A Linear layer (y = x W^T + b) on oneDNN's matmul. The weights are reordered once, at
 // construction, into the layout oneDNN picks for this shape (format_tag::any); the epilogue
-// (GELU, or adding into the destination for a residual) is fused as a post-op. One primitive
+// (adding into the destination for a residual) is fused as a post-op; GELU runs right after. One primitive
 // per row count is created the first time that row count is seen and reused afterwards, with
 // its memory objects and argument map, so a forward pass allocates nothing.
 #include <map>

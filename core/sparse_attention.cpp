@@ -9,14 +9,17 @@
 #include <string>
 
 #include "core/cpu_info.h"
+#include "core/threading.h"
 
 namespace sparsifiner {
 
 namespace {
 
-// Query rows per OpenMP work item: enough rows that one (image, head) is split into a handful
-// of items (load balance on few images) while each item reuses that head's K and V in cache.
-constexpr int kRowsPerItem = 16;
+// Work items: every (image, head) is split into row chunks, just enough chunks that each thread
+// gets several items (load balance with few images and heads), and no more: an item reuses (or
+// copies once) its head's K and V, so larger items amortise that.
+constexpr int kItemsPerThread = 4;
+constexpr int kMinRowsPerItem = 16;
 
 // A 64-byte aligned per-thread buffer that only grows: no allocation in steady state.
 float* thread_scratch(size_t floats) {
@@ -72,12 +75,18 @@ SparseIsa sparse_isa_best() {
     return best;
 }
 
-size_t sparse_attention_scratch_floats(int N, int k, int d) {
-    // One row of scores (N for the dense cls row, k otherwise) and one accumulator of d floats,
-    // each padded to a 64-byte boundary.
-    size_t row = static_cast<size_t>(N > k ? N : k);
-    return (row + 15) / 16 * 16 + (static_cast<size_t>(d) + 15) / 16 * 16;
+SparseScratch sparse_scratch_layout(int N, int k, int d) {
+    // Scores: N for the dense cls row, k otherwise; every block padded to a 64-byte boundary.
+    auto pad = [](size_t floats) { return (floats + 15) / 16 * 16; };
+    SparseScratch s;
+    s.acc = pad(static_cast<size_t>(N > k ? N : k));
+    s.keys = s.acc + pad(static_cast<size_t>(d));
+    s.values = s.keys + pad(static_cast<size_t>(N) * d);
+    s.total = s.values + pad(static_cast<size_t>(N) * d);
+    return s;
 }
+
+size_t sparse_attention_scratch_floats(int N, int k, int d) { return sparse_scratch_layout(N, k, d).total; }
 
 std::string sparse_key_index_check(const int32_t* key_index, long long rows, int N, int k) {
     for (long long r = 0; r < rows; r++) {
@@ -106,14 +115,19 @@ void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t
     SparseAttentionArgs args{qkv, key_index, out, cls_probs, B, N, H, d, k,
                              index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
     RowsKernel kernel = kernel_for(isa);
-    const int items = (N + kRowsPerItem - 1) / kRowsPerItem;
+    const long long heads = static_cast<long long>(B) * H;
+    const long long wanted = (static_cast<long long>(kItemsPerThread) * threads_get() + heads - 1) / heads;
+    const int max_items = (N + kMinRowsPerItem - 1) / kMinRowsPerItem;
+    const int items = static_cast<int>(wanted < max_items ? wanted : max_items);
+    const int rows_per_item = (N + items - 1) / items;
     const size_t scratch_floats = sparse_attention_scratch_floats(N, k, d);
 #pragma omp parallel for collapse(3) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int item = 0; item < items; item++) {
-                const int begin = item * kRowsPerItem;
-                const int end = begin + kRowsPerItem < N ? begin + kRowsPerItem : N;
+                const int begin = item * rows_per_item;
+                const int end = begin + rows_per_item < N ? begin + rows_per_item : N;
+                if (begin >= end) continue;
                 kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
             }
 }

@@ -49,8 +49,20 @@ struct SparseAttentionArgs {
     int B, N, H, d, k;
     long long index_stride;
 };
-// scratch holds at least sparse_attention_scratch_floats(N, k, d) floats, 64-byte aligned.
+// scratch holds at least sparse_attention_scratch_floats(N, k, d) floats, 64-byte aligned: one row
+// of scores, an accumulator of d floats, then room for contiguous copies of one head's K and V
+// ([N, d] each), all at offsets that are multiples of 16 floats.
+struct SparseScratch {
+    size_t acc, keys, values, total;
+};
+SparseScratch sparse_scratch_layout(int N, int k, int d);
 size_t sparse_attention_scratch_floats(int N, int k, int d);
+// Whether a work unit of `rows` query rows should first copy its head's K and V out of the 3D
+// stride into contiguous rows: the gathers then touch 16x fewer pages and whole cache lines of one
+// head only. Pays once the rows' gathered key reads outnumber the copied rows several times.
+inline bool sparse_attention_copy_pays(int rows, int k, int N, int d) {
+    return static_cast<long long>(rows) * k >= 8LL * N;
+}
 void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
                                     float* scratch);
 void sparse_attention_rows_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,

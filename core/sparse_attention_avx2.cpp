@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "core/sparse_attention.h"
 
@@ -147,10 +148,167 @@ SPARSIFINER_AVX2 void weighted_values_avx2(const float* weights, const float* va
     }
 }
 
+// The eight horizontal sums of a0..a7 as one vector [sum a0, ..., sum a7]: a transpose-reduce
+// (three rounds of hadd and one lane swap) instead of eight scalar reductions.
+SPARSIFINER_AVX2 inline __m256 hsum8_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
+                                          __m256 a6, __m256 a7) {
+    const __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    const __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    // s0123 = [a0..a3 over lanes 0-3 | a0..a3 over lanes 4-7], likewise s4567.
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+// The 256 bytes of one d = 64 row into L1 ahead of use: the keys are gathered, so the hardware
+// prefetchers cannot guess them.
+SPARSIFINER_AVX2 inline void prefetch_row64(const float* row) {
+    _mm_prefetch(reinterpret_cast<const char*>(row), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + 16), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + 32), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + 48), _MM_HINT_T0);
+}
+
+// How far ahead (in keys) the d = 64 loops prefetch.
+constexpr int kPrefetchKeys = 8;
+static const bool kPrefetchOn = getenv("SP_NOPF") == nullptr;
+static const bool kCopyOn = getenv("SP_NOCOPY") == nullptr;
+
+// One d = 64 dot product as a vector of eight partial sums (qv: the query in eight registers).
+SPARSIFINER_AVX2 inline __m256 dot64_avx2(const __m256* qv, const float* key) {
+    __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(key));
+    for (int c = 1; c < 8; c++) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(key + 8 * c), a);
+    return a;
+}
+
+// d = 64: the query (times the scale) stays in eight registers; eight gathered keys per pass feed
+// eight independent FMA chains whose sums come out as one vector. index == nullptr means keys
+// 0..count-1 (the dense cls row). Returns the largest score.
+__attribute__((noinline)) SPARSIFINER_AVX2 float scores_d64_avx2(const float* q, const float* keys, long long stride, const int32_t* index,
+                                       int count, float scale, float* scores) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    const __m256 q0 = _mm256_mul_ps(_mm256_loadu_ps(q), sv), q1 = _mm256_mul_ps(_mm256_loadu_ps(q + 8), sv);
+    const __m256 q2 = _mm256_mul_ps(_mm256_loadu_ps(q + 16), sv), q3 = _mm256_mul_ps(_mm256_loadu_ps(q + 24), sv);
+    const __m256 q4 = _mm256_mul_ps(_mm256_loadu_ps(q + 32), sv), q5 = _mm256_mul_ps(_mm256_loadu_ps(q + 40), sv);
+    const __m256 q6 = _mm256_mul_ps(_mm256_loadu_ps(q + 48), sv), q7 = _mm256_mul_ps(_mm256_loadu_ps(q + 56), sv);
+    const __m256 qv[8] = {q0, q1, q2, q3, q4, q5, q6, q7};
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int t = 0;
+    for (; t + 8 <= count; t += 8) {
+        const float* kr[8];
+        for (int u = 0; u < 8; u++) kr[u] = keys + (index ? index[t + u] : t + u) * stride;
+        if (kPrefetchOn && index && t + 8 + kPrefetchKeys <= count)
+            for (int u = 0; u < kPrefetchKeys; u++) prefetch_row64(keys + index[t + 8 + u] * stride);
+        const __m256 s = hsum8_avx2(dot64_avx2(qv, kr[0]), dot64_avx2(qv, kr[1]), dot64_avx2(qv, kr[2]), dot64_avx2(qv, kr[3]), dot64_avx2(qv, kr[4]), dot64_avx2(qv, kr[5]),
+                                    dot64_avx2(qv, kr[6]), dot64_avx2(qv, kr[7]));
+        _mm256_storeu_ps(scores + t, s);
+        vmax = _mm256_max_ps(vmax, s);
+    }
+    float max_score = -INFINITY;
+    for (; t < count; t++) {
+        scores[t] = hsum_avx2(dot64_avx2(qv, keys + (index ? index[t] : t) * stride));
+        max_score = std::fmax(max_score, scores[t]);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    return std::fmax(max_score, _mm_cvtss_f32(m4));
+}
+
+// scores[t] = exp(scores[t] - max_score) in place (count rounded up to 8 with -inf padding, the
+// scratch row has room); returns their sum.
+__attribute__((noinline)) SPARSIFINER_AVX2 float exp_and_sum_avx2(float* scores, int count, float max_score) {
+    const int padded = (count + 7) / 8 * 8;
+    for (int t = count; t < padded; t++) scores[t] = -INFINITY;
+    const __m256 m = _mm256_set1_ps(max_score);
+    __m256 sum = _mm256_setzero_ps();
+    for (int t = 0; t < padded; t += 8) {
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + t), m));
+        _mm256_storeu_ps(scores + t, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    return hsum_avx2(sum);
+}
+
+// d = 64: out = (sum_t weights[t] * value(t)) * inv_sum with the accumulator in eight registers:
+// one broadcast and eight FMAs per key.
+__attribute__((noinline)) SPARSIFINER_AVX2 void weighted_values_d64_avx2(const float* weights, const float* values, long long stride,
+                                               const int32_t* index, int count, float inv_sum, float* out) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int t = 0; t < count; t++) {
+        const float* v = values + (index ? index[t] : t) * stride;
+        if (kPrefetchOn && index && t + kPrefetchKeys < count) prefetch_row64(values + index[t + kPrefetchKeys] * stride);
+        const __m256 p = _mm256_broadcast_ss(weights + t);
+        a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+        a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+        a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+        a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        a4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), a4);
+        a5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), a5);
+        a6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), a6);
+        a7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), a7);
+    }
+    const __m256 inv = _mm256_set1_ps(inv_sum);
+    _mm256_storeu_ps(out, _mm256_mul_ps(a0, inv));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(a1, inv));
+    _mm256_storeu_ps(out + 16, _mm256_mul_ps(a2, inv));
+    _mm256_storeu_ps(out + 24, _mm256_mul_ps(a3, inv));
+    _mm256_storeu_ps(out + 32, _mm256_mul_ps(a4, inv));
+    _mm256_storeu_ps(out + 40, _mm256_mul_ps(a5, inv));
+    _mm256_storeu_ps(out + 48, _mm256_mul_ps(a6, inv));
+    _mm256_storeu_ps(out + 56, _mm256_mul_ps(a7, inv));
+}
+
+// K and V of head h copied to contiguous [N, 64] rows (see sparse_attention_copy_pays).
+SPARSIFINER_AVX2 void copy_head_d64_avx2(const float* src, long long stride, int N, float* dst) {
+    for (int j = 0; j < N; j++) {
+        const float* s = src + j * stride;
+        float* o = dst + static_cast<size_t>(j) * 64;
+        for (int c = 0; c < 64; c += 8) _mm256_store_ps(o + c, _mm256_loadu_ps(s + c));
+    }
+}
+
+SPARSIFINER_AVX2 void rows_d64_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
+                                    float* scratch) {
+    const int N = a.N, D = a.H * 64;
+    const long long row_stride = 3LL * D;
+    const float scale = 0.125f;  // 64^-0.5, exact: pre-scaling q changes no rounding
+    const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
+    const SparseScratch layout = sparse_scratch_layout(N, a.k, 64);
+    float* scores = scratch;
+    const float* keys = image + D + h * 64;
+    const float* values = image + 2 * D + h * 64;
+    long long kv_stride = row_stride;
+    if (kCopyOn && sparse_attention_copy_pays(row_end - row_begin, a.k, N, 64)) {
+        copy_head_d64_avx2(keys, row_stride, N, scratch + layout.keys);
+        copy_head_d64_avx2(values, row_stride, N, scratch + layout.values);
+        keys = scratch + layout.keys;
+        values = scratch + layout.values;
+        kv_stride = 64;
+    }
+    for (int i = row_begin; i < row_end; i++) {
+        const float* q = image + i * row_stride + h * 64;
+        const int32_t* index = i == 0 ? nullptr
+                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
+                                            static_cast<long long>(i - 1) * a.k;
+        const int count = i == 0 ? N : a.k;
+        const float max_score = scores_d64_avx2(q, keys, kv_stride, index, count, scale, scores);
+        const float inv_sum = 1.0f / exp_and_sum_avx2(scores, count, max_score);
+        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * 64;
+        weighted_values_d64_avx2(scores, values, kv_stride, index, count, inv_sum, o);
+        if (i == 0 && a.cls_probs) {
+            float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;
+            for (int t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;
+        }
+    }
+}
+
 }  // namespace
 
 SPARSIFINER_AVX2 void sparse_attention_rows_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin,
                                                  int row_end, float* scratch) {
+    if (a.d == 64) {
+        rows_d64_avx2(a, b, h, row_begin, row_end, scratch);
+        return;
+    }
     const int N = a.N, d = a.d, D = a.H * a.d;
     const long long row_stride = 3LL * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));

@@ -272,10 +272,17 @@ class Sparsifiner(deit_ref.DeiT):
         self.attention = self._attend
         self.set_masks("dense")
 
-    def set_masks(self, source, keep_rate=None, prune_at=(), token_keep=0.7):
+    def set_masks(self, source, keep_rate=None, prune_at=(), token_keep=0.7, forced_keys=None,
+                  forced_tokens=None):
         """source: dense | learned | oracle | window; keep_rate: a float or one per block
         (default: the model's trained keep_rate); prune_at: blocks that drop tokens, with
-        rate token_keep ** (position + 1)."""
+        rate token_keep ** (position + 1).
+
+        forced_keys {block: [B, H, N-1, k]} and forced_tokens {block: [B, N]} make the forward
+        use another implementation's masks and surviving tokens instead of its own (which are
+        still computed and kept in the trace as `ref_keys` / `ref_tokens` with their per-row
+        margins). A parity test uses this to follow the engine through rows where the choice is
+        a numerical near-tie, after checking that only such rows differ."""
         if source not in ("dense", "learned", "oracle", "window"):
             raise ValueError("set_masks: unknown mask source %s" % source)
         if source == "learned" and not self.config.get("sparsifiner"):
@@ -289,14 +296,18 @@ class Sparsifiner(deit_ref.DeiT):
         self.source = source
         self.keep_rates = [float(r) for r in keep_rate]
         self.prune_rates = {int(l): float(token_keep) ** (n + 1) for n, l in enumerate(prune_at)}
+        self.forced_keys = {int(i): torch.as_tensor(np.asarray(v), dtype=torch.long)
+                            for i, v in (forced_keys or {}).items()}
+        self.forced_tokens = {int(i): torch.as_tensor(np.asarray(v), dtype=torch.long)
+                              for i, v in (forced_tokens or {}).items()}
         return self
 
     def _attend(self, layer, q, k, v):
         alive = self.alive
         H = q.shape[1]
         rate = self.keep_rates[layer]
+        entry = {"tokens": alive.clone(), "keys": None, "margin": None}
         if self.source == "dense":
-            keys, margin = None, None
             d = q.shape[-1]
             probs = torch.softmax((q @ k.transpose(-2, -1)) * (d ** -0.5), dim=-1)
             out = probs @ v
@@ -307,11 +318,20 @@ class Sparsifiner(deit_ref.DeiT):
                 keys, margins = oracle_keys(q, k, rate)
             else:
                 keys, margins = window_keys(self.config, alive, H, rate, self.grid)
-            margin = float(margins.min())
-            out, probs = masked_attention(q, k, v, keys)
-        entry = {"tokens": alive.clone(), "keys": keys, "margin": margin}
+            entry.update(ref_keys=keys, row_margins=margins, margin=float(margins.min()), keys=keys)
+            if layer in self.forced_keys:
+                forced = self.forced_keys[layer]
+                if forced.shape != keys.shape:
+                    raise ValueError("block %d: forced keys of shape %s, the reference has %s"
+                                     % (layer, tuple(forced.shape), tuple(keys.shape)))
+                entry["keys"] = forced
+            out, probs = masked_attention(q, k, v, entry["keys"])
         if layer in self.prune_rates:
-            self.survivors, entry["prune_margin"] = self._choose_survivors(probs, self.prune_rates[layer])
+            self.survivors, entry["prune_margin"], entry["prune_row_margins"] = \
+                self._choose_survivors(probs, self.prune_rates[layer])
+            entry["ref_next_tokens"] = torch.gather(alive, 1, self.survivors)
+            if layer + 1 in self.forced_tokens:
+                self.survivors = self._positions_of(self.forced_tokens[layer + 1], alive, layer)
         self.trace.append(entry)
         return out
 
@@ -324,7 +344,20 @@ class Sparsifiner(deit_ref.DeiT):
         keep = min(budget(rate, self.grid * self.grid), cls_row.shape[-1])
         chosen = topk_lower_index(cls_row, keep) + E
         extras = torch.arange(E).expand(cls_row.shape[0], E)
-        return torch.cat([extras, chosen], dim=1), float(cut_margin(cls_row, keep).min())
+        margins = cut_margin(cls_row, keep)
+        return torch.cat([extras, chosen], dim=1), float(margins.min()), margins
+
+    @staticmethod
+    def _positions_of(tokens, alive, layer):
+        """Original token indices [B, N'] -> their positions in the alive list [B, N']."""
+        positions = []
+        for b in range(alive.shape[0]):
+            where = {int(t): n for n, t in enumerate(alive[b].tolist())}
+            missing = [int(t) for t in tokens[b].tolist() if int(t) not in where]
+            if missing:
+                raise ValueError("block %d: forced token %d is not alive" % (layer + 1, missing[0]))
+            positions.append([where[int(t)] for t in tokens[b].tolist()])
+        return torch.tensor(positions, dtype=torch.long)
 
     def forward_features(self, x):
         x = self.embed(x)

@@ -2,6 +2,9 @@
 // ELL kernel at several keep rates, and the connectivity predictor alone, for DeiT-S geometry
 // (H = 6, d = 64), B = 1, N = 197, 577, 1025, 4097.
 //   attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] [--max-n N]
+//                   [--sizes 197,577,...] [--no-predictor] [--clock wall|cpu]
+// Each row also prints the fastest sample of the sparse keep-0.25 and predictor runs (min): on a
+// shared machine the median moves with the load, the minimum much less.
 // Timed: one call of the kernel on data already in memory (warm-up call excluded); not timed:
 // building the random qkv, masks and weights, and the predictor's construction (done at load).
 // Sparse masks are random (k uniformly drawn keys per row): the kernel's cost does not depend on
@@ -18,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <time.h>
+
 #include <nlohmann/json.hpp>
 
 #include "build_info.h"
@@ -33,14 +38,26 @@ using namespace sparsifiner;
 
 namespace {
 
+// --clock cpu: the calling thread's CPU time instead of wall time. Only meaningful with
+// --threads 1 (every kernel then runs on the calling thread); on a shared, overloaded machine it
+// leaves out the time the thread spent descheduled, though not the cache pollution.
+bool use_thread_clock = false;
+
+double clock_seconds() {
+    if (!use_thread_clock) return seconds_now();
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 template <typename F>
 std::vector<double> time_ms(int reps, F&& run) {
     run();  // warm-up: first-touch pages, oneDNN primitive creation
     std::vector<double> samples;
     for (int r = 0; r < reps; r++) {
-        const double start = seconds_now();
+        const double start = clock_seconds();
         run();
-        samples.push_back((seconds_now() - start) * 1e3);
+        samples.push_back((clock_seconds() - start) * 1e3);
     }
     return samples;
 }
@@ -71,6 +88,8 @@ int parse_positive(const char* flag, const char* text) {
 int main(int argc, char** argv) {
     bool json = false;
     int reps = 7, threads = 1, max_n = 4097;
+    bool predictor_on = true;
+    std::vector<int> sizes = {197, 577, 1025, 4097};
     SparseIsa isa = sparse_isa_best();
     for (int i = 1; i < argc; i++) {
         const std::string arg = argv[i];
@@ -81,6 +100,30 @@ int main(int argc, char** argv) {
             reps = parse_positive("--reps", argv[++i]);
         } else if (arg == "--threads" && has_value) {
             threads = parse_positive("--threads", argv[++i]);
+        } else if (arg == "--clock" && has_value) {
+            const std::string name = argv[++i];
+            if (name != "wall" && name != "cpu") {
+                std::fprintf(stderr, "attention_bench: unknown --clock '%s' (wall, cpu)\n", name.c_str());
+                return 2;
+            }
+            use_thread_clock = name == "cpu";
+        } else if (arg == "--no-predictor") {
+            predictor_on = false;
+        } else if (arg == "--sizes" && has_value) {
+            sizes.clear();
+            std::string list = argv[++i];
+            for (size_t start = 0; start <= list.size();) {
+                size_t comma = list.find(',', start);
+                if (comma == std::string::npos) comma = list.size();
+                const std::string item = list.substr(start, comma - start);
+                const int n = parse_positive("--sizes", item.c_str());
+                if (n < 2) {
+                    std::fprintf(stderr, "attention_bench: --sizes needs token counts >= 2, got %d\n", n);
+                    return 2;
+                }
+                sizes.push_back(n);
+                start = comma + 1;
+            }
         } else if (arg == "--max-n" && has_value) {
             max_n = parse_positive("--max-n", argv[++i]);
         } else if (arg == "--isa" && has_value) {
@@ -99,7 +142,7 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] "
-                         "[--max-n N]\n");
+                         "[--max-n N] [--sizes N,N,...] [--no-predictor] [--clock wall|cpu]\n");
             return 2;
         }
     }
@@ -111,10 +154,10 @@ int main(int argc, char** argv) {
     std::normal_distribution<float> normal;
     nlohmann::json records = nlohmann::json::array();
     if (!json)
-        std::printf("%6s %9s | %9s %6s | %9s %6s | %9s %6s | %9s %8s\n", "N", "dense ms", "keep.5 ms", "ratio",
-                    "keep.25ms", "ratio", "keep.1 ms", "ratio", "pred ms", "pred/save");
+        std::printf("%6s %9s | %9s %6s | %9s %6s | %9s %6s | %9s %8s || %9s %9s %6s %9s\n", "N", "dense ms", "keep.5 ms", "ratio",
+                    "keep.25ms", "ratio", "keep.1 ms", "ratio", "pred ms", "pred/save", "min dense", "min .25", "ratio", "min pred");
 
-    for (int N : {197, 577, 1025, 4097}) {
+    for (int N : sizes) {
         if (N > max_n) continue;
         std::vector<float> qkv(static_cast<size_t>(B) * N * 3 * D), out(static_cast<size_t>(B) * N * D);
         for (auto& v : qkv) v = normal(rng);
@@ -124,10 +167,10 @@ int main(int argc, char** argv) {
         DenseAttention dense(H, d);
         auto dense_samples = time_ms(reps, [&] { dense.forward(qkv.data(), scores.data(), out.data(), B, N); });
         std::vector<float>().swap(scores);
-        const double dense_ms = quantile(dense_samples, 0.5);
+        const double dense_ms = quantile(dense_samples, 0.5), dense_min_ms = quantile(dense_samples, 0.0);
         record["dense"] = {{"median_ms", dense_ms}, {"samples_ms", dense_samples}};
 
-        double sparse_ms[3] = {0, 0, 0};
+        double sparse_ms[3] = {0, 0, 0}, sparse_min_ms[3] = {0, 0, 0};
         nlohmann::json sparse = nlohmann::json::array();
         for (int e = 0; e < 3; e++) {
             const int k = mask_budget(keeps[e], N);
@@ -136,45 +179,52 @@ int main(int argc, char** argv) {
                 sparse_attention_forward_isa(isa, qkv.data(), mask.data(), out.data(), nullptr, B, N, H, d, k);
             });
             sparse_ms[e] = quantile(samples, 0.5);
+            sparse_min_ms[e] = quantile(samples, 0.0);
             sparse.push_back({{"keep_rate", keeps[e]}, {"k", k}, {"median_ms", sparse_ms[e]},
                               {"ratio_to_dense", sparse_ms[e] / dense_ms}, {"samples_ms", samples}});
         }
         record["sparse"] = sparse;
 
         // The predictor at keep 0.25, random weights of a trained predictor's shape and density.
-        const int K = N / 6;
-        auto fill = [&](size_t n, float scale) {
-            std::vector<float> v(n);
-            for (auto& x : v) x = normal(rng) * scale;
-            return v;
-        };
-        auto wq = fill(c * d, 0.125f), bq = fill(c, 0.1f), wk = fill(c * d, 0.125f), bk = fill(c, 0.1f);
-        auto pn = fill(static_cast<size_t>(N) * K, 0.05f);
-        std::vector<float> pbn(static_cast<size_t>(N) * K);
-        std::uniform_real_distribution<float> uniform(-0.05f, 0.05f);
-        for (auto& x : pbn) x = uniform(rng);
-        MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K,
-                                0.035f, 8);
-        const int budget = mask_budget(0.25f, N);
-        std::vector<int32_t> key_index(static_cast<size_t>(B) * H * (N - 1) * budget);
-        PredictorCounts counts;
-        auto pred_samples = time_ms(reps, [&] {
-            predictor.predict(qkv.data(), B, N, budget, nullptr, key_index.data(), &counts);
-        });
-        const double pred_ms = quantile(pred_samples, 0.5);
+        double pred_ms = -1, pred_min_ms = -1;
         const double saved_ms = dense_ms - sparse_ms[1];
-        record["predictor"] = {{"K", K},
-                               {"c", c},
-                               {"basis_density", double(predictor.basis_nnz()) / (double(N) * K)},
-                               {"macs", counts.total()},
-                               {"median_ms", pred_ms},
-                               {"fraction_of_saving_at_keep_0.25", saved_ms > 0 ? pred_ms / saved_ms : -1.0},
-                               {"samples_ms", pred_samples}};
+        if (predictor_on) {
+            const int K = N / 6;
+            auto fill = [&](size_t n, float scale) {
+                std::vector<float> v(n);
+                for (auto& x : v) x = normal(rng) * scale;
+                return v;
+            };
+            auto wq = fill(c * d, 0.125f), bq = fill(c, 0.1f), wk = fill(c * d, 0.125f), bk = fill(c, 0.1f);
+            auto pn = fill(static_cast<size_t>(N) * K, 0.05f);
+            std::vector<float> pbn(static_cast<size_t>(N) * K);
+            std::uniform_real_distribution<float> uniform(-0.05f, 0.05f);
+            for (auto& x : pbn) x = uniform(rng);
+            MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K,
+                                    0.035f, 8);
+            const int budget = mask_budget(0.25f, N);
+            std::vector<int32_t> key_index(static_cast<size_t>(B) * H * (N - 1) * budget);
+            PredictorCounts counts;
+            auto pred_samples = time_ms(reps, [&] {
+                predictor.predict(qkv.data(), B, N, budget, nullptr, key_index.data(), &counts);
+            });
+            pred_ms = quantile(pred_samples, 0.5);
+            pred_min_ms = quantile(pred_samples, 0.0);
+            record["predictor"] = {{"K", K},
+                                   {"c", c},
+                                   {"basis_density", double(predictor.basis_nnz()) / (double(N) * K)},
+                                   {"macs", counts.total()},
+                                   {"median_ms", pred_ms},
+                                   {"fraction_of_saving_at_keep_0.25", saved_ms > 0 ? pred_ms / saved_ms : -1.0},
+                                   {"samples_ms", pred_samples}};
+        }
         records.push_back(record);
         if (!json)
-            std::printf("%6d %9.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %8.3f\n", N, dense_ms,
+            std::printf("%6d %9.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %8.3f || %9.3f %9.3f %6.3f %9.3f\n",
+                        N, dense_ms,
                         sparse_ms[0], sparse_ms[0] / dense_ms, sparse_ms[1], sparse_ms[1] / dense_ms, sparse_ms[2],
-                        sparse_ms[2] / dense_ms, pred_ms, saved_ms > 0 ? pred_ms / saved_ms : -1.0);
+                        sparse_ms[2] / dense_ms, pred_ms, saved_ms > 0 ? pred_ms / saved_ms : -1.0, dense_min_ms,
+                        sparse_min_ms[1], sparse_min_ms[1] / dense_min_ms, pred_min_ms);
     }
 
     if (json) {
@@ -186,14 +236,17 @@ int main(int argc, char** argv) {
             {"threads", threads},
             {"sparse_isa", sparse_isa_name(isa)},
             {"repetitions", reps},
+            {"clock", use_thread_clock ? "thread cpu time" : "wall"},
             {"timed", "one call per sample after one warm-up call; inputs, masks and predictor construction excluded"},
             {"predictor_weights", "random: K = floor(N/6), c = 32, basis_coef_topk 8, proj_back_n ~ U(-0.05, 0.05), "
                                   "threshold 0.035 (about 30% of the basis kept), budget ceil(0.25 N)"},
             {"results", records}};
         std::printf("%s\n", document.dump(2).c_str());
     } else {
-        std::printf("ratio = sparse / dense; pred/save = predictor time / (dense - sparse at keep 0.25). "
-                    "threads %d, sparse isa %s, median of %d\n", threads, sparse_isa_name(isa), reps);
+        std::printf("ratio = sparse / dense; pred/save = predictor time / (dense - sparse at keep 0.25); "
+                    "after ||: fastest samples. "
+                    "threads %d, sparse isa %s, median of %d, %s clock\n", threads, sparse_isa_name(isa), reps,
+                    use_thread_clock ? "thread cpu" : "wall");
     }
     return 0;
 }
