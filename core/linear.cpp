@@ -1,7 +1,6 @@
 #include "core/linear.h"
 
-#include <stdexcept>
-#include <string>
+#include <algorithm>
 
 #include "core/dnnl_context.h"
 #include "core/gelu.h"
@@ -11,33 +10,31 @@ namespace sparsifiner {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-dnnl::primitive_attr Linear::attributes() const {
-    // GELU is not a oneDNN post-op: its gelu_erf cost ~2.4 ns per element here; core/gelu.h
-    // runs it as a separate vectorised pass instead (see forward()).
+// A 1-D convolution of width `rows`, batch 1, in_ -> out_ channels, kernel 1: exactly x W^T + b.
+dnnl::convolution_forward::primitive_desc Linear::primitive_desc(int rows, const dnnl::memory::desc& weights) const {
+    dnnl::memory::desc src({1, in_, rows}, dt::f32, tag::nwc);
+    dnnl::memory::desc dst({1, out_, rows}, dt::f32, tag::nwc);
+    dnnl::memory::desc bias({out_}, dt::f32, tag::a);
+    // GELU is not a post-op: oneDNN's gelu_erf cost ~2.4 ns per element here (see core/gelu.h).
     dnnl::post_ops post_ops;
     if (epilogue_ == LinearEpilogue::bias_residual) post_ops.append_sum(1.f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(post_ops);
-    return attr;
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                         src, weights, bias, dst, {1}, {0}, {0});
+    return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
 }
 
 Linear::Linear(const float* weight, const float* bias, int in, int out, LinearEpilogue epilogue,
                int typical_rows)
     : in_(in), out_(out), epilogue_(epilogue) {
     auto& engine = dnnl_cpu_engine();
-    // PyTorch stores W as [out, in]; the matmul wants [in, out]: the same bytes read as "ba".
-    dnnl::memory::desc user_weights({in, out}, dt::f32, tag::ba);
-    dnnl::memory::desc any_weights({in, out}, dt::f32, tag::any);
-    dnnl::memory::desc src({typical_rows, in}, dt::f32, tag::ab);
-    dnnl::memory::desc dst({typical_rows, out}, dt::f32, tag::ab);
-    dnnl::memory::desc bias_desc({1, out}, dt::f32, tag::ab);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any_weights, bias_desc, dst), attributes(),
-                                    engine);
-    weights_desc_ = pd.weights_desc();
-    weights_ = dnnl::memory(weights_desc_, engine);
-    dnnl::memory user(user_weights, engine, const_cast<float*>(weight));
+    // Let oneDNN pick the weight layout for the typical shape, and reorder into it once.
+    auto pd = primitive_desc(typical_rows, dnnl::memory::desc({out, in, 1}, dt::f32, tag::any));
+    weights_ = dnnl::memory(pd.weights_desc(), engine);
+    dnnl::memory user({{out, in, 1}, dt::f32, tag::oiw}, engine, const_cast<float*>(weight));
     dnnl::reorder(user, weights_).execute(dnnl_cpu_stream(), user, weights_);
-    bias_ = dnnl::memory(bias_desc, engine);
+    bias_ = dnnl::memory({{out}, dt::f32, tag::a}, engine);
     std::copy(bias, bias + out, static_cast<float*>(bias_.get_data_handle()));
     dnnl_cpu_stream().wait();
 }
@@ -45,16 +42,13 @@ Linear::Linear(const float* weight, const float* bias, int in, int out, LinearEp
 Linear::Plan& Linear::plan_for(int rows) {
     auto found = plans_.find(rows);
     if (found != plans_.end()) return *found->second;
-    auto& engine = dnnl_cpu_engine();
-    dnnl::memory::desc src({rows, in_}, dt::f32, tag::ab);
-    dnnl::memory::desc dst({rows, out_}, dt::f32, tag::ab);
     // The weights keep the layout chosen at load time; oneDNN must accept it for this row count.
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights_desc_, bias_.get_desc(), dst),
-                                    attributes(), engine);
+    auto pd = primitive_desc(rows, weights_.get_desc());
+    auto& engine = dnnl_cpu_engine();
     auto plan = std::make_unique<Plan>();
-    plan->primitive = dnnl::matmul(pd);
-    plan->src = dnnl::memory(src, engine, nullptr);
-    plan->dst = dnnl::memory(dst, engine, nullptr);
+    plan->primitive = dnnl::convolution_forward(pd);
+    plan->src = dnnl::memory(pd.src_desc(), engine, nullptr);
+    plan->dst = dnnl::memory(pd.dst_desc(), engine, nullptr);
     plan->args = {{DNNL_ARG_SRC, plan->src},
                   {DNNL_ARG_WEIGHTS, weights_},
                   {DNNL_ARG_BIAS, bias_},

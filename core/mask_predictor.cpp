@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -18,56 +19,132 @@ float* thread_floats(size_t count) {
     return buffer.data();
 }
 
-// The basis columns of the alive tokens, renumbered to alive indices: a CSR slice built once
-// per predict() call when tokens were pruned (K rows, a few thousand non-zeros at most).
-struct BasisView {
-    const int32_t* row_start;
-    const int32_t* col;
-    const float* val;
-};
+// The predictor's products and its softmax are plain loops written so that the compiler
+// vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
+// size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
+// one and picks it at load time, so the default build stays any-x86-64.
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
-// The predictor's small products are plain loops whose inner loop runs over a contiguous output
-// row (no reduction), which the compiler vectorises. target_clones builds an AVX2+FMA copy next
-// to the baseline one and picks it at load time, so the default build stays any-x86-64.
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=haswell", "default")))
+// Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
+// kernels below never need a column tail.
+constexpr int kColBlock = 16;
+int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; }
 
-// y [rows, c] = x W^T + b for rows of x with stride x_stride; w_t is W^T [d, c].
-SPARSIFINER_CLONES void project_rows(const float* x, long long x_stride, int rows, const float* w_t, const float* bias, int d,
-                  int c, float* y) {
-    for (int i = 0; i < rows; i++) {
+// out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
+// 16, plus bias [ld] when given. Four rows times sixteen columns per block: eight vector
+// accumulators, each w load feeds four FMAs. Rows past `rows` are not touched.
+SPARSIFINER_CLONES void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+                                  const float* bias, float* out) {
+    int i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float* x0 = x + i * x_stride;
+        const float* x1 = x0 + x_stride;
+        const float* x2 = x1 + x_stride;
+        const float* x3 = x2 + x_stride;
+        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+            float a0[kColBlock], a1[kColBlock], a2[kColBlock], a3[kColBlock];
+            for (int m = 0; m < kColBlock; m++) a0[m] = a1[m] = a2[m] = a3[m] = bias ? bias[m0 + m] : 0.f;
+            for (int t = 0; t < inner; t++) {
+                const float* wt = w + static_cast<long long>(t) * ld + m0;
+                const float v0 = x0[t], v1 = x1[t], v2 = x2[t], v3 = x3[t];
+                for (int m = 0; m < kColBlock; m++) {
+                    a0[m] += v0 * wt[m];
+                    a1[m] += v1 * wt[m];
+                    a2[m] += v2 * wt[m];
+                    a3[m] += v3 * wt[m];
+                }
+            }
+            float* o = out + static_cast<long long>(i) * ld + m0;
+            for (int m = 0; m < kColBlock; m++) {
+                o[m] = a0[m];
+                o[ld + m] = a1[m];
+                o[2 * ld + m] = a2[m];
+                o[3 * ld + m] = a3[m];
+            }
+        }
+    }
+    for (; i < rows; i++) {
         const float* xi = x + i * x_stride;
-        float* yi = y + static_cast<long long>(i) * c;
-        for (int a = 0; a < c; a++) yi[a] = bias[a];
-        for (int t = 0; t < d; t++) {
-            const float xv = xi[t];
-            const float* wt = w_t + static_cast<long long>(t) * c;
-            for (int a = 0; a < c; a++) yi[a] += xv * wt[a];
+        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+            float a0[kColBlock];
+            for (int m = 0; m < kColBlock; m++) a0[m] = bias ? bias[m0 + m] : 0.f;
+            for (int t = 0; t < inner; t++) {
+                const float* wt = w + static_cast<long long>(t) * ld + m0;
+                const float v0 = xi[t];
+                for (int m = 0; m < kColBlock; m++) a0[m] += v0 * wt[m];
+            }
+            for (int m = 0; m < kColBlock; m++) out[static_cast<long long>(i) * ld + m0 + m] = a0[m];
         }
     }
 }
 
-// kl [c, K] = sum_i kc[i]^T proj_n[pos_i]: one outer product per token.
-SPARSIFINER_CLONES void compress_keys(const float* kc, int N, int c, const float* proj_n, const int32_t* positions,
-                                      int K, float* kl) {
-    std::fill(kl, kl + static_cast<size_t>(c) * K, 0.f);
-    for (int i = 0; i < N; i++) {
-        const float* pn = proj_n + static_cast<size_t>(positions ? positions[i] : i) * K;
-        const float* kci = kc + static_cast<size_t>(i) * c;
-        for (int a = 0; a < c; a++) {
-            const float x = kci[a];
-            float* kla = kl + static_cast<size_t>(a) * K;
-            for (int m = 0; m < K; m++) kla[m] += x * pn[m];
-        }
-    }
+// dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
+void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
+    for (int i = 0; i < rows; i++)
+        for (int a = 0; a < cols; a++) dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
 }
 
-// out [K] = qc_row [c] kl [c, K].
-SPARSIFINER_CLONES void row_times(const float* qc_row, const float* kl, int c, int K, float* out) {
-    std::fill(out, out + K, 0.f);
-    for (int a = 0; a < c; a++) {
-        const float x = qc_row[a];
-        const float* kla = kl + static_cast<size_t>(a) * K;
-        for (int m = 0; m < K; m++) out[m] += x * kla[m];
+// e^x for x <= 0 in plain arithmetic the compiler vectorises (std::exp is a scalar call): x =
+// n ln2 + r with |r| <= ln2/2 (ln2 split in two so r is exact to float rounding), e^r by its
+// degree-6 Taylor polynomial (relative error below 1.3e-7), 2^n by building the exponent bits.
+// Below -87.3 the result would be denormal and is flushed to 0.
+inline float exp_nonpositive(float x) {
+    const bool underflow = x < -87.3f;
+    x = underflow ? -87.3f : x;
+    const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float two_n;
+    std::memcpy(&two_n, &bits, sizeof two_n);
+    return underflow ? 0.f : p * two_n;
+}
+
+// row [K] = softmax(row * scale), in place.
+SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
+    float max_value = -INFINITY;
+    for (int m = 0; m < K; m++) {
+        row[m] *= scale;
+        max_value = std::fmax(max_value, row[m]);
+    }
+    float sum = 0.f;
+    for (int m = 0; m < K; m++) {
+        row[m] = exp_nonpositive(row[m] - max_value);
+        sum += row[m];
+    }
+    const float inv_sum = 1.0f / sum;
+    for (int m = 0; m < K; m++) row[m] *= inv_sum;
+}
+
+// approx [n] = sum_e weights[e] * rows[e][0..n), accumulated in the order of e (the order a
+// scatter over the kept coefficients would use), four basis rows per pass over approx.
+SPARSIFINER_CLONES void combine_rows(const float* const* rows, const float* weights, int count, int n,
+                                     float* approx) {
+    int e = 0;
+    if (count >= 4) {
+        const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+        const float w0 = weights[0], w1 = weights[1], w2 = weights[2], w3 = weights[3];
+        for (int j = 0; j < n; j++) approx[j] = (((w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j];
+        e = 4;
+    } else {
+        for (int j = 0; j < n; j++) approx[j] = 0.f;
+    }
+    for (; e + 4 <= count; e += 4) {
+        const float *r0 = rows[e], *r1 = rows[e + 1], *r2 = rows[e + 2], *r3 = rows[e + 3];
+        const float w0 = weights[e], w1 = weights[e + 1], w2 = weights[e + 2], w3 = weights[e + 3];
+        for (int j = 0; j < n; j++) approx[j] = (((approx[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j];
+    }
+    for (; e < count; e++) {
+        const float* r0 = rows[e];
+        const float w0 = weights[e];
+        for (int j = 0; j < n; j++) approx[j] += w0 * r0[j];
     }
 }
 
@@ -80,25 +157,38 @@ MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const
     if (H <= 0 || d <= 0 || c <= 0 || N <= 1 || K <= 0)
         throw std::invalid_argument("mask predictor: bad geometry H=" + std::to_string(H) + " d=" + std::to_string(d) +
                                     " c=" + std::to_string(c) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
-    wq_t_.resize(static_cast<size_t>(d) * c);
-    wk_t_.resize(static_cast<size_t>(d) * c);
+    // Products run over column blocks of 16 (see gemm_rows): c and K are padded with zero columns.
+    cp_ = pad_cols(c);
+    kp_ = pad_cols(K);
+    wq_t_.assign(static_cast<size_t>(d) * cp_, 0.f);
+    wk_t_.assign(static_cast<size_t>(d) * cp_, 0.f);
     for (int a = 0; a < c; a++)
         for (int t = 0; t < d; t++) {
-            wq_t_[static_cast<size_t>(t) * c + a] = pred_q_w[static_cast<size_t>(a) * d + t];
-            wk_t_[static_cast<size_t>(t) * c + a] = pred_k_w[static_cast<size_t>(a) * d + t];
+            wq_t_[static_cast<size_t>(t) * cp_ + a] = pred_q_w[static_cast<size_t>(a) * d + t];
+            wk_t_[static_cast<size_t>(t) * cp_ + a] = pred_k_w[static_cast<size_t>(a) * d + t];
         }
-    bq_.assign(pred_q_b, pred_q_b + c);
-    bk_.assign(pred_k_b, pred_k_b + c);
-    proj_n_.assign(proj_n, proj_n + static_cast<size_t>(N) * K);
+    bq_.assign(cp_, 0.f);
+    bk_.assign(cp_, 0.f);
+    std::copy(pred_q_b, pred_q_b + c, bq_.begin());
+    std::copy(pred_k_b, pred_k_b + c, bk_.begin());
+    proj_n_.assign(static_cast<size_t>(N) * kp_, 0.f);
+    for (int n = 0; n < N; n++)
+        std::copy(proj_n + static_cast<size_t>(n) * K, proj_n + static_cast<size_t>(n + 1) * K,
+                  proj_n_.begin() + static_cast<size_t>(n) * kp_);
     // basis[m][n] = |proj_back_n[n][m]|, kept only above the threshold (SPEC 2, step 5). A NaN
-    // weight fails the comparison and is dropped rather than poisoning every score.
+    // weight fails the comparison and is dropped rather than poisoning every score. Stored twice:
+    // CSR (counts, slicing) and dense [K, N] with zeros, which the per-row combination streams
+    // with vector loads instead of scattering (about a third of a trained basis survives, so the
+    // dense rows cost little more memory traffic than the CSR ones).
     basis_row_start_.assign(1, 0);
+    basis_dense_.assign(static_cast<size_t>(K) * N, 0.f);
     for (int m = 0; m < K; m++) {
         for (int n = 0; n < N; n++) {
             const float v = std::fabs(proj_back_n[static_cast<size_t>(n) * K + m]);
             if (v > basis_threshold) {
                 basis_col_.push_back(n);
                 basis_val_.push_back(v);
+                basis_dense_[static_cast<size_t>(m) * N + n] = v;
             }
         }
         basis_row_start_.push_back(static_cast<int32_t>(basis_col_.size()));
@@ -111,7 +201,7 @@ MaskPredictor::MaskPredictor(const DeitBlockWeights& block, const DeitConfig& co
                     config.predictor_c, config.predictor_N, config.predictor_K, config.basis_threshold,
                     config.basis_coef_topk) {
     if (!config.sparsifiner || block.proj_n.size() != static_cast<size_t>(N_) * K_ ||
-        block.proj_back_n.size() != proj_n_.size() || block.pred_q_w.size() != static_cast<size_t>(c_) * d_ ||
+        block.proj_back_n.size() != static_cast<size_t>(N_) * K_ || block.pred_q_w.size() != static_cast<size_t>(c_) * d_ ||
         block.pred_k_w.size() != static_cast<size_t>(c_) * d_ || block.pred_q_b.size() != static_cast<size_t>(c_) ||
         block.pred_k_b.size() != static_cast<size_t>(c_))
         throw std::invalid_argument("mask predictor: the block's predictor tensors do not match the configuration");
@@ -134,75 +224,88 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     budget = std::min(std::max(budget, 1), N_alive);
     if (B <= 0 || N_alive == 1) return budget;
 
-    // The basis restricted to the alive columns and renumbered (identity when nothing was pruned).
-    BasisView basis{basis_row_start_.data(), basis_col_.data(), basis_val_.data()};
-    thread_local std::vector<int32_t> sliced_start, sliced_col, alive_of;
-    thread_local std::vector<float> sliced_val;
+    // The basis and proj_n restricted to the alive tokens, renumbered (no copy when nothing was
+    // pruned). Built by the calling thread, read by every worker.
+    const int H = H_, d = d_, K = K_, N = N_alive, D = H_ * d_, cp = cp_, kp = kp_;
+    const float* basis = basis_dense_.data();
+    const float* proj_n = proj_n_.data();
+    thread_local std::vector<float> sliced_basis, sliced_proj_n;
+    thread_local std::vector<long long> sliced_row_nnz;
+    std::vector<long long>& row_nnz = sliced_row_nnz;
+    row_nnz.assign(K, 0);
+    for (int m = 0; m < K; m++) row_nnz[m] = basis_row_start_[m + 1] - basis_row_start_[m];
     if (token_positions) {
-        alive_of.assign(N_, -1);
-        for (int i = 0; i < N_alive; i++) alive_of[token_positions[i]] = i;
-        sliced_start.assign(1, 0);
-        sliced_col.clear();
-        sliced_val.clear();
-        for (int m = 0; m < K_; m++) {
-            for (int e = basis_row_start_[m]; e < basis_row_start_[m + 1]; e++)
-                if (alive_of[basis_col_[e]] >= 0) {
-                    sliced_col.push_back(alive_of[basis_col_[e]]);
-                    sliced_val.push_back(basis_val_[e]);
-                }
-            sliced_start.push_back(static_cast<int32_t>(sliced_col.size()));
+        sliced_basis.assign(static_cast<size_t>(K) * N, 0.f);
+        sliced_proj_n.resize(static_cast<size_t>(N) * kp);
+        for (int m = 0; m < K; m++) {
+            row_nnz[m] = 0;
+            for (int i = 0; i < N; i++) {
+                const float v = basis_dense_[static_cast<size_t>(m) * N_ + token_positions[i]];
+                sliced_basis[static_cast<size_t>(m) * N + i] = v;
+                row_nnz[m] += v != 0.f;
+            }
         }
-        basis = {sliced_start.data(), sliced_col.data(), sliced_val.data()};
+        for (int i = 0; i < N; i++)
+            std::copy(proj_n_.begin() + static_cast<size_t>(token_positions[i]) * kp,
+                      proj_n_.begin() + static_cast<size_t>(token_positions[i] + 1) * kp,
+                      sliced_proj_n.begin() + static_cast<size_t>(i) * kp);
+        basis = sliced_basis.data();
+        proj_n = sliced_proj_n.data();
     }
+    const long long* nnz_of_row = row_nnz.data();
 
-    const int H = H_, d = d_, c = c_, K = K_, N = N_alive, D = H_ * d_;
     const long long row_stride = 3LL * D;
     const float cheap_scale = 1.0f / std::sqrt(static_cast<float>(H));
     const int coef_topk = coef_topk_;
+    const int c = c_;
     long long coef_basis_macs = 0;
 #pragma omp parallel for collapse(2) schedule(static) reduction(+ : coef_basis_macs)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
-            // Scratch: qc [N, c], kc [N, c], kl [c, K], coef [K], approx [N], kept coef indices [K].
-            const size_t nc = static_cast<size_t>(N) * c;
-            float* qc = thread_floats(2 * nc + static_cast<size_t>(c) * K + 2 * K + N);
-            float* kc = qc + nc;
-            float* kl = kc + nc;
-            float* coef = kl + static_cast<size_t>(c) * K;
-            float* approx = coef + K;
-            int32_t* kept = reinterpret_cast<int32_t*>(approx + N);
+            // Scratch: qc [N, cp], kc [N, cp], kc^T [cp, N], kl [cp, kp], cheap [N, kp], approx [N],
+            // kept coefficient indices and weights [K].
+            const size_t n_cp = static_cast<size_t>(N) * cp;
+            float* qc = thread_floats(3 * n_cp + static_cast<size_t>(cp) * kp + static_cast<size_t>(N) * kp + N + 2 * K);
+            float* kc = qc + n_cp;
+            float* kc_t = kc + n_cp;
+            float* kl = kc_t + n_cp;
+            float* cheap = kl + static_cast<size_t>(cp) * kp;
+            float* approx = cheap + static_cast<size_t>(N) * kp;
+            float* kept_weight = approx + N;
+            int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
             const float* image = qkv + static_cast<long long>(b) * N * row_stride;
-            project_rows(image + h * d, row_stride, N, wq_t_.data(), bq_.data(), d, c, qc);
-            project_rows(image + D + h * d, row_stride, N, wk_t_.data(), bk_.data(), d, c, kc);
-
-            compress_keys(kc, N, c, proj_n_.data(), token_positions, K, kl);
+            gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+            gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+            // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
+            // weights times zero bias, so their kl rows are zero and never read).
+            transpose(kc, N, c, cp, kc_t, N);
+            gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
+            // cheap = qc[1:] kl for every non-cls row at once.
+            gemm_rows(qc + cp, cp, N - 1, c, kl, kp, nullptr, cheap);
 
             int32_t* out_rows = key_index + (static_cast<long long>(b) * H + h) * (N - 1) * budget;
+            const float* kept_rows[64];
             for (int i = 1; i < N; i++) {
-                // cheap row, then its softmax over K.
-                const float* qci = qc + static_cast<size_t>(i) * c;
-                row_times(qci, kl, c, K, coef);
-                float max_value = -INFINITY;
-                for (int m = 0; m < K; m++) {
-                    coef[m] *= cheap_scale;
-                    max_value = std::fmax(max_value, coef[m]);
-                }
-                float sum = 0.f;
-                for (int m = 0; m < K; m++) {
-                    coef[m] = std::exp(coef[m] - max_value);
-                    sum += coef[m];
-                }
-                const float inv_sum = 1.0f / sum;
-                for (int m = 0; m < K; m++) coef[m] *= inv_sum;
+                float* coef = cheap + static_cast<size_t>(i - 1) * kp;
+                scaled_softmax(coef, K, cheap_scale);
                 // The largest coefficients only, not renormalised (SPEC 2, step 4).
                 const int n_kept = topk_select(coef, K, coef_topk, kept);
-                std::fill(approx, approx + N, 0.f);
-                for (int e = 0; e < n_kept; e++) {
-                    const int m = kept[e];
-                    const float w = coef[m];
-                    for (int z = basis.row_start[m]; z < basis.row_start[m + 1]; z++)
-                        approx[basis.col[z]] += w * basis.val[z];
-                    coef_basis_macs += basis.row_start[m + 1] - basis.row_start[m];
+                int e = 0;
+                while (e < n_kept) {
+                    // In chunks of up to 64 rows (basis_coef_topk is normally 8).
+                    const int chunk = std::min(n_kept - e, 64);
+                    for (int u = 0; u < chunk; u++) {
+                        kept_rows[u] = basis + static_cast<size_t>(kept[e + u]) * N;
+                        kept_weight[u] = coef[kept[e + u]];
+                        coef_basis_macs += nnz_of_row[kept[e + u]];
+                    }
+                    if (e == 0) {
+                        combine_rows(kept_rows, kept_weight, chunk, N, approx);
+                    } else {
+                        for (int u = 0; u < chunk; u++)
+                            for (int j = 0; j < N; j++) approx[j] += kept_weight[u] * kept_rows[u][j];
+                    }
+                    e += chunk;
                 }
                 topk_select(approx, N, budget, out_rows + static_cast<long long>(i - 1) * budget);
             }
@@ -211,7 +314,8 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     if (counts) {
         const long long bh = static_cast<long long>(B) * H;
         *counts = PredictorCounts{};
-        counts->basis_nnz = basis.row_start[K];
+        counts->basis_nnz = 0;
+        for (int m = 0; m < K; m++) counts->basis_nnz += nnz_of_row[m];
         counts->macs_qc = bh * N * c * d;
         counts->macs_kc = bh * N * c * d;
         counts->macs_kl = bh * N * c * K;

@@ -55,13 +55,15 @@ public:
 
 private:
     int H_ = 0, d_ = 0, c_ = 0, N_ = 0, K_ = 0, coef_topk_ = 0;
-    std::vector<float> wq_t_, wk_t_;   // [d, c]: transposed so the inner loops run over c
-    std::vector<float> bq_, bk_;       // [c]
-    std::vector<float> proj_n_;        // [N, K]
+    int cp_ = 0, kp_ = 0;              // c and K rounded up to whole column blocks (zero padded)
+    std::vector<float> wq_t_, wk_t_;   // [d, cp]: transposed so the inner loops run over c
+    std::vector<float> bq_, bk_;       // [cp]
+    std::vector<float> proj_n_;        // [N, kp]
     // basis = |proj_back_n|^T with entries <= threshold dropped, CSR over K rows, columns ascending.
     std::vector<int32_t> basis_row_start_;  // [K + 1]
     std::vector<int32_t> basis_col_;        // [nnz]
     std::vector<float> basis_val_;          // [nnz]
+    std::vector<float> basis_dense_;        // [K, N], the same basis with its zeros
 };
 
 }  // namespace sparsifiner

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <sys/mman.h>
+
 #include "core/cpu_info.h"
 #include "core/threading.h"
 
@@ -21,7 +23,11 @@ namespace {
 constexpr int kItemsPerThread = 4;
 constexpr int kMinRowsPerItem = 16;
 
-// A 64-byte aligned per-thread buffer that only grows: no allocation in steady state.
+// A per-thread buffer that only grows: no allocation in steady state. It is allocated in whole
+// 2 MiB transparent huge pages: the kernels gather rows all over a head's K and V (up to a few
+// MB), and with 4 KiB pages nearly every gathered row misses the first-level TLB.
+constexpr size_t kHugePage = size_t(2) << 20;
+
 float* thread_scratch(size_t floats) {
     struct Buffer {
         float* data = nullptr;
@@ -30,9 +36,10 @@ float* thread_scratch(size_t floats) {
     };
     thread_local Buffer buffer;
     if (floats > buffer.size) {
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        float* fresh = static_cast<float*>(std::aligned_alloc(64, bytes));
+        const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+        float* fresh = static_cast<float*>(std::aligned_alloc(kHugePage, bytes));
         if (!fresh) throw std::bad_alloc();
+        madvise(fresh, bytes, MADV_HUGEPAGE);  // advice only: without THP the kernel just ignores it
         std::free(buffer.data);
         buffer.data = fresh;
         buffer.size = bytes / sizeof(float);
@@ -82,7 +89,10 @@ SparseScratch sparse_scratch_layout(int N, int k, int d) {
     s.acc = pad(static_cast<size_t>(N > k ? N : k));
     s.keys = s.acc + pad(static_cast<size_t>(d));
     s.values = s.keys + pad(static_cast<size_t>(N) * d);
-    s.total = s.values + pad(static_cast<size_t>(N) * d);
+    s.block_scores = s.values + pad(static_cast<size_t>(N) * d);
+    s.block_scores_stride = pad(static_cast<size_t>(k));
+    s.block_acc = s.block_scores + kSparseBlockRows * s.block_scores_stride;
+    s.total = s.block_acc + kSparseBlockRows * pad(static_cast<size_t>(d));
     return s;
 }
 

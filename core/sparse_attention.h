@@ -50,11 +50,17 @@ struct SparseAttentionArgs {
     long long index_stride;
 };
 // scratch holds at least sparse_attention_scratch_floats(N, k, d) floats, 64-byte aligned: one row
-// of scores, an accumulator of d floats, then room for contiguous copies of one head's K and V
-// ([N, d] each), all at offsets that are multiples of 16 floats.
+// of scores, an accumulator of d floats, room for contiguous copies of one head's K and V ([N, d]
+// each), then a block of rows' scores and accumulators, all at multiples of 16 floats.
 struct SparseScratch {
-    size_t acc, keys, values, total;
+    size_t acc, keys, values;
+    size_t block_scores, block_scores_stride;  // [kSparseBlockRows, block_scores_stride]
+    size_t block_acc;                          // [kSparseBlockRows, d]
+    size_t total;
 };
+// The d = 64 kernels' blocking: query rows per block, keys per tile (see block_d64_avx2).
+constexpr int kSparseBlockRows = 32;
+constexpr int kSparseTileKeys = 256;
 SparseScratch sparse_scratch_layout(int N, int k, int d);
 size_t sparse_attention_scratch_floats(int N, int k, int d);
 // Whether a work unit of `rows` query rows should first copy its head's K and V out of the 3D

@@ -4,7 +4,6 @@
 #include <immintrin.h>
 
 #include <cmath>
-#include <cstdlib>
 
 #include "core/sparse_attention.h"
 
@@ -158,20 +157,6 @@ SPARSIFINER_AVX2 inline __m256 hsum8_avx2(__m256 a0, __m256 a1, __m256 a2, __m25
     return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
 }
 
-// The 256 bytes of one d = 64 row into L1 ahead of use: the keys are gathered, so the hardware
-// prefetchers cannot guess them.
-SPARSIFINER_AVX2 inline void prefetch_row64(const float* row) {
-    _mm_prefetch(reinterpret_cast<const char*>(row), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(row + 16), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(row + 32), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(row + 48), _MM_HINT_T0);
-}
-
-// How far ahead (in keys) the d = 64 loops prefetch.
-constexpr int kPrefetchKeys = 8;
-static const bool kPrefetchOn = getenv("SP_NOPF") == nullptr;
-static const bool kCopyOn = getenv("SP_NOCOPY") == nullptr;
-
 // One d = 64 dot product as a vector of eight partial sums (qv: the query in eight registers).
 SPARSIFINER_AVX2 inline __m256 dot64_avx2(const __m256* qv, const float* key) {
     __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(key));
@@ -182,7 +167,7 @@ SPARSIFINER_AVX2 inline __m256 dot64_avx2(const __m256* qv, const float* key) {
 // d = 64: the query (times the scale) stays in eight registers; eight gathered keys per pass feed
 // eight independent FMA chains whose sums come out as one vector. index == nullptr means keys
 // 0..count-1 (the dense cls row). Returns the largest score.
-__attribute__((noinline)) SPARSIFINER_AVX2 float scores_d64_avx2(const float* q, const float* keys, long long stride, const int32_t* index,
+SPARSIFINER_AVX2 float scores_d64_avx2(const float* q, const float* keys, long long stride, const int32_t* index,
                                        int count, float scale, float* scores) {
     const __m256 sv = _mm256_set1_ps(scale);
     const __m256 q0 = _mm256_mul_ps(_mm256_loadu_ps(q), sv), q1 = _mm256_mul_ps(_mm256_loadu_ps(q + 8), sv);
@@ -195,8 +180,6 @@ __attribute__((noinline)) SPARSIFINER_AVX2 float scores_d64_avx2(const float* q,
     for (; t + 8 <= count; t += 8) {
         const float* kr[8];
         for (int u = 0; u < 8; u++) kr[u] = keys + (index ? index[t + u] : t + u) * stride;
-        if (kPrefetchOn && index && t + 8 + kPrefetchKeys <= count)
-            for (int u = 0; u < kPrefetchKeys; u++) prefetch_row64(keys + index[t + 8 + u] * stride);
         const __m256 s = hsum8_avx2(dot64_avx2(qv, kr[0]), dot64_avx2(qv, kr[1]), dot64_avx2(qv, kr[2]), dot64_avx2(qv, kr[3]), dot64_avx2(qv, kr[4]), dot64_avx2(qv, kr[5]),
                                     dot64_avx2(qv, kr[6]), dot64_avx2(qv, kr[7]));
         _mm256_storeu_ps(scores + t, s);
@@ -215,7 +198,7 @@ __attribute__((noinline)) SPARSIFINER_AVX2 float scores_d64_avx2(const float* q,
 
 // scores[t] = exp(scores[t] - max_score) in place (count rounded up to 8 with -inf padding, the
 // scratch row has room); returns their sum.
-__attribute__((noinline)) SPARSIFINER_AVX2 float exp_and_sum_avx2(float* scores, int count, float max_score) {
+SPARSIFINER_AVX2 float exp_and_sum_avx2(float* scores, int count, float max_score) {
     const int padded = (count + 7) / 8 * 8;
     for (int t = count; t < padded; t++) scores[t] = -INFINITY;
     const __m256 m = _mm256_set1_ps(max_score);
@@ -230,12 +213,11 @@ __attribute__((noinline)) SPARSIFINER_AVX2 float exp_and_sum_avx2(float* scores,
 
 // d = 64: out = (sum_t weights[t] * value(t)) * inv_sum with the accumulator in eight registers:
 // one broadcast and eight FMAs per key.
-__attribute__((noinline)) SPARSIFINER_AVX2 void weighted_values_d64_avx2(const float* weights, const float* values, long long stride,
+SPARSIFINER_AVX2 void weighted_values_d64_avx2(const float* weights, const float* values, long long stride,
                                                const int32_t* index, int count, float inv_sum, float* out) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (int t = 0; t < count; t++) {
         const float* v = values + (index ? index[t] : t) * stride;
-        if (kPrefetchOn && index && t + kPrefetchKeys < count) prefetch_row64(values + index[t + kPrefetchKeys] * stride);
         const __m256 p = _mm256_broadcast_ss(weights + t);
         a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
         a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
@@ -266,38 +248,146 @@ SPARSIFINER_AVX2 void copy_head_d64_avx2(const float* src, long long stride, int
     }
 }
 
+// The non-cls rows of a d = 64 work unit, kSparseBlockRows query rows at a time, walking the keys
+// in tiles of kSparseTileKeys: every row of the block takes the kept keys it has in the current
+// tile before the next tile starts. A key row is then read from L2 once per tile and block and
+// served from L1 to the other rows of the block that keep it, instead of coming from L2 for every
+// row. Scores are complete before the softmax (no online rescaling): the block's scores live in
+// scratch. Groups of eight keys may run past the tile end; they stay correct, only less local.
+SPARSIFINER_AVX2 void block_d64_avx2(const float* q_first, long long q_stride, const int32_t* index_first, int k,
+                                     int rows, const float* keys, const float* values, long long kv_stride, int N,
+                                     float* block_scores, size_t scores_stride, float* block_acc, float* out_first,
+                                     long long out_stride) {
+    int cursor[kSparseBlockRows];
+    float row_max[kSparseBlockRows], inv_sum[kSparseBlockRows];
+    for (int r = 0; r < rows; r++) {
+        cursor[r] = 0;
+        row_max[r] = -INFINITY;
+    }
+    const __m256 scale = _mm256_set1_ps(0.125f);  // 64^-0.5, exact: pre-scaling q changes no rounding
+    // Scores, eight keys at a time.
+    for (int tile_end = kSparseTileKeys;; tile_end += kSparseTileKeys) {
+        for (int r = 0; r < rows; r++) {
+            const int32_t* index = index_first + static_cast<long long>(r) * k;
+            int t = cursor[r];
+            if (t + 8 > k || index[t] >= tile_end) continue;
+            const float* q = q_first + r * q_stride;
+            __m256 qv[8];
+            for (int c = 0; c < 8; c++) qv[c] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * c), scale);
+            float* scores = block_scores + r * scores_stride;
+            __m256 vmax = _mm256_set1_ps(row_max[r]);
+            for (; t + 8 <= k && index[t] < tile_end; t += 8) {
+                const __m256 sv = hsum8_avx2(
+                    dot64_avx2(qv, keys + index[t] * kv_stride), dot64_avx2(qv, keys + index[t + 1] * kv_stride),
+                    dot64_avx2(qv, keys + index[t + 2] * kv_stride), dot64_avx2(qv, keys + index[t + 3] * kv_stride),
+                    dot64_avx2(qv, keys + index[t + 4] * kv_stride), dot64_avx2(qv, keys + index[t + 5] * kv_stride),
+                    dot64_avx2(qv, keys + index[t + 6] * kv_stride), dot64_avx2(qv, keys + index[t + 7] * kv_stride));
+                _mm256_storeu_ps(scores + t, sv);
+                vmax = _mm256_max_ps(vmax, sv);
+            }
+            cursor[r] = t;
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            row_max[r] = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        }
+        if (tile_end >= N) break;
+    }
+    // The last k % 8 keys of each row, then the softmax numerators.
+    for (int r = 0; r < rows; r++) {
+        const int32_t* index = index_first + static_cast<long long>(r) * k;
+        float* scores = block_scores + r * scores_stride;
+        if (cursor[r] < k) {
+            const float* q = q_first + r * q_stride;
+            __m256 qv[8];
+            for (int c = 0; c < 8; c++) qv[c] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * c), scale);
+            for (int t = cursor[r]; t < k; t++) {
+                scores[t] = hsum_avx2(dot64_avx2(qv, keys + index[t] * kv_stride));
+                row_max[r] = std::fmax(row_max[r], scores[t]);
+            }
+        }
+        inv_sum[r] = 1.0f / exp_and_sum_avx2(scores, k, row_max[r]);
+        cursor[r] = 0;
+    }
+    // Weighted values: the accumulator of a row stays in registers while it takes its keys of the
+    // current tile and goes back to scratch between tiles.
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < 64; c += 8) _mm256_store_ps(block_acc + r * 64 + c, _mm256_setzero_ps());
+    for (int tile_end = kSparseTileKeys;; tile_end += kSparseTileKeys) {
+        for (int r = 0; r < rows; r++) {
+            const int32_t* index = index_first + static_cast<long long>(r) * k;
+            int t = cursor[r];
+            if (t >= k || index[t] >= tile_end) continue;
+            const float* weights = block_scores + r * scores_stride;
+            float* acc = block_acc + r * 64;
+            __m256 a0 = _mm256_load_ps(acc), a1 = _mm256_load_ps(acc + 8), a2 = _mm256_load_ps(acc + 16);
+            __m256 a3 = _mm256_load_ps(acc + 24), a4 = _mm256_load_ps(acc + 32), a5 = _mm256_load_ps(acc + 40);
+            __m256 a6 = _mm256_load_ps(acc + 48), a7 = _mm256_load_ps(acc + 56);
+            for (; t < k && index[t] < tile_end; t++) {
+                const float* v = values + index[t] * kv_stride;
+                const __m256 p = _mm256_broadcast_ss(weights + t);
+                a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+                a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+                a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+                a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+                a4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), a4);
+                a5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), a5);
+                a6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), a6);
+                a7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), a7);
+            }
+            cursor[r] = t;
+            _mm256_store_ps(acc, a0);
+            _mm256_store_ps(acc + 8, a1);
+            _mm256_store_ps(acc + 16, a2);
+            _mm256_store_ps(acc + 24, a3);
+            _mm256_store_ps(acc + 32, a4);
+            _mm256_store_ps(acc + 40, a5);
+            _mm256_store_ps(acc + 48, a6);
+            _mm256_store_ps(acc + 56, a7);
+        }
+        if (tile_end >= N) break;
+    }
+    for (int r = 0; r < rows; r++) {
+        const __m256 inv = _mm256_set1_ps(inv_sum[r]);
+        float* o = out_first + r * out_stride;
+        for (int c = 0; c < 64; c += 8) _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_load_ps(block_acc + r * 64 + c), inv));
+    }
+}
+
 SPARSIFINER_AVX2 void rows_d64_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
                                     float* scratch) {
     const int N = a.N, D = a.H * 64;
     const long long row_stride = 3LL * D;
-    const float scale = 0.125f;  // 64^-0.5, exact: pre-scaling q changes no rounding
     const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
     const SparseScratch layout = sparse_scratch_layout(N, a.k, 64);
     float* scores = scratch;
     const float* keys = image + D + h * 64;
     const float* values = image + 2 * D + h * 64;
     long long kv_stride = row_stride;
-    if (kCopyOn && sparse_attention_copy_pays(row_end - row_begin, a.k, N, 64)) {
+    if (sparse_attention_copy_pays(row_end - row_begin, a.k, N, 64)) {
         copy_head_d64_avx2(keys, row_stride, N, scratch + layout.keys);
         copy_head_d64_avx2(values, row_stride, N, scratch + layout.values);
         keys = scratch + layout.keys;
         values = scratch + layout.values;
         kv_stride = 64;
     }
-    for (int i = row_begin; i < row_end; i++) {
-        const float* q = image + i * row_stride + h * 64;
-        const int32_t* index = i == 0 ? nullptr
-                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
-                                            static_cast<long long>(i - 1) * a.k;
-        const int count = i == 0 ? N : a.k;
-        const float max_score = scores_d64_avx2(q, keys, kv_stride, index, count, scale, scores);
-        const float inv_sum = 1.0f / exp_and_sum_avx2(scores, count, max_score);
-        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * 64;
-        weighted_values_d64_avx2(scores, values, kv_stride, index, count, inv_sum, o);
-        if (i == 0 && a.cls_probs) {
+    int i = row_begin;
+    if (i == 0) {
+        // The cls row is dense: keys 0..N-1 in order, no tiling needed.
+        const float max_score = scores_d64_avx2(image + h * 64, keys, kv_stride, nullptr, N, 0.125f, scores);
+        const float inv_sum = 1.0f / exp_and_sum_avx2(scores, N, max_score);
+        weighted_values_d64_avx2(scores, values, kv_stride, nullptr, N, inv_sum, a.out + static_cast<long long>(b) * N * D + h * 64);
+        if (a.cls_probs) {
             float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;
             for (int t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;
         }
+        i = 1;
+    }
+    const int32_t* head_index = a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride;
+    for (; i < row_end; i += kSparseBlockRows) {
+        const int rows = row_end - i < kSparseBlockRows ? row_end - i : kSparseBlockRows;
+        block_d64_avx2(image + i * row_stride + h * 64, row_stride, head_index + static_cast<long long>(i - 1) * a.k,
+                       a.k, rows, keys, values, kv_stride, N, scratch + layout.block_scores, layout.block_scores_stride,
+                       scratch + layout.block_acc, a.out + (static_cast<long long>(b) * N + i) * D + h * 64, D);
     }
 }
 

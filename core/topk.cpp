@@ -1,10 +1,15 @@
 #include "core/topk.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+
+#include <immintrin.h>
 #include <functional>
 #include <limits>
 #include <vector>
+
+#include "core/cpu_info.h"
 
 namespace sparsifiner {
 
@@ -17,37 +22,33 @@ namespace {
 // left inside the range they are sorted exactly.
 constexpr long long kFinishCandidates = 32;
 
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 // An order-preserving map from float to int32: a larger float gives a larger integer. NaN becomes
 // -inf and -0.0 becomes +0.0 (they compare equal, so they must tie). For a negative float the 31
-// magnitude bits are flipped so that a larger magnitude gives a smaller integer.
-SPARSIFINER_CLONES void float_ranks(const float* scores, int n, int32_t* ranks) {
-    const float neg_inf = -std::numeric_limits<float>::infinity();
+// magnitude bits are flipped so that a larger magnitude gives a smaller integer. Integer-only so
+// that it vectorises; also returns the smallest and largest rank.
+SPARSIFINER_CLONES void float_ranks(const float* scores, int n, int32_t* ranks, int32_t* low, int32_t* high) {
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
     for (int i = 0; i < n; i++) {
-        float x = scores[i];
-        x = x != x ? neg_inf : x;
-        x += 0.0f;  // -0.0 + 0.0 == +0.0
         int32_t bits;
-        std::memcpy(&bits, &x, sizeof bits);
-        ranks[i] = bits ^ ((bits >> 31) & 0x7FFFFFFF);
+        std::memcpy(&bits, scores + i, sizeof bits);
+        const int32_t magnitude = bits & 0x7FFFFFFF;
+        bits = magnitude > 0x7F800000 ? static_cast<int32_t>(0xFF800000u) : bits;  // NaN -> -inf
+        bits = magnitude == 0 ? 0 : bits;                                          // -0 -> +0
+        const int32_t rank = bits ^ ((bits >> 31) & 0x7FFFFFFF);
+        ranks[i] = rank;
+        lo = std::min(lo, rank);
+        hi = std::max(hi, rank);
     }
+    *low = lo;
+    *high = hi;
 }
 
 SPARSIFINER_CLONES int count_at_least(const int32_t* ranks, int n, int32_t threshold) {
     int count = 0;
     for (int i = 0; i < n; i++) count += ranks[i] >= threshold;
     return count;
-}
-
-SPARSIFINER_CLONES void rank_range(const int32_t* ranks, int n, int32_t* low, int32_t* high) {
-    int32_t lo = ranks[0], hi = ranks[0];
-    for (int i = 1; i < n; i++) {
-        lo = std::min(lo, ranks[i]);
-        hi = std::max(hi, ranks[i]);
-    }
-    *low = lo;
-    *high = hi;
 }
 
 // 64-bit key: rank in the high half (offset to unsigned), the complement of the index in the low
@@ -57,6 +58,94 @@ inline uint64_t rank_key(int32_t rank, int index) {
            (0xFFFFFFFFu - static_cast<uint32_t>(index));
 }
 
+
+// The two index-order passes (collect the candidates in [lo, hi]; write out the selected indices)
+// test eight ranks per AVX2 compare and only go scalar on the rare lanes that matter (candidates)
+// or pack the selected lanes with one permutation (output). Portable versions below.
+#define SPARSIFINER_AVX2 __attribute__((target("avx2")))
+
+// Lane permutations that move the set lanes of an 8-bit mask to the front, in order.
+struct PackTable {
+    alignas(32) int32_t lanes[256][8];
+    PackTable() {
+        for (int mask = 0; mask < 256; mask++) {
+            int n = 0;
+            for (int lane = 0; lane < 8; lane++)
+                if (mask & (1 << lane)) lanes[mask][n++] = lane;
+            for (; n < 8; n++) lanes[mask][n] = 0;
+        }
+    }
+};
+const PackTable pack_table;
+
+// Copies the entries of (rank, index) [m] whose rank lies in [lo, hi], in order, to (out_rank,
+// out_index); index == nullptr means 0..m-1. Returns the count. The output arrays have room for
+// m + 8 entries (the vector version stores whole vectors).
+int compact_portable(const int32_t* rank, const int32_t* index, int begin, int m, int32_t lo, int32_t hi,
+                     int32_t* out_rank, int32_t* out_index, int written) {
+    for (int i = begin; i < m; i++) {
+        out_rank[written] = rank[i];
+        out_index[written] = index ? index[i] : i;
+        written += rank[i] >= lo && rank[i] <= hi;
+    }
+    return written;
+}
+
+SPARSIFINER_AVX2 int compact_avx2(const int32_t* rank, const int32_t* index, int m, int32_t lo, int32_t hi,
+                                  int32_t* out_rank, int32_t* out_index) {
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi), eight = _mm256_set1_epi32(8);
+    __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int written = 0, i = 0;
+    for (; i + 8 <= m; i += 8) {
+        const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rank + i));
+        const __m256i ix = index ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + i)) : iota;
+        // lo <= r <= hi  <=>  !(lo > r) && !(r > hi)
+        const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(vlo, r), _mm256_cmpgt_epi32(r, vhi));
+        const unsigned mask = ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(outside))) & 0xFFu;
+        if (mask) {
+            const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(pack_table.lanes[mask]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_rank + written), _mm256_permutevar8x32_epi32(r, perm));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_index + written), _mm256_permutevar8x32_epi32(ix, perm));
+            written += __builtin_popcount(mask);
+        }
+        iota = _mm256_add_epi32(iota, eight);
+    }
+    return compact_portable(rank, index, i, m, lo, hi, out_rank, out_index, written);
+}
+
+// Writes the indices i (ascending) with ranks[i] > kth_rank, or == kth_rank and i <= last_index:
+// exactly k of them by construction. Never writes out[k] or beyond.
+int write_selected_portable(const int32_t* ranks, int begin, int n, int32_t kth_rank, int last_index, int k,
+                            int written, int32_t* out) {
+    for (int i = begin; i < n && written < k; i++) {
+        out[written] = i;
+        written += ranks[i] > kth_rank || (ranks[i] == kth_rank && i <= last_index);
+    }
+    return written;
+}
+
+SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kth_rank, int last_index, int k,
+                                         int32_t* out) {
+    const __m256i vkth = _mm256_set1_epi32(kth_rank), vlast = _mm256_set1_epi32(last_index);
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    int written = 0, i = 0;
+    // A full 8-lane store may run up to 7 entries past the packed ones: only while they stay < k.
+    for (; i + 8 <= n && written + 8 <= k; i += 8) {
+        const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ranks + i));
+        const __m256i above = _mm256_cmpgt_epi32(r, vkth);
+        const __m256i tie_in = _mm256_andnot_si256(_mm256_cmpgt_epi32(index, vlast), _mm256_cmpeq_epi32(r, vkth));
+        const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(above, tie_in))));
+        const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(pack_table.lanes[mask]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + written), _mm256_permutevar8x32_epi32(index, perm));
+        written += __builtin_popcount(mask);
+        index = _mm256_add_epi32(index, eight);
+    }
+    return write_selected_portable(ranks, i, n, kth_rank, last_index, k, written, out);
+}
+
+const bool use_avx2 = cpu_has_avx2_fma();
+
 }  // namespace
 
 int topk_select(const float* scores, int n, int k, int32_t* out) {
@@ -65,20 +154,42 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
         for (int i = 0; i < n; i++) out[i] = i;
         return n;
     }
-    thread_local std::vector<int32_t> rank_buffer;
-    thread_local std::vector<uint64_t> candidates;
-    if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
-    int32_t* ranks = rank_buffer.data();
-    float_ranks(scores, n, ranks);
+    // ranks [n] stays whole for the final pass; the candidates are compacted into ping-pong
+    // buffers of (rank, index) as the range narrows.
+    thread_local std::vector<int32_t> buffer;
+    thread_local std::vector<uint64_t> keys;
+    const size_t room = static_cast<size_t>(n) + 8;
+    if (buffer.size() < 5 * room) buffer.resize(5 * room);
+    int32_t* ranks = buffer.data();
+    int32_t* pong[2][2] = {{ranks + room, ranks + 2 * room}, {ranks + 3 * room, ranks + 4 * room}};
+    int32_t lo, hi;
+    float_ranks(scores, n, ranks, &lo, &hi);
 
     // Invariant: count(rank >= lo) = at_lo >= k and count(rank > hi) = above_hi < k, so the k-th
-    // largest rank lies in [lo, hi].
-    int32_t lo, hi;
-    rank_range(ranks, n, &lo, &hi);
-    int at_lo = n, above_hi = 0;
+    // largest rank lies in [lo, hi]. Each step splits [lo, hi] where the cut would fall if the
+    // candidates were spread evenly over it (rows of scores are smooth enough that this usually
+    // ends in a handful of steps); a step that fails to halve the candidates is followed by a
+    // plain halving of the range, which bounds the worst case at about twice bisection's 32 steps.
+    // Counting runs over the current candidate array (cur_rank, cur_index, m): every entry whose
+    // rank was in [lo, hi] when it was compacted, so count(rank >= mid) = base + its own count.
+    const int32_t* cur_rank = ranks;
+    const int32_t* cur_index = nullptr;  // identity
+    int m = n, base = 0, at_lo = n, above_hi = 0, side = 0;
+    bool halve = false;
     while (lo < hi && at_lo - above_hi > kFinishCandidates) {
-        const int32_t mid = static_cast<int32_t>(lo + (static_cast<long long>(hi) - lo + 1) / 2);
-        const int count = count_at_least(ranks, n, mid);
+        const long long width = static_cast<long long>(hi) - lo;
+        const int before = at_lo - above_hi;
+        long long step;
+        if (halve) {
+            step = (width + 1) / 2;
+        } else {
+            // Drop the (at_lo - k) lowest candidates: aim just inside that fraction of the range.
+            const double drop = (static_cast<double>(at_lo - k) + 0.5) / before;
+            step = static_cast<long long>(static_cast<double>(width) * drop);
+            step = std::min(std::max(step, 1LL), width);
+        }
+        const int32_t mid = static_cast<int32_t>(lo + step);
+        const int count = base + count_at_least(cur_rank, m, mid);
         if (count >= k) {
             lo = mid;
             at_lo = count;
@@ -86,38 +197,46 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
             hi = mid - 1;
             above_hi = count;
         }
+        const int left = at_lo - above_hi;
+        halve = !halve && 2 * left > before;
+        if (4 * left <= m && left > kFinishCandidates) {
+            int32_t* next_rank = pong[side][0];
+            int32_t* next_index = pong[side][1];
+            m = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, next_rank, next_index)
+                         : compact_portable(cur_rank, cur_index, 0, m, lo, hi, next_rank, next_index, 0);
+            cur_rank = next_rank;
+            cur_index = next_index;
+            base = above_hi;
+            side ^= 1;
+        }
     }
 
     // The cut: every key >= kth_key is in. The k - above_hi entries still needed come from the
-    // ranks in [lo, hi]; taken in key order they give the ties to the lower index.
+    // ranks in [lo, hi] (all in the current candidate array, in index order); taken in key order
+    // they give the ties to the lower index.
     const int needed = k - above_hi;
     uint64_t kth_key;
     if (lo == hi) {
         // All remaining candidates tie: the needed-th of them in index order is the last one in.
         int seen = 0, last = 0;
-        for (int i = 0; i < n && seen < needed; i++)
-            if (ranks[i] == lo) {
+        for (int e = 0; e < m && seen < needed; e++)
+            if (cur_rank[e] == lo) {
                 seen++;
-                last = i;
+                last = cur_index ? cur_index[e] : e;
             }
         kth_key = rank_key(lo, last);
     } else {
-        candidates.clear();
-        for (int i = 0; i < n; i++)
-            if (ranks[i] >= lo && ranks[i] <= hi) candidates.push_back(rank_key(ranks[i], i));
-        std::nth_element(candidates.begin(), candidates.begin() + (needed - 1), candidates.end(),
-                         std::greater<uint64_t>());
-        kth_key = candidates[needed - 1];
+        keys.clear();
+        for (int e = 0; e < m; e++)
+            if (cur_rank[e] >= lo && cur_rank[e] <= hi) keys.push_back(rank_key(cur_rank[e], cur_index ? cur_index[e] : e));
+        std::nth_element(keys.begin(), keys.begin() + (needed - 1), keys.end(), std::greater<uint64_t>());
+        kth_key = keys[needed - 1];
     }
     // One pass in index order collects exactly k entries, already ascending.
     const int32_t kth_rank = static_cast<int32_t>(static_cast<uint32_t>(kth_key >> 32) ^ 0x80000000u);
     const int last_index = static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(kth_key));
-    int written = 0;
-    for (int i = 0; i < n && written < k; i++) {
-        out[written] = i;
-        written += ranks[i] > kth_rank || (ranks[i] == kth_rank && i <= last_index);
-    }
-    return written;
+    return use_avx2 ? write_selected_avx2(ranks, n, kth_rank, last_index, k, out)
+                    : write_selected_portable(ranks, 0, n, kth_rank, last_index, k, 0, out);
 }
 
 }  // namespace sparsifiner
