@@ -107,20 +107,40 @@ inline float exp_nonpositive(float x) {
     return underflow ? 0.f : p * two_n;
 }
 
-// row [K] = softmax(row * scale), in place.
+// row [K] = softmax(row * scale), in place. The max and the sum run in eight independent lanes
+// (fixed-size arrays the compiler keeps in one vector register) since a single running max or
+// sum is a reduction it may not reorder.
 SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
+    constexpr int L = 8;
+    float lane_max[L], lane_sum[L];
+    for (int l = 0; l < L; l++) lane_max[l] = -INFINITY;
+    int m = 0;
+    for (; m + L <= K; m += L)
+        for (int l = 0; l < L; l++) {
+            row[m + l] *= scale;
+            lane_max[l] = row[m + l] > lane_max[l] ? row[m + l] : lane_max[l];
+        }
     float max_value = -INFINITY;
-    for (int m = 0; m < K; m++) {
+    for (; m < K; m++) {
         row[m] *= scale;
-        max_value = std::fmax(max_value, row[m]);
+        max_value = row[m] > max_value ? row[m] : max_value;
     }
+    for (int l = 0; l < L; l++) max_value = lane_max[l] > max_value ? lane_max[l] : max_value;
+    for (int l = 0; l < L; l++) lane_sum[l] = 0.f;
+    m = 0;
+    for (; m + L <= K; m += L)
+        for (int l = 0; l < L; l++) {
+            row[m + l] = exp_nonpositive(row[m + l] - max_value);
+            lane_sum[l] += row[m + l];
+        }
     float sum = 0.f;
-    for (int m = 0; m < K; m++) {
+    for (; m < K; m++) {
         row[m] = exp_nonpositive(row[m] - max_value);
         sum += row[m];
     }
+    for (int l = 0; l < L; l++) sum += lane_sum[l];
     const float inv_sum = 1.0f / sum;
-    for (int m = 0; m < K; m++) row[m] *= inv_sum;
+    for (m = 0; m < K; m++) row[m] *= inv_sum;
 }
 
 // approx [n] = sum_e weights[e] * rows[e][0..n), accumulated in the order of e (the order a

@@ -146,6 +146,33 @@ SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kt
 
 const bool use_avx2 = cpu_has_avx2_fma();
 
+// For a handful of winners (the predictor keeps ~8 basis coefficients out of K), a running
+// sorted list of the best keys is cheaper than counting passes: after the first few entries
+// nearly every key fails the single comparison against the current k-th best.
+constexpr int kSmallK = 16;
+
+int topk_small(const float* scores, int n, int k, int32_t* out) {
+    thread_local std::vector<int32_t> rank_buffer;
+    if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
+    int32_t lo, hi;
+    float_ranks(scores, n, rank_buffer.data(), &lo, &hi);
+    uint64_t best[kSmallK];  // descending
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        const uint64_t key = rank_key(rank_buffer[i], i);
+        if (count == k && key <= best[k - 1]) continue;
+        int pos = count < k ? count++ : k - 1;
+        while (pos > 0 && best[pos - 1] < key) {
+            best[pos] = best[pos - 1];
+            pos--;
+        }
+        best[pos] = key;
+    }
+    for (int e = 0; e < k; e++) out[e] = static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(best[e]));
+    std::sort(out, out + k);
+    return k;
+}
+
 }  // namespace
 
 int topk_select(const float* scores, int n, int k, int32_t* out) {
@@ -154,6 +181,7 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
         for (int i = 0; i < n; i++) out[i] = i;
         return n;
     }
+    if (k <= kSmallK) return topk_small(scores, n, k, out);
     // ranks [n] stays whole for the final pass; the candidates are compacted into ping-pong
     // buffers of (rank, index) as the range narrows.
     thread_local std::vector<int32_t> buffer;
@@ -226,9 +254,13 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
             }
         kth_key = rank_key(lo, last);
     } else {
-        keys.clear();
-        for (int e = 0; e < m; e++)
-            if (cur_rank[e] >= lo && cur_rank[e] <= hi) keys.push_back(rank_key(cur_rank[e], cur_index ? cur_index[e] : e));
+        // At most kFinishCandidates remain in [lo, hi]; pack them first, then sort out the cut.
+        int32_t* last_rank = pong[side][0];
+        int32_t* last_index = pong[side][1];
+        const int left = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, last_rank, last_index)
+                                  : compact_portable(cur_rank, cur_index, 0, m, lo, hi, last_rank, last_index, 0);
+        keys.resize(left);
+        for (int e = 0; e < left; e++) keys[e] = rank_key(last_rank[e], last_index[e]);
         std::nth_element(keys.begin(), keys.begin() + (needed - 1), keys.end(), std::greater<uint64_t>());
         kth_key = keys[needed - 1];
     }

@@ -8,4 +8,4 @@ rm -rf build-test
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release
 cmake --build build-test -j"$(nproc)"
 (cd build-test && ctest --output-on-failure --timeout 1500)
-tests/fuzz/run_fuzz.sh
+FUZZ_BUILD_DIR="$PWD/build-fuzz" tests/fuzz/run_fuzz.sh 60
