@@ -10,14 +10,16 @@ build_packages=(cmake g++ make git pkg-config libdnnl-dev ocl-icd-opencl-dev lib
                 nlohmann-json3-dev doctest-dev python3 python3-numpy)
 test_packages=(python3-torch python3-torchvision python3-pil libopenblas0-pthread clang-14 libfuzzer-14-dev
                libclang-rt-14-dev)
-bench_packages=(nodejs npm python3-torch libopenblas0-pthread)
+bench_packages=(python3-torch libopenblas0-pthread)
 
 wanted=("${build_packages[@]}")
 for group in "$@"; do
   case "$group" in
     build) ;;
     test) wanted+=("${test_packages[@]}") ;;
-    bench) wanted+=("${bench_packages[@]}") ;;
+    bench) wanted+=("${bench_packages[@]}")
+           # node and npm may come from elsewhere than Debian (e.g. NodeSource): only install when absent.
+           command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm) ;;
     *) echo "install-deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
   esac
 done
