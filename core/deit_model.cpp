@@ -9,9 +9,25 @@
 #include "core/layernorm.h"
 #include "core/pos_embed.h"
 #include "core/sparse_attention.h"
+#include "core/timing.h"
 #include "core/topk.h"
 
 namespace sparsifiner {
+
+// Times the ops of one block into its BlockStats when asked; otherwise does nothing.
+struct DeitModel::OpClock {
+    BlockStats* block = nullptr;
+    double last = 0;
+    explicit OpClock(BlockStats* b) : block(b) {
+        if (block) last = seconds_now();
+    }
+    void lap(BlockOp op) {
+        if (!block) return;
+        double now = seconds_now();
+        block->seconds[(size_t)op] += now - last;
+        last = now;
+    }
+};
 
 template <typename T>
 static T* grow_to(std::vector<T>& buffer, size_t size) {
@@ -132,18 +148,30 @@ void DeitModel::embed(const float* images, int B, const Buffers& buf) {
 }
 
 // The kept keys of every non-cls query row, [B, H, T-1, k], from the plan's mask source.
-int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget) {
+int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
+                           PredictorCounts* counts) {
     const int T = tokens.T, H = config_.num_heads, d = config_.head_dim(), D = config_.embed_dim;
     const size_t per_head = (size_t)(T - 1) * budget;
     int32_t* key_index = grow_to(key_index_, (size_t)B * H * per_head);
     const bool pruned = T != tokens_;
     switch (plan_.mask) {
         case MaskSource::learned:
-            if (!pruned) return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index);
+            if (!pruned) return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index, counts);
             // Each image has its own survivors, so its own rows of proj_n and columns of basis.
-            for (int b = 0; b < B; b++)
+            for (int b = 0; b < B; b++) {
+                PredictorCounts image_counts;
                 blocks_[index].predictor->predict(buf.qkv + (size_t)b * T * 3 * D, 1, T, budget,
-                                                  tokens.positions + (size_t)b * T, key_index + b * H * per_head);
+                                                  tokens.positions + (size_t)b * T, key_index + b * H * per_head,
+                                                  counts ? &image_counts : nullptr);
+                if (counts) {
+                    counts->basis_nnz += image_counts.basis_nnz;
+                    counts->macs_qc += image_counts.macs_qc;
+                    counts->macs_kc += image_counts.macs_kc;
+                    counts->macs_kl += image_counts.macs_kl;
+                    counts->macs_cheap += image_counts.macs_cheap;
+                    counts->macs_coef_basis += image_counts.macs_coef_basis;
+                }
+            }
             return budget;
         case MaskSource::oracle:
             return oracle_mask(buf.qkv, B, T, H, d, budget, key_index);
@@ -162,25 +190,31 @@ int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenStat
     throw std::logic_error("masks_build called for dense attention");
 }
 
-int DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,
-                                 bool want_cls_probs, const ForwardObserver* observer) {
+void DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,
+                                  bool want_cls_probs, const ForwardObserver* observer, OpClock& clock) {
     const int T = tokens.T, H = config_.num_heads, d = config_.head_dim();
     const int budget = plan_.mask == MaskSource::dense ? T : mask_budget(plan_.keep_rate[index], T);
+    BlockStats* stats = observer && observer->stats ? &observer->stats->blocks[index] : nullptr;
     // A budget that keeps every key is exactly dense attention (SPEC 2), and faster that way.
     if (budget >= T) {
+        if (stats) stats->mask = MaskSource::dense, stats->kept_keys = T;
         if (observer && observer->masks) observer->masks(index, nullptr, tokens.positions, B, H, T, T);
+        clock.lap(BlockOp::mask);
         attention_.forward(buf.qkv, buf.scores, buf.attn, B, T);
         if (want_cls_probs)
             for (int bh = 0; bh < B * H; bh++)
                 std::copy(buf.scores + (size_t)bh * T * T, buf.scores + (size_t)bh * T * T + T,
                           buf.cls_probs + (size_t)bh * T);
-        return T;
+        clock.lap(BlockOp::attention);
+        return;
     }
-    const int k = masks_build(index, B, buf, tokens, budget);
+    const int k = masks_build(index, B, buf, tokens, budget, stats ? &stats->predictor : nullptr);
+    if (stats) stats->mask = plan_.mask, stats->kept_keys = k;
     if (observer && observer->masks) observer->masks(index, key_index_.data(), tokens.positions, B, H, T, k);
+    clock.lap(BlockOp::mask);
     sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, want_cls_probs ? buf.cls_probs : nullptr, B, T,
                              H, d, k);
-    return k;
+    clock.lap(BlockOp::attention);
 }
 
 // Token pruning (SPEC 3): keep the extra tokens and the ceil(rate * patches) patch tokens the
@@ -220,20 +254,31 @@ void DeitModel::block_forward(int index, int B, Buffers& buf, TokenState& tokens
     const int D = config_.embed_dim;
     const bool prune_here =
         std::find(plan_.prune_at.begin(), plan_.prune_at.end(), index) != plan_.prune_at.end();
+    BlockStats* stats = observer && observer->stats ? &observer->stats->blocks[index] : nullptr;
+    if (stats) *stats = BlockStats{}, stats->tokens_in = tokens.T;
+    OpClock clock(stats && observer->stats->timed ? stats : nullptr);
     int rows = B * tokens.T;
     layernorm_forward(buf.xn, buf.x, block.norm1_w.data(), block.norm1_b.data(), rows, D, D, D);
+    clock.lap(BlockOp::ln1);
     block.qkv.forward(buf.xn, buf.qkv, rows);
-    attention_forward(index, B, buf, tokens, prune_here, observer);
+    clock.lap(BlockOp::qkv);
+    attention_forward(index, B, buf, tokens, prune_here, observer, clock);
     block.proj.forward(buf.attn, buf.x, rows);
+    clock.lap(BlockOp::proj);
     // The MLP works token by token, so pruning before it gives the survivors the same values
     // as pruning after the block, and spares the MLP the dropped rows.
     if (prune_here) {
         tokens_prune(index, B, buf, tokens);
         rows = B * tokens.T;
     }
+    if (stats) stats->tokens_out = tokens.T;
+    clock.lap(BlockOp::prune);
     layernorm_forward(buf.xn, buf.x, block.norm2_w.data(), block.norm2_b.data(), rows, D, D, D);
+    clock.lap(BlockOp::ln2);
     block.fc1.forward(buf.xn, buf.hidden, rows);
+    clock.lap(BlockOp::fc1_gelu);
     block.fc2.forward(buf.hidden, buf.x, rows);
+    clock.lap(BlockOp::fc2);
 }
 
 // Final LayerNorm on the cls (and dist) rows only: the head reads nothing else.
@@ -255,12 +300,27 @@ void DeitModel::forward(const float* images, int B, float* logits, const Forward
     for (int b = 0; b < B; b++)
         for (int t = 0; t < tokens_; t++) positions[(size_t)b * tokens_ + t] = t;
     TokenState tokens{tokens_, positions};
+    ForwardStats* stats = observer ? observer->stats : nullptr;
+    if (stats) {
+        stats->batch = B;
+        stats->blocks.resize(config_.depth);
+        stats->seconds = {};
+    }
+    const double start = stats ? seconds_now() : 0;
     embed(images, B, buf);
+    const double embedded = stats ? seconds_now() : 0;
     for (int i = 0; i < config_.depth; i++) {
         block_forward(i, B, buf, tokens, observer);
         if (observer && observer->hidden) observer->hidden(i, buf.x, B, tokens.T, config_.embed_dim);
     }
+    const double blocks_done = stats ? seconds_now() : 0;
     head_forward(B, buf, tokens, logits);
+    if (stats) {
+        const double end = seconds_now();
+        stats->seconds[(size_t)ModelOp::patch_embed] = embedded - start;
+        stats->seconds[(size_t)ModelOp::head] = end - blocks_done;
+        stats->total_seconds = end - start;
+    }
 }
 
 std::string DeitModel::linear_implementation(int B) {

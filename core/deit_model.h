@@ -12,6 +12,7 @@
 
 #include "core/attention_dense.h"
 #include "core/attention_plan.h"
+#include "core/forward_stats.h"
 #include "core/linear.h"
 #include "core/mask_patterns.h"
 #include "core/mask_predictor.h"
@@ -28,6 +29,8 @@ struct ForwardObserver {
     // tokens) and the alive tokens' original indices [B, T] at the block's input.
     std::function<void(int block, const int32_t* key_index, const int32_t* positions, int B, int H, int T,
                        int k)> masks;
+    // Filled with what each block did (and, when stats->timed, how long each op took).
+    ForwardStats* stats = nullptr;
 };
 
 class DeitModel {
@@ -70,9 +73,11 @@ private:
     void embed(const float* images, int B, const Buffers& buf);
     void block_forward(int index, int B, Buffers& buf, TokenState& tokens, const ForwardObserver* observer);
     // Writes buf.attn; returns the kept keys per row (T when dense). cls_probs filled when asked.
-    int attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens, bool want_cls_probs,
-                          const ForwardObserver* observer);
-    int masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget);
+    struct OpClock;
+    void attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens, bool want_cls_probs,
+                           const ForwardObserver* observer, OpClock& clock);
+    int masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
+                    PredictorCounts* counts);
     void tokens_prune(int index, int B, Buffers& buf, TokenState& tokens);
     void head_forward(int B, const Buffers& buf, const TokenState& tokens, float* logits);
 

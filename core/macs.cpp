@@ -19,6 +19,42 @@ DeitMacs deit_dense_macs(const DeitConfig& c, int img_size) {
     return m;
 }
 
+ForwardMacs forward_macs(const DeitConfig& c, const ForwardStats& stats, int img_size) {
+    const DeitMacs dense = deit_dense_macs(c, img_size);
+    ForwardMacs m;
+    m.patch_embed = dense.patch_embed;
+    m.head = dense.head;
+    const double D = c.embed_dim, hidden = c.mlp_hidden, B = stats.batch > 0 ? stats.batch : 1;
+    for (const BlockStats& s : stats.blocks) {
+        const double T = s.tokens_in, T_out = s.tokens_out, k = s.kept_keys;
+        BlockMacs b;
+        b.qkv = T * D * 3 * D;
+        // The cls query row attends to all T keys, the other T - 1 rows to k keys each; over H
+        // heads of d features that is D MACs per (query, key) pair.
+        b.qk = D * (T + (T - 1) * k);
+        b.pv = b.qk;
+        b.predictor = s.predictor.total() / B;
+        if (s.mask == MaskSource::oracle) b.mask_scores = D * (T - 1) * T;
+        b.proj = T * D * D;
+        b.fc1 = T_out * D * hidden;
+        b.fc2 = T_out * hidden * D;
+        m.blocks.push_back(b);
+    }
+    return m;
+}
+
+double ForwardMacs::total() const {
+    double sum = patch_embed + head;
+    for (const BlockMacs& b : blocks) sum += b.total();
+    return sum;
+}
+
+double ForwardMacs::mhsa() const {
+    double sum = 0;
+    for (const BlockMacs& b : blocks) sum += b.mhsa();
+    return sum;
+}
+
 double deit_parameter_count(const DeitConfig& c) {
     const double D = c.embed_dim, hidden = c.mlp_hidden, P = c.patch_size;
     const double tokens = (double)c.grid() * c.grid() + c.extra_tokens();

@@ -1,13 +1,18 @@
 #pragma once
 // Multiply-accumulate counts of the dense DeiT (SPEC 5): matrix products and the patch
 // convolution only; LayerNorm, softmax and GELU are element-wise and not counted here.
+#include <vector>
+
+#include "core/forward_stats.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {
 
 struct BlockMacs {
-    double qkv = 0, qk = 0, pv = 0, proj = 0, fc1 = 0, fc2 = 0;
-    double total() const { return qkv + qk + pv + proj + fc1 + fc2; }
+    double qkv = 0, predictor = 0, mask_scores = 0, qk = 0, pv = 0, proj = 0, fc1 = 0, fc2 = 0;
+    double total() const { return qkv + predictor + mask_scores + qk + pv + proj + fc1 + fc2; }
+    // The paper's "MHSA FLOPs": the attention-matrix products plus what picks the kept pairs.
+    double mhsa() const { return predictor + mask_scores + qk + pv; }
 };
 
 struct DeitMacs {
@@ -20,6 +25,17 @@ struct DeitMacs {
 
 // For one image at input size img_size (0 = the trained size).
 DeitMacs deit_dense_macs(const DeitConfig& config, int img_size = 0);
+
+// What a forward pass really did, per image: q k and p v over the kept pairs only (the cls row
+// dense), the predictor's products (its coef x basis over non-zeros), oracle's dense q.k, and
+// every Linear on the tokens alive at that point.
+struct ForwardMacs {
+    double patch_embed = 0, head = 0;
+    std::vector<BlockMacs> blocks;
+    double total() const;
+    double mhsa() const;
+};
+ForwardMacs forward_macs(const DeitConfig& config, const ForwardStats& stats, int img_size);
 
 // Parameters a model of this geometry holds (what PyTorch's numel sum would say).
 double deit_parameter_count(const DeitConfig& config);

@@ -6,6 +6,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <immintrin.h>
+
+#include "core/cpu_info.h"
 #include "core/topk.h"
 
 namespace sparsifiner {
@@ -24,6 +27,7 @@ float* thread_floats(size_t count) {
 // size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
 // one and picks it at load time, so the default build stays any-x86-64.
 #define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
 // Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
 // kernels below never need a column tail.
@@ -33,8 +37,8 @@ int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; 
 // out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
 // 16, plus bias [ld] when given. Four rows times sixteen columns per block: eight vector
 // accumulators, each w load feeds four FMAs. Rows past `rows` are not touched.
-SPARSIFINER_CLONES void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
-                                  const float* bias, float* out) {
+void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+                     const float* bias, float* out) {
     int i = 0;
     for (; i + 4 <= rows; i += 4) {
         const float* x0 = x + i * x_stride;
@@ -78,6 +82,63 @@ SPARSIFINER_CLONES void gemm_rows(const float* x, long long x_stride, int rows, 
     }
 }
 
+// The same product with AVX2+FMA intrinsics: the plain version's accumulator arrays end up on
+// the stack with GCC 12, which halves its speed. Rows are done four at a time; the last one to
+// three rows go through the plain version.
+SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+                                     const float* bias, float* out) {
+    const int full = rows / 4 * 4;
+    for (int i = 0; i < full; i += 4) {
+        const float* x0 = x + i * x_stride;
+        const float* x1 = x0 + x_stride;
+        const float* x2 = x1 + x_stride;
+        const float* x3 = x2 + x_stride;
+        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+            const __m256 b0 = bias ? _mm256_loadu_ps(bias + m0) : _mm256_setzero_ps();
+            const __m256 b1 = bias ? _mm256_loadu_ps(bias + m0 + 8) : _mm256_setzero_ps();
+            __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+            const float* wt = w + m0;
+            for (int t = 0; t < inner; t++, wt += ld) {
+                const __m256 w0 = _mm256_loadu_ps(wt), w1 = _mm256_loadu_ps(wt + 8);
+                __m256 v = _mm256_broadcast_ss(x0 + t);
+                a00 = _mm256_fmadd_ps(v, w0, a00);
+                a01 = _mm256_fmadd_ps(v, w1, a01);
+                v = _mm256_broadcast_ss(x1 + t);
+                a10 = _mm256_fmadd_ps(v, w0, a10);
+                a11 = _mm256_fmadd_ps(v, w1, a11);
+                v = _mm256_broadcast_ss(x2 + t);
+                a20 = _mm256_fmadd_ps(v, w0, a20);
+                a21 = _mm256_fmadd_ps(v, w1, a21);
+                v = _mm256_broadcast_ss(x3 + t);
+                a30 = _mm256_fmadd_ps(v, w0, a30);
+                a31 = _mm256_fmadd_ps(v, w1, a31);
+            }
+            float* o = out + static_cast<long long>(i) * ld + m0;
+            _mm256_storeu_ps(o, a00);
+            _mm256_storeu_ps(o + 8, a01);
+            _mm256_storeu_ps(o + ld, a10);
+            _mm256_storeu_ps(o + ld + 8, a11);
+            _mm256_storeu_ps(o + 2 * ld, a20);
+            _mm256_storeu_ps(o + 2 * ld + 8, a21);
+            _mm256_storeu_ps(o + 3 * ld, a30);
+            _mm256_storeu_ps(o + 3 * ld + 8, a31);
+        }
+    }
+    if (full < rows)
+        gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
+                        out + static_cast<long long>(full) * ld);
+}
+
+const bool use_avx2 = cpu_has_avx2_fma();
+
+void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld, const float* bias,
+               float* out) {
+    if (use_avx2)
+        gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
+    else
+        gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
+}
+
 // dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
 void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
     for (int i = 0; i < rows; i++)
@@ -88,10 +149,19 @@ void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int
 // n ln2 + r with |r| <= ln2/2 (ln2 split in two so r is exact to float rounding), e^r by its
 // degree-6 Taylor polynomial (relative error below 1.3e-7), 2^n by building the exponent bits.
 // Below -87.3 the result would be denormal and is flushed to 0.
-inline float exp_nonpositive(float x) {
-    const bool underflow = x < -87.3f;
-    x = underflow ? -87.3f : x;
-    const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+__attribute__((optimize("no-trapping-math"))) inline float exp_nonpositive(float x) {
+    // The clamp and the flush work on the bits as unsigned integers, where "below -87.3" (or -inf,
+    // or a negative NaN) is "greater than the bits of -87.3": integer selects vectorise, float
+    // comparisons (which may trap) do not.
+    constexpr uint32_t kLimitBits = 0xC2AE999Au;  // -87.3f
+    uint32_t x_bits;
+    std::memcpy(&x_bits, &x, sizeof x_bits);
+    const uint32_t keep = x_bits > kLimitBits ? 0u : 0xFFFFFFFFu;
+    x_bits = x_bits > kLimitBits ? kLimitBits : x_bits;
+    std::memcpy(&x, &x_bits, sizeof x);
+    // Round to nearest of a value <= 0 as a truncation (one vector conversion, no call to floor).
+    const int32_t ni = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);
+    const float n = static_cast<float>(ni);
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.0f / 720;
@@ -101,46 +171,34 @@ inline float exp_nonpositive(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    const int32_t bits = (ni + 127) << 23;
     float two_n;
     std::memcpy(&two_n, &bits, sizeof two_n);
-    return underflow ? 0.f : p * two_n;
+    const float e = p * two_n;
+    uint32_t e_bits;
+    std::memcpy(&e_bits, &e, sizeof e_bits);
+    e_bits &= keep;
+    float result;
+    std::memcpy(&result, &e_bits, sizeof result);
+    return result;
 }
 
-// row [K] = softmax(row * scale), in place. The max and the sum run in eight independent lanes
-// (fixed-size arrays the compiler keeps in one vector register) since a single running max or
-// sum is a reduction it may not reorder.
-SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
-    constexpr int L = 8;
-    float lane_max[L], lane_sum[L];
-    for (int l = 0; l < L; l++) lane_max[l] = -INFINITY;
-    int m = 0;
-    for (; m + L <= K; m += L)
-        for (int l = 0; l < L; l++) {
-            row[m + l] *= scale;
-            lane_max[l] = row[m + l] > lane_max[l] ? row[m + l] : lane_max[l];
-        }
-    float max_value = -INFINITY;
-    for (; m < K; m++) {
-        row[m] *= scale;
-        max_value = row[m] > max_value ? row[m] : max_value;
-    }
-    for (int l = 0; l < L; l++) max_value = lane_max[l] > max_value ? lane_max[l] : max_value;
-    for (int l = 0; l < L; l++) lane_sum[l] = 0.f;
-    m = 0;
-    for (; m + L <= K; m += L)
-        for (int l = 0; l < L; l++) {
-            row[m + l] = exp_nonpositive(row[m + l] - max_value);
-            lane_sum[l] += row[m + l];
-        }
-    float sum = 0.f;
-    for (; m < K; m++) {
-        row[m] = exp_nonpositive(row[m] - max_value);
-        sum += row[m];
-    }
-    for (int l = 0; l < L; l++) sum += lane_sum[l];
+// row [K] = softmax(row * scale), in place. The exponentials are one flat loop, vectorised once
+// the compiler may assume that float operations do not trap (nothing here reads the floating
+// point exception flags); the max and the sum are reductions it may not reorder, so they run as
+// eight explicit partial results.
+__attribute__((optimize("no-trapping-math"))) SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
+    for (int m = 0; m < K; m++) row[m] *= scale;
+    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (int m = 0; m < K; m++) lane[m & 7] = row[m] > lane[m & 7] ? row[m] : lane[m & 7];
+    float max_value = lane[0];
+    for (int l = 1; l < 8; l++) max_value = lane[l] > max_value ? lane[l] : max_value;
+    for (int m = 0; m < K; m++) row[m] = exp_nonpositive(row[m] - max_value);
+    for (int l = 0; l < 8; l++) lane[l] = 0.f;
+    for (int m = 0; m < K; m++) lane[m & 7] += row[m];
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
     const float inv_sum = 1.0f / sum;
-    for (m = 0; m < K; m++) row[m] *= inv_sum;
+    for (int m = 0; m < K; m++) row[m] *= inv_sum;
 }
 
 // approx [n] = sum_e weights[e] * rows[e][0..n), accumulated in the order of e (the order a

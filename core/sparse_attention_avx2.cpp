@@ -164,9 +164,10 @@ SPARSIFINER_AVX2 inline __m256 dot64_avx2(const __m256* qv, const float* key) {
     return a;
 }
 
-// d = 64: the query (times the scale) stays in eight registers; eight gathered keys per pass feed
-// eight independent FMA chains whose sums come out as one vector. index == nullptr means keys
-// 0..count-1 (the dense cls row). Returns the largest score.
+// d = 64: the query (times the scale) stays in eight registers; eight keys per pass feed eight
+// independent FMA chains whose sums come out as one vector. index == nullptr means keys
+// 0..count-1 (the dense cls row, its only use now; the other rows go through block_d64_avx2).
+// Returns the largest score.
 SPARSIFINER_AVX2 float scores_d64_avx2(const float* q, const float* keys, long long stride, const int32_t* index,
                                        int count, float scale, float* scores) {
     const __m256 sv = _mm256_set1_ps(scale);
@@ -180,7 +181,8 @@ SPARSIFINER_AVX2 float scores_d64_avx2(const float* q, const float* keys, long l
     for (; t + 8 <= count; t += 8) {
         const float* kr[8];
         for (int u = 0; u < 8; u++) kr[u] = keys + (index ? index[t + u] : t + u) * stride;
-        const __m256 s = hsum8_avx2(dot64_avx2(qv, kr[0]), dot64_avx2(qv, kr[1]), dot64_avx2(qv, kr[2]), dot64_avx2(qv, kr[3]), dot64_avx2(qv, kr[4]), dot64_avx2(qv, kr[5]),
+        const __m256 s = hsum8_avx2(dot64_avx2(qv, kr[0]), dot64_avx2(qv, kr[1]), dot64_avx2(qv, kr[2]),
+                                    dot64_avx2(qv, kr[3]), dot64_avx2(qv, kr[4]), dot64_avx2(qv, kr[5]),
                                     dot64_avx2(qv, kr[6]), dot64_avx2(qv, kr[7]));
         _mm256_storeu_ps(scores + t, s);
         vmax = _mm256_max_ps(vmax, s);
@@ -250,10 +252,12 @@ SPARSIFINER_AVX2 void copy_head_d64_avx2(const float* src, long long stride, int
 
 // The non-cls rows of a d = 64 work unit, kSparseBlockRows query rows at a time, walking the keys
 // in tiles of kSparseTileKeys: every row of the block takes the kept keys it has in the current
-// tile before the next tile starts. A key row is then read from L2 once per tile and block and
-// served from L1 to the other rows of the block that keep it, instead of coming from L2 for every
-// row. Scores are complete before the softmax (no online rescaling): the block's scores live in
-// scratch. Groups of eight keys may run past the tile end; they stay correct, only less local.
+// tile before the next tile starts, so the rows of a block share the tile's K (then V) rows while
+// they are still in the near caches instead of each row sweeping the whole head. Measured on
+// random masks (1 thread, N = 577 and 1025, keep 0.25): about 1.3x over the row-by-row loop;
+// 256-key tiles beat 32, 64 and 128. Scores are complete before the softmax (no online
+// rescaling): the block's scores live in scratch. Groups of eight keys may run past the tile end;
+// they stay correct, only less local.
 SPARSIFINER_AVX2 void block_d64_avx2(const float* q_first, long long q_stride, const int32_t* index_first, int k,
                                      int rows, const float* keys, const float* values, long long kv_stride, int N,
                                      float* block_scores, size_t scores_stride, float* block_acc, float* out_first,
@@ -375,7 +379,8 @@ SPARSIFINER_AVX2 void rows_d64_avx2(const SparseAttentionArgs& a, int b, int h, 
         // The cls row is dense: keys 0..N-1 in order, no tiling needed.
         const float max_score = scores_d64_avx2(image + h * 64, keys, kv_stride, nullptr, N, 0.125f, scores);
         const float inv_sum = 1.0f / exp_and_sum_avx2(scores, N, max_score);
-        weighted_values_d64_avx2(scores, values, kv_stride, nullptr, N, inv_sum, a.out + static_cast<long long>(b) * N * D + h * 64);
+        weighted_values_d64_avx2(scores, values, kv_stride, nullptr, N, inv_sum,
+                                 a.out + static_cast<long long>(b) * N * D + h * 64);
         if (a.cls_probs) {
             float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;
             for (int t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;

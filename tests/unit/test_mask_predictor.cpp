@@ -205,3 +205,38 @@ TEST_CASE("predictor: token positions equal a predictor built on the sliced proj
     CHECK_THROWS(full.predict(qkv.data(), 1, alive, 2, nullptr, got.data()));
     CHECK_THROWS(MaskPredictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, 0, 0.1f, 3));
 }
+
+TEST_CASE("predictor: widths that are not whole column blocks, many kept coefficients") {
+    // c and K are padded to blocks of 16 inside the predictor and the basis rows are combined four
+    // at a time: c = 5 and 21, K = 20 and coef_topk 6 and 9 (4 + 2 and 4 + 4 + 1 rows) exercise the
+    // padding and every combination tail; N = 53 leaves a tail of rows after the blocks of four.
+    const int B = 1, H = 2, d = 64, N = 53, K = 20, budget = 13;
+    const float threshold = 0.4f;
+    for (int c : {5, 21})
+        for (int coef_topk : {6, 9}) {
+            std::mt19937 rng(100 + c + coef_topk);
+            std::normal_distribution<float> normal;
+            auto fill = [&](size_t n, float scale) {
+                std::vector<float> v(n);
+                for (auto& x : v) x = normal(rng) * scale;
+                return v;
+            };
+            auto wq = fill(c * d, 0.3f), bq = fill(c, 0.3f), wk = fill(c * d, 0.3f), bk = fill(c, 0.3f);
+            auto pn = fill(N * K, 0.3f), pbn = fill(N * K, 1.f);
+            auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+            MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K,
+                                    threshold, coef_topk);
+            std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget, -1);
+            predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
+            for (int h = 0; h < H; h++) {
+                auto want = predictor_reference(qkv, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk,
+                                                budget);
+                std::vector<int32_t> got(index.begin() + h * (N - 1) * budget,
+                                         index.begin() + (h + 1) * (N - 1) * budget);
+                CAPTURE(c);
+                CAPTURE(coef_topk);
+                CAPTURE(h);
+                CHECK(got == want);
+            }
+        }
+}

@@ -15,6 +15,7 @@
 
 #include "core/attention_dense.h"
 #include "core/sparse_attention.h"
+#include "core/threading.h"
 
 using namespace sparsifiner;
 
@@ -188,4 +189,17 @@ TEST_CASE("sparse attention rejects a bad k, and the index check names bad rows"
     CHECK(sparse_key_index_check(out_of_range.data(), 4, 5, 2).find("row 1") != std::string::npos);
     std::vector<int32_t> repeated = {0, 1, 2, 4, 3, 3, 1, 2};
     CHECK(sparse_key_index_check(repeated.data(), 4, 5, 2).find("row 2") != std::string::npos);
+}
+
+TEST_CASE("sparse attention: one head split over several work items, K and V copied per item") {
+    // With two threads and a single image and head, the rows of the head are split into chunks:
+    // each chunk copies K and V once when it has enough gathered reads (copy_pays), walks the keys
+    // in several tiles (N > kSparseTileKeys) and ends with a partial block of rows. k = 1 keeps the
+    // strided (uncopied) path, k = 700 has rows that span three tiles.
+    const int saved = threads_get();
+    threads_set(2);
+    for (int k : {1, 103, 700}) check_against_reference(make_problem(1, 1025, 1, 64, k, 1.5f, 300 + k));
+    threads_set(saved);
+    CHECK(sparse_attention_copy_pays(129, 103, 1025, 64));
+    CHECK(!sparse_attention_copy_pays(129, 1, 1025, 64));
 }

@@ -98,3 +98,45 @@ TEST_CASE("topk_select ranks NaN as -inf and infinities in order") {
     std::vector<float> all_nan(6, nan);
     CHECK(topk_run(all_nan, 2) == std::vector<int32_t>{0, 1});
 }
+
+TEST_CASE("topk_select on long rows shaped like the predictor's: zeros, a wide range, repeats") {
+    // The selection narrows a range of ranks by counting and compacts the candidates: rows with
+    // many exact zeros (uncovered keys), values spread over many binades, runs of equal values at
+    // the cut, and negative values, at the sizes the predictor sees (N = 577, 1025, 4097).
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<float> unit(0.f, 1.f);
+    for (int n : {577, 1025, 4097}) {
+        for (int shape = 0; shape < 4; shape++) {
+            std::vector<float> scores(n);
+            for (auto& s : scores) {
+                const float u = unit(rng);
+                if (shape == 0) s = u < 0.3f ? 0.f : u * 0.05f;                     // zeros + smooth
+                if (shape == 1) s = std::ldexp(1.f + u, -static_cast<int>(40 * unit(rng)));  // 40 binades
+                if (shape == 2) s = static_cast<float>(static_cast<int>(u * 6)) * 0.25f;  // 6 values
+                if (shape == 3) s = (u - 0.5f) * (unit(rng) < 0.5f ? 1e-3f : 1e3f);  // both signs
+            }
+            for (int k : {1, 8, 16, 17, n / 10, (n + 3) / 4, n / 2, n - 1}) {
+                CAPTURE(n);
+                CAPTURE(shape);
+                CAPTURE(k);
+                CHECK(topk_run(scores, k) == topk_reference(scores, k));
+            }
+        }
+    }
+}
+
+TEST_CASE("topk_select with few winners (the running-list path): ties, NaN, -0.0") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> scores = {0.f, -0.f, nan, 2.f, 2.f, -1.f, 2.f, 0.f, nan, 3.f};
+    for (int k = 1; k <= 10; k++) {
+        CAPTURE(k);
+        CHECK(topk_run(scores, k) == topk_reference(scores, k));
+    }
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int> few(0, 2);
+    for (int trial = 0; trial < 50; trial++) {
+        std::vector<float> row(96);
+        for (auto& s : row) s = static_cast<float>(few(rng));
+        for (int k : {1, 5, 8, 16}) CHECK(topk_run(row, k) == topk_reference(row, k));
+    }
+}
