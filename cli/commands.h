@@ -14,5 +14,9 @@ struct Command {
 Command classify_command(CLI::App& app);
 Command info_command(CLI::App& app);
 Command bench_command(CLI::App& app);
+Command sweep_command(CLI::App& app);
+Command merge_command(CLI::App& app);
+Command profile_command(CLI::App& app);
+Command visualize_command(CLI::App& app);
 
 }  // namespace sparsifiner

@@ -10,8 +10,8 @@
 
 namespace sparsifiner {
 
-void ModelFlags::add_to(CLI::App& command) {
-    command.add_option("-m,--model", path, "Weight file (.safetensors, see weights/convert.py)")->required();
+void ModelFlags::add_to(CLI::App& command, bool required) {
+    command.add_option("-m,--model", path, "Weight file (.safetensors, see weights/convert.py)")->required(required);
     command.add_option("--num-heads", num_heads, "Override the number of attention heads (files without metadata)")
         ->check(CLI::Range(1, 1024));
     command.add_option("--img-size", img_size,

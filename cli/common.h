@@ -37,7 +37,8 @@ struct ModelFlags {
     std::string path;
     int num_heads = 0;   // override, for files without metadata and an unusual width
     int img_size = 0;    // run at this input size (0 = the size the model was trained for)
-    void add_to(CLI::App& command);
+    // required = false when the command can also build a model without a file (profile).
+    void add_to(CLI::App& command, bool required = true);
 };
 
 // The flags that choose how attention runs: mask source, budget, token pruning (SPEC 2-4).

@@ -33,7 +33,10 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("sparsifiner ") + SPARSIFINER_VERSION + " (" +
                                           SPARSIFINER_GIT_COMMIT + ", " + SPARSIFINER_BUILD_FLAVOUR + " build)");
     app.require_subcommand(1);
-    std::vector<Command> commands = {classify_command(app), info_command(app), bench_command(app)};
+    std::vector<Command> commands = {classify_command(app), info_command(app), bench_command(app), profile_command(app)};
+    commands.push_back(sweep_command(app));
+    commands.push_back(merge_command(app));
+    commands.push_back(visualize_command(app));
 
     try {
         app.parse(argc, argv);

@@ -262,6 +262,7 @@ void DeitModel::block_forward(int index, int B, Buffers& buf, TokenState& tokens
     clock.lap(BlockOp::ln1);
     block.qkv.forward(buf.xn, buf.qkv, rows);
     clock.lap(BlockOp::qkv);
+    if (observer && observer->qkv) observer->qkv(index, buf.qkv, B, tokens.T);
     attention_forward(index, B, buf, tokens, prune_here, observer, clock);
     block.proj.forward(buf.attn, buf.x, rows);
     clock.lap(BlockOp::proj);

@@ -29,6 +29,9 @@ struct ForwardObserver {
     // tokens) and the alive tokens' original indices [B, T] at the block's input.
     std::function<void(int block, const int32_t* key_index, const int32_t* positions, int B, int H, int T,
                        int k)> masks;
+    // At block i, right after the qkv Linear: qkv [B, T, 3, H, d] of the alive tokens (for
+    // recomputing attention probabilities of a few queries, e.g. mask pictures).
+    std::function<void(int block, const float* qkv, int B, int T)> qkv;
     // Filled with what each block did (and, when stats->timed, how long each op took).
     ForwardStats* stats = nullptr;
 };
@@ -51,6 +54,9 @@ public:
 
     // images [B, 3, S, S] normalised (SPEC 6); logits [B, C].
     void forward(const float* images, int B, float* logits, const ForwardObserver* observer = nullptr);
+
+    // The block's connectivity predictor; nullptr for plain DeiT weights.
+    const MaskPredictor* predictor(int block) const { return blocks_[block].predictor.get(); }
 
     // The oneDNN implementation behind the Linear layers for batch B ("gemm:jit", ...).
     std::string linear_implementation(int B);

@@ -83,19 +83,21 @@ void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, co
 }
 
 // The same product with AVX2+FMA intrinsics: the plain version's accumulator arrays end up on
-// the stack with GCC 12, which halves its speed. Rows are done four at a time; the last one to
-// three rows go through the plain version.
+// the stack with GCC 12, which halves its speed. Column blocks are the outer loop: one 16-column
+// panel of w is streamed once from memory and then reused from cache by every block of four rows
+// (for kl, w is proj_n: N x K floats, megabytes at N = 4097, while x = kc^T is only c rows).
+// The last one to three rows go through the plain version.
 SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
                                      const float* bias, float* out) {
     const int full = rows / 4 * 4;
-    for (int i = 0; i < full; i += 4) {
-        const float* x0 = x + i * x_stride;
-        const float* x1 = x0 + x_stride;
-        const float* x2 = x1 + x_stride;
-        const float* x3 = x2 + x_stride;
-        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
-            const __m256 b0 = bias ? _mm256_loadu_ps(bias + m0) : _mm256_setzero_ps();
-            const __m256 b1 = bias ? _mm256_loadu_ps(bias + m0 + 8) : _mm256_setzero_ps();
+    for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+        const __m256 b0 = bias ? _mm256_loadu_ps(bias + m0) : _mm256_setzero_ps();
+        const __m256 b1 = bias ? _mm256_loadu_ps(bias + m0 + 8) : _mm256_setzero_ps();
+        for (int i = 0; i < full; i += 4) {
+            const float* x0 = x + i * x_stride;
+            const float* x1 = x0 + x_stride;
+            const float* x2 = x1 + x_stride;
+            const float* x3 = x2 + x_stride;
             __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
             const float* wt = w + m0;
             for (int t = 0; t < inner; t++, wt += ld) {
@@ -142,7 +144,8 @@ void gemm_rows(const float* x, long long x_stride, int rows, int inner, const fl
 // dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
 void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
     for (int i = 0; i < rows; i++)
-        for (int a = 0; a < cols; a++) dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
+        for (int a = 0; a < cols; a++)
+            dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
 }
 
 // e^x for x <= 0 in plain arithmetic the compiler vectorises (std::exp is a scalar call): x =
@@ -343,7 +346,8 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
             // Scratch: qc [N, cp], kc [N, cp], kc^T [cp, N], kl [cp, kp], cheap [N, kp], approx [N],
             // kept coefficient indices and weights [K].
             const size_t n_cp = static_cast<size_t>(N) * cp;
-            float* qc = thread_floats(3 * n_cp + static_cast<size_t>(cp) * kp + static_cast<size_t>(N) * kp + N + 2 * K);
+            float* qc = thread_floats(3 * n_cp + static_cast<size_t>(cp) * kp + static_cast<size_t>(N) * kp + N +
+                                      2 * static_cast<size_t>(K));
             float* kc = qc + n_cp;
             float* kc_t = kc + n_cp;
             float* kl = kc_t + n_cp;

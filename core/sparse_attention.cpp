@@ -8,8 +8,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <sys/mman.h>
-
 #include "core/cpu_info.h"
 #include "core/threading.h"
 
@@ -23,11 +21,7 @@ namespace {
 constexpr int kItemsPerThread = 4;
 constexpr int kMinRowsPerItem = 16;
 
-// A per-thread buffer that only grows: no allocation in steady state. It is allocated in whole
-// 2 MiB transparent huge pages: the kernels gather rows all over a head's K and V (up to a few
-// MB), and with 4 KiB pages nearly every gathered row misses the first-level TLB.
-constexpr size_t kHugePage = size_t(2) << 20;
-
+// A 64-byte aligned per-thread buffer that only grows: no allocation in steady state.
 float* thread_scratch(size_t floats) {
     struct Buffer {
         float* data = nullptr;
@@ -36,10 +30,9 @@ float* thread_scratch(size_t floats) {
     };
     thread_local Buffer buffer;
     if (floats > buffer.size) {
-        const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
-        float* fresh = static_cast<float*>(std::aligned_alloc(kHugePage, bytes));
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+        float* fresh = static_cast<float*>(std::aligned_alloc(64, bytes));
         if (!fresh) throw std::bad_alloc();
-        madvise(fresh, bytes, MADV_HUGEPAGE);  // advice only: without THP the kernel just ignores it
         std::free(buffer.data);
         buffer.data = fresh;
         buffer.size = bytes / sizeof(float);

@@ -353,7 +353,8 @@ SPARSIFINER_AVX2 void block_d64_avx2(const float* q_first, long long q_stride, c
     for (int r = 0; r < rows; r++) {
         const __m256 inv = _mm256_set1_ps(inv_sum[r]);
         float* o = out_first + r * out_stride;
-        for (int c = 0; c < 64; c += 8) _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_load_ps(block_acc + r * 64 + c), inv));
+        for (int c = 0; c < 64; c += 8)
+            _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_load_ps(block_acc + r * 64 + c), inv));
     }
 }
 

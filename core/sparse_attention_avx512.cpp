@@ -238,11 +238,12 @@ SPARSIFINER_AVX512 void block_d64_avx512(const float* q_first, long long q_strid
             float* scores = block_scores + r * scores_stride;
             __m256 vmax = _mm256_set1_ps(row_max[r]);
             for (; t + 8 <= k && index[t] < tile_end; t += 8) {
+                const int32_t* x = index + t;
                 const __m256 sv = hsum8_avx512(
-                    dot64_avx512(qv, keys + index[t] * kv_stride), dot64_avx512(qv, keys + index[t + 1] * kv_stride),
-                    dot64_avx512(qv, keys + index[t + 2] * kv_stride), dot64_avx512(qv, keys + index[t + 3] * kv_stride),
-                    dot64_avx512(qv, keys + index[t + 4] * kv_stride), dot64_avx512(qv, keys + index[t + 5] * kv_stride),
-                    dot64_avx512(qv, keys + index[t + 6] * kv_stride), dot64_avx512(qv, keys + index[t + 7] * kv_stride));
+                    dot64_avx512(qv, keys + x[0] * kv_stride), dot64_avx512(qv, keys + x[1] * kv_stride),
+                    dot64_avx512(qv, keys + x[2] * kv_stride), dot64_avx512(qv, keys + x[3] * kv_stride),
+                    dot64_avx512(qv, keys + x[4] * kv_stride), dot64_avx512(qv, keys + x[5] * kv_stride),
+                    dot64_avx512(qv, keys + x[6] * kv_stride), dot64_avx512(qv, keys + x[7] * kv_stride));
                 _mm256_storeu_ps(scores + t, sv);
                 vmax = _mm256_max_ps(vmax, sv);
             }

@@ -135,7 +135,8 @@ SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kt
         const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ranks + i));
         const __m256i above = _mm256_cmpgt_epi32(r, vkth);
         const __m256i tie_in = _mm256_andnot_si256(_mm256_cmpgt_epi32(index, vlast), _mm256_cmpeq_epi32(r, vkth));
-        const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(above, tie_in))));
+        const __m256i in = _mm256_or_si256(above, tie_in);
+        const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(in)));
         const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(pack_table.lanes[mask]));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + written), _mm256_permutevar8x32_epi32(index, perm));
         written += __builtin_popcount(mask);

@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
             std::printf("%6d %9.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %8.3f || %9.3f %9.3f %6.3f %9.3f\n",
                         N, dense_ms,
                         sparse_ms[0], sparse_ms[0] / dense_ms, sparse_ms[1], sparse_ms[1] / dense_ms, sparse_ms[2],
-                        sparse_ms[2] / dense_ms, pred_ms, saved_ms > 0 ? pred_ms / saved_ms : -1.0, dense_min_ms,
+                        sparse_ms[2] / dense_ms, pred_ms, predictor_on && saved_ms > 0 ? pred_ms / saved_ms : -1.0, dense_min_ms,
                         sparse_min_ms[1], sparse_min_ms[1] / dense_min_ms, pred_min_ms);
     }
 

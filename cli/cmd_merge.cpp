@@ -1,0 +1,119 @@
+// sparsifiner merge: shard documents of `sparsifiner sweep --shard i/n --json` in, the document
+// that one unsharded run would have printed out: counts and sums added, accuracies derived again
+// from them, latency samples pooled, failed images listed in data-set order.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/sweep_totals.h"
+
+namespace sparsifiner {
+
+namespace {
+
+struct MergeFlags {
+    std::vector<std::string> parts;
+};
+
+nlohmann::json part_read(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw CommandError(kExitUsage, path + ": cannot open");
+    nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+    if (doc.is_discarded()) throw CommandError(kExitUsage, path + ": not valid JSON");
+    if (!doc.is_object() || doc.value("command", "") != "sweep" || doc.value("schema_version", 0) != kJsonSchemaVersion)
+        throw CommandError(kExitUsage, path + ": not a schema_version 1 sweep document");
+    return doc;
+}
+
+// The fields every shard of one sweep must share (anything else means parts of different sweeps).
+void check_same(const nlohmann::json& first, const nlohmann::json& doc, const std::string& path) {
+    for (const char* key : {"model", "data", "options"})
+        if (first.at(key) != doc.at(key))
+            throw CommandError(kExitUsage, path + ": \"" + key + "\" differs from the first part's");
+    if (first["shard"]["count"] != doc["shard"]["count"])
+        throw CommandError(kExitUsage, path + ": shard count differs from the first part's");
+    if (first["settings"].size() != doc["settings"].size())
+        throw CommandError(kExitUsage, path + ": a different number of settings");
+    for (size_t i = 0; i < first["settings"].size(); i++)
+        if (first["settings"][i]["attention"] != doc["settings"][i]["attention"])
+            throw CommandError(kExitUsage, path + ": setting " + std::to_string(i) + " differs");
+}
+
+nlohmann::json merged_totals(const nlohmann::json& first_row, const std::vector<SweepTotals>& parts) {
+    SweepTotals sum;
+    for (const SweepTotals& t : parts) sum.add(t);
+    nlohmann::json row = {{"mask", first_row["mask"]}, {"keep_rate", first_row["keep_rate"]},
+                          {"token_keep", first_row["token_keep"]}, {"attention", first_row["attention"]}};
+    sum.to_json(row);
+    return row;
+}
+
+int merge_run(const MergeFlags& flags) {
+    std::vector<nlohmann::json> docs;
+    for (const std::string& path : flags.parts) docs.push_back(part_read(path));
+    const nlohmann::json& first = docs[0];
+    const int count = first["shard"]["count"].get<int>();
+    std::vector<int> seen(count + 1, 0);
+    try {
+        for (size_t p = 0; p < docs.size(); p++) {
+            check_same(first, docs[p], flags.parts[p]);
+            const int index = docs[p]["shard"]["index"].get<int>();
+            if (index < 1 || index > count) throw CommandError(kExitUsage, flags.parts[p] + ": bad shard index");
+            if (seen[index]++)
+                throw CommandError(kExitUsage, flags.parts[p] + ": shard " + std::to_string(index) + "/" +
+                                                   std::to_string(count) + " given twice");
+        }
+        for (int i = 1; i <= count; i++)
+            if (!seen[i])
+                throw CommandError(kExitUsage, "shard " + std::to_string(i) + "/" + std::to_string(count) +
+                                                   " is missing (" + std::to_string(docs.size()) + " parts given)");
+
+        nlohmann::json merged = first;
+        long attempted = 0, ok = 0, shard_images = 0;
+        bool partial = false;
+        nlohmann::json errors = nlohmann::json::array(), merged_from = nlohmann::json::array();
+        std::vector<SweepTotals> dense_parts;
+        std::vector<std::vector<SweepTotals>> setting_parts(first["settings"].size());
+        for (size_t p = 0; p < docs.size(); p++) {
+            const nlohmann::json& doc = docs[p];
+            attempted += doc["images"]["attempted"].get<long>();
+            ok += doc["images"]["ok"].get<long>();
+            shard_images += doc["shard"]["images"].get<long>();
+            partial = partial || doc["partial"].get<bool>();
+            for (const auto& e : doc["errors"]) errors.push_back(e);
+            dense_parts.push_back(SweepTotals::from_json(doc["dense"]));
+            for (size_t s = 0; s < setting_parts.size(); s++)
+                setting_parts[s].push_back(SweepTotals::from_json(doc["settings"][s]));
+            merged_from.push_back({{"file", flags.parts[p]}, {"shard", doc["shard"]}, {"machine", doc["machine"]}});
+        }
+        std::sort(errors.begin(), errors.end(),
+                  [](const nlohmann::json& a, const nlohmann::json& b) { return a["index"] < b["index"]; });
+        merged["shard"] = {{"index", 1}, {"count", 1}, {"images", shard_images}};
+        merged["partial"] = partial;
+        merged["images"] = {{"attempted", attempted}, {"ok", ok}, {"failed", errors.size()}};
+        merged["errors"] = errors;
+        merged["dense"] = merged_totals(first["dense"], dense_parts);
+        for (size_t s = 0; s < setting_parts.size(); s++)
+            merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
+        merged["merged_from"] = merged_from;
+        std::printf("%s\n", merged.dump(2).c_str());
+        return partial ? 130 : errors.empty() ? kExitOk : kExitSomeInputsFailed;
+    } catch (const nlohmann::json::exception& e) {
+        throw CommandError(kExitUsage, "a part lacks a sweep field: " + std::string(e.what()));
+    }
+}
+
+}  // namespace
+
+Command merge_command(CLI::App& app) {
+    auto flags = std::make_shared<MergeFlags>();
+    CLI::App* command = app.add_subcommand(
+        "merge", "Combine `sweep --shard i/n --json` documents into the document of one unsharded run (on stdout)");
+    command->add_option("parts", flags->parts, "The shard documents (every shard 1..n exactly once)")->required();
+    return {command, [flags] { return merge_run(*flags); }};
+}
+
+}  // namespace sparsifiner

@@ -1,0 +1,252 @@
+// sparsifiner profile: where the time and the MACs go, per block and per op, for a model file or
+// a geometry with random weights. Per-op timings come from runs with op timers; the end-to-end
+// latency from interleaved runs without them, and the difference is reported as the timers' cost.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/image_inputs.h"
+#include "core/deit_model.h"
+#include "core/macs.h"
+#include "core/threading.h"
+#include "core/timing.h"
+#include "weights/random_weights.h"
+
+namespace sparsifiner {
+
+namespace {
+
+struct ProfileFlags {
+    ModelFlags model;
+    AttentionFlags attention;
+    std::vector<std::string> images;
+    std::string arch;
+    bool distilled = false, sparsifiner = false, random_weights = false;
+    uint64_t seed = 0;
+    int batch = 1, threads = 1, repeat = 20, warmup = 3;
+    float crop_pct = 0.875f;
+    bool json = false;
+};
+
+constexpr int kBlockOps = (int)BlockOp::count;
+constexpr int kModelOps = (int)ModelOp::count;
+
+DeitWeights profile_weights(const ProfileFlags& flags) {
+    if (!flags.random_weights) {
+        if (flags.model.path.empty()) throw CommandError(kExitUsage, "give -m MODEL, or --arch ... --random-weights");
+        return model_load(flags.model);
+    }
+    if (!flags.model.path.empty()) throw CommandError(kExitUsage, "-m and --random-weights exclude each other");
+    if (flags.arch.empty()) throw CommandError(kExitUsage, "--random-weights needs --arch deit_tiny|deit_small|deit_base");
+    try {
+        const int size = flags.model.img_size > 0 ? flags.model.img_size : 224;
+        return deit_weights_random(deit_config_for_arch(flags.arch, size, flags.distilled, flags.sparsifiner),
+                                   flags.seed);
+    } catch (const WeightFileError& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+}
+
+// The model's input: the given images (cycled to fill the batch) or a seeded random tensor.
+std::vector<float> profile_input(const ProfileFlags& flags, int S) {
+    const size_t image_floats = (size_t)3 * S * S;
+    std::vector<float> input(image_floats * flags.batch);
+    if (flags.images.empty()) {
+        std::mt19937 rng(0);
+        std::normal_distribution<float> normal(0.f, 1.f);
+        for (float& v : input) v = normal(rng);
+        return input;
+    }
+    std::vector<std::string> paths = image_paths_expand(flags.images);
+    if (paths.empty()) throw CommandError(kExitUsage, "no images found");
+    std::vector<std::string> chosen;
+    for (int b = 0; b < flags.batch; b++) chosen.push_back(paths[b % paths.size()]);
+    std::vector<std::string> errors = images_prepare(chosen, S, flags.crop_pct, input.data());
+    for (const std::string& error : errors)
+        if (!error.empty()) throw CommandError(kExitSomeInputsFailed, error);
+    return input;
+}
+
+struct Samples {
+    std::vector<std::array<std::vector<double>, kBlockOps>> block;  // [depth][op] seconds per run
+    std::array<std::vector<double>, kModelOps> model;
+    std::vector<double> timed_total, untimed_total;
+};
+
+double ms(double seconds) { return seconds * 1e3; }
+
+int profile_run(const ProfileFlags& flags) {
+    threads_apply(flags.threads);
+    DeitWeights weights = profile_weights(flags);
+    std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
+    DeitModel& model = *built;
+    const DeitConfig config = weights.config;
+    weights = DeitWeights();
+    const int S = model.img_size(), B = flags.batch, depth = config.depth;
+    const std::vector<float> input = profile_input(flags, S);
+    std::vector<float> logits((size_t)B * config.num_classes);
+
+    ForwardStats counted, timed;
+    timed.timed = true;
+    ForwardObserver count_observer, time_observer;
+    count_observer.stats = &counted;
+    time_observer.stats = &timed;
+    for (int i = 0; i < flags.warmup; i++) model.forward(input.data(), B, logits.data(), &count_observer);
+
+    // Runs with and without op timers alternate so that machine noise hits both alike.
+    Samples samples;
+    samples.block.resize(depth);
+    for (int r = 0; r < flags.repeat; r++) {
+        double start = seconds_now();
+        model.forward(input.data(), B, logits.data());
+        samples.untimed_total.push_back(seconds_now() - start);
+        model.forward(input.data(), B, logits.data(), &time_observer);
+        samples.timed_total.push_back(timed.total_seconds);
+        for (int i = 0; i < depth; i++)
+            for (int op = 0; op < kBlockOps; op++) samples.block[i][op].push_back(timed.blocks[i].seconds[op]);
+        for (int op = 0; op < kModelOps; op++) samples.model[op].push_back(timed.seconds[op]);
+    }
+    model.forward(input.data(), B, logits.data(), &count_observer);
+
+    const ForwardMacs actual = forward_macs(config, counted, S);
+    const DeitMacs dense = deit_dense_macs(config, S);
+    const double untimed_median = quantile(samples.untimed_total, 0.5);
+    const double timed_median = quantile(samples.timed_total, 0.5);
+
+    nlohmann::json layers = nlohmann::json::array();
+    double sum_of_op_medians = 0, mlp_macs = 0;
+    for (int op = 0; op < kModelOps; op++) sum_of_op_medians += quantile(samples.model[op], 0.5);
+    for (int i = 0; i < depth; i++) {
+        const BlockStats& s = counted.blocks[i];
+        const BlockMacs& a = actual.blocks[i];
+        const double T = s.tokens_in, k = s.kept_keys;
+        const double op_actual[kBlockOps] = {0, a.qkv, a.predictor + a.mask_scores, a.qk + a.pv, a.proj, 0, 0, a.fc1, a.fc2};
+        const double op_dense[kBlockOps] = {0, dense.block.qkv, 0, dense.block.qk + dense.block.pv, dense.block.proj,
+                                            0, 0, dense.block.fc1, dense.block.fc2};
+        nlohmann::json ops = nlohmann::json::object();
+        double layer_ms = 0;
+        for (int op = 0; op < kBlockOps; op++) {
+            const double median = quantile(samples.block[i][op], 0.5);
+            sum_of_op_medians += median;
+            layer_ms += ms(median);
+            ops[block_op_name((BlockOp)op)] = {{"macs", op_actual[op]},
+                                               {"dense_macs", op_dense[op]},
+                                               {"median_ms", ms(median)},
+                                               {"p90_ms", ms(quantile(samples.block[i][op], 0.9))},
+                                               {"share", median / timed_median}};
+        }
+        mlp_macs += a.fc1 + a.fc2;
+        nlohmann::json layer = {
+            {"block", i},
+            {"mask", mask_source_name(s.mask)},
+            {"tokens_in", s.tokens_in},
+            {"tokens_out", s.tokens_out},
+            {"kept_keys", s.kept_keys},
+            // Kept (query, key) pairs over T^2; the cls row is dense. The same for every head
+            // and image: every non-cls row keeps exactly k keys (ELL layout).
+            {"density", (T + (T - 1) * k) / (T * T)},
+            {"macs", {{"total", a.total()}, {"mhsa", a.mhsa()}, {"qkv", a.qkv}, {"predictor", a.predictor},
+                      {"mask_scores", a.mask_scores}, {"qk", a.qk}, {"pv", a.pv}, {"proj", a.proj},
+                      {"fc1", a.fc1}, {"fc2", a.fc2}}},
+            {"elementwise", {{"layernorm", (s.tokens_in + s.tokens_out) * (double)config.embed_dim},
+                             {"softmax", config.num_heads * (T + (T - 1) * k)},
+                             {"gelu", s.tokens_out * (double)config.mlp_hidden}}},
+            {"ops", ops},
+            {"median_ms", layer_ms}};
+        if (const MaskPredictor* p = model.predictor(i))
+            layer["predictor"] = {{"basis_density", (double)p->basis_nnz() / ((double)p->compressed() * p->tokens())},
+                                  {"coef_density", (double)config.basis_coef_topk / p->compressed()}};
+        layers.push_back(layer);
+    }
+
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double peak_rss_mib = usage.ru_maxrss / 1024.0;
+    const double total = actual.total(), mhsa = actual.mhsa();
+    nlohmann::json totals = {
+        {"macs", {{"unit", "macs per image"}, {"total", total}, {"mhsa", mhsa}, {"mlp", mlp_macs},
+                  {"other", total - mhsa - mlp_macs}, {"dense_total", dense.total()},
+                  {"dense_mhsa", dense.attention_products()}}},
+        {"latency_ms", {{"median", ms(untimed_median)}, {"p90", ms(quantile(samples.untimed_total, 0.9))},
+                        {"with_op_timers_median", ms(timed_median)},
+                        {"op_timer_overhead", timed_median / untimed_median - 1},
+                        {"sum_of_op_medians", ms(sum_of_op_medians)}}},
+        {"images_per_second", B / untimed_median},
+        {"peak_rss_mib", peak_rss_mib}};
+
+    if (flags.json) {
+        nlohmann::json document = {
+            {"schema_version", kJsonSchemaVersion},
+            {"command", "profile"},
+            {"tool", tool_identity()},
+            {"machine", machine_identity()},
+            {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
+                       {"random_weights", flags.random_weights}, {"sparsifiner", config.sparsifiner}}},
+            {"attention", attention_plan_json(model.attention_plan())},
+            {"settings", {{"batch", B}, {"threads", flags.threads}, {"repeat", flags.repeat},
+                          {"warmup", flags.warmup}, {"input", flags.images.empty() ? "random" : "images"}}},
+            {"timed", "DeitModel::forward: per-op times from runs with op timers, end-to-end latency from "
+                      "interleaved runs without them; image decoding excluded; MACs are per image"},
+            {"patch_embed", {{"macs", actual.patch_embed},
+                             {"median_ms", ms(quantile(samples.model[(int)ModelOp::patch_embed], 0.5))}}},
+            {"head", {{"macs", actual.head}, {"median_ms", ms(quantile(samples.model[(int)ModelOp::head], 0.5))}}},
+            {"layers", layers},
+            {"totals", totals}};
+        std::printf("%s\n", document.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)\n", config.arch.c_str(), S, S,
+                B, flags.threads, mask_source_name(model.attention_plan().mask), flags.repeat);
+    std::printf("%5s %6s %5s %7s %8s |", "block", "tokens", "k", "density", "GMACs");
+    for (int op = 0; op < kBlockOps; op++) std::printf(" %9s", block_op_name((BlockOp)op));
+    std::printf(" | %8s\n", "total");
+    for (const auto& layer : layers) {
+        std::printf("%5d %6d %5d %7.3f %8.4f |", layer["block"].get<int>(), layer["tokens_in"].get<int>(),
+                    layer["kept_keys"].get<int>(), layer["density"].get<double>(),
+                    layer["macs"]["total"].get<double>() / 1e9);
+        for (int op = 0; op < kBlockOps; op++)
+            std::printf(" %9.3f", layer["ops"][block_op_name((BlockOp)op)]["median_ms"].get<double>());
+        std::printf(" | %8.3f\n", layer["median_ms"].get<double>());
+    }
+    std::printf("patch embed %.3f ms, head %.3f ms\n", ms(quantile(samples.model[0], 0.5)),
+                ms(quantile(samples.model[1], 0.5)));
+    std::printf("MACs per image: %.4f G (dense %.4f G); MHSA %.4f G (dense %.4f G); MLP %.4f G\n", total / 1e9,
+                dense.total() / 1e9, mhsa / 1e9, dense.attention_products() / 1e9, mlp_macs / 1e9);
+    std::printf("latency: median %.2f ms, p90 %.2f ms (%.1f images/s); with op timers %.2f ms (%+.1f%%), sum of op "
+                "medians %.2f ms\n",
+                ms(untimed_median), ms(quantile(samples.untimed_total, 0.9)), B / untimed_median, ms(timed_median),
+                100 * (timed_median / untimed_median - 1), ms(sum_of_op_medians));
+    std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
+    return kExitOk;
+}
+
+}  // namespace
+
+Command profile_command(CLI::App& app) {
+    auto flags = std::make_shared<ProfileFlags>();
+    CLI::App* command = app.add_subcommand(
+        "profile", "Per-block, per-op latency and MACs (actual and dense-equivalent), attention density, tokens alive");
+    flags->model.add_to(*command, false);
+    flags->attention.add_to(*command);
+    command->add_option("images", flags->images, "Images to run (default: a seeded random input tensor)");
+    command->add_option("--arch", flags->arch, "With --random-weights: deit_tiny, deit_small or deit_base");
+    command->add_flag("--distilled", flags->distilled, "With --random-weights: a distilled model");
+    command->add_flag("--sparsifiner", flags->sparsifiner, "With --random-weights: add a random connectivity predictor");
+    command->add_flag("--random-weights", flags->random_weights,
+                      "Profile a geometry with seeded random weights instead of a model file");
+    command->add_option("--seed", flags->seed, "Seed of the random weights");
+    command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
+    command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    command->add_option("--repeat", flags->repeat, "Timed runs (each with and without op timers)")
+        ->check(CLI::Range(1, 100000));
+    command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
+    command->add_option("--crop-pct", flags->crop_pct, "Preprocessing crop (see classify)")->check(CLI::Range(0.05f, 1.0f));
+    command->add_flag("--json", flags->json, "Print one JSON document instead of the table");
+    return {command, [flags] { return profile_run(*flags); }};
+}
+
+}  // namespace sparsifiner

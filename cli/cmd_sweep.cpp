@@ -1,0 +1,391 @@
+// sparsifiner sweep: accuracy, agreement with the dense model, KL, MACs and latency for every
+// keep rate x mask source (x token-keep rate) on a data set. Each image is decoded once and run
+// through the dense model once per sweep; then once per setting. `--shard i/n` takes every n-th
+// image so that n processes share the work; `sparsifiner merge` adds their documents up.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/sweep_totals.h"
+#include "core/class_scores.h"
+#include "core/deit_model.h"
+#include "core/image.h"
+#include "core/macs.h"
+#include "datasets/image_source.h"
+
+namespace sparsifiner {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+// The first Ctrl-C asks the sweep to stop after the current batch and write what it has; a
+// second one (the default action, restored here) ends the process at once.
+extern "C" void sweep_on_sigint(int) {
+    g_interrupted = 1;
+    std::signal(SIGINT, SIG_DFL);
+}
+
+struct SweepFlags {
+    ModelFlags model;
+    std::string data, classes_file;
+    std::vector<std::string> images;
+    std::string keep_rates = "1.0,0.5,0.25";
+    std::string masks;  // default: learned,oracle,window for Sparsifiner weights, else oracle,window
+    std::string prune_at, token_keeps;
+    int limit = 0;
+    std::string shard = "1/1";
+    int batch = 1, threads = 1;
+    float crop_pct = 0.875f;
+    bool json = false, quiet = false, progress = false;
+};
+
+struct Setting {
+    AttentionPlan plan;
+    std::string mask;
+    float keep_rate, token_keep;
+    SweepTotals totals;
+};
+
+void shard_parse(const std::string& text, int* index, int* count) {
+    size_t slash = text.find('/');
+    bool ok = slash != std::string::npos;
+    if (ok) {
+        try {
+            size_t a = 0, b = 0;
+            *index = std::stoi(text.substr(0, slash), &a);
+            *count = std::stoi(text.substr(slash + 1), &b);
+            ok = a == slash && b == text.size() - slash - 1;
+        } catch (const std::exception&) {
+            ok = false;
+        }
+    }
+    if (!ok || *count < 1 || *index < 1 || *index > *count)
+        throw CommandError(kExitUsage, "--shard: '" + text + "' is not i/n with 1 <= i <= n");
+}
+
+// Softmax in double: the sweep's KL must not be dominated by float rounding of tiny values.
+void log_softmax(const float* logits, int C, std::vector<double>& out) {
+    out.resize(C);
+    double top = logits[0];
+    for (int c = 1; c < C; c++) top = std::max(top, (double)logits[c]);
+    double sum = 0;
+    for (int c = 0; c < C; c++) sum += std::exp((double)logits[c] - top);
+    const double log_sum = std::log(sum) + top;
+    for (int c = 0; c < C; c++) out[c] = logits[c] - log_sum;
+}
+
+// Adds one forward pass of B images to the totals: labels known where >= 0.
+void totals_add_batch(SweepTotals& totals, const float* logits, const float* dense_logits, const int* labels, int B,
+                      int C, const ForwardMacs& macs, double seconds) {
+    std::vector<double> log_p, log_q;
+    for (int b = 0; b < B; b++) {
+        const float* z = logits + (size_t)b * C;
+        const std::vector<ClassScore> top = top_classes(z, C, std::min(5, C));
+        if (labels[b] >= 0) {
+            totals.labelled++;
+            totals.top1_correct += top[0].index == labels[b];
+            for (const ClassScore& s : top) totals.top5_correct += s.index == labels[b];
+        }
+        if (dense_logits != nullptr) {
+            const float* zd = dense_logits + (size_t)b * C;
+            totals.top1_agree += top_classes(zd, C, 1)[0].index == top[0].index;
+            log_softmax(zd, C, log_p);
+            log_softmax(z, C, log_q);
+            double kl = 0;
+            for (int c = 0; c < C; c++) kl += std::exp(log_p[c]) * (log_p[c] - log_q[c]);
+            totals.kl_sum_nats += std::max(0.0, kl);  // clamp the rounding-level negative of equal logits
+        } else {
+            totals.top1_agree++;  // the dense model agrees with itself
+        }
+        totals.images++;
+    }
+    totals.macs_sum += std::round(macs.total() * B);
+    totals.mhsa_macs_sum += std::round(macs.mhsa() * B);
+    totals.latency_ms.push_back(seconds * 1e3 / B);
+}
+
+class Progress {
+public:
+    Progress(bool terminal, bool lines, long total) : terminal_(terminal), lines_(lines), total_(total) {}
+    void update(long done) {
+        if (!terminal_ && !lines_) return;
+        const double elapsed = seconds_since(start_);
+        if (!terminal_ && done != total_ && seconds_since(last_) < 1.0 && done != 1) return;
+        last_ = std::chrono::steady_clock::now();
+        const double rate = elapsed > 0 ? done / elapsed : 0;
+        const double eta = rate > 0 ? (total_ - done) / rate : 0;
+        std::fprintf(stderr, "%ssweep: %ld/%ld images, %.2f images/s, ETA %d:%02d%s", terminal_ ? "\r" : "", done,
+                     total_, rate, (int)eta / 60, (int)eta % 60, terminal_ ? "  " : "\n");
+        std::fflush(stderr);
+    }
+    void finish() {
+        if (terminal_) std::fprintf(stderr, "\n");
+    }
+
+private:
+    static double seconds_since(std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    }
+    bool terminal_, lines_;
+    long total_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+};
+
+// Decodes and preprocesses items [begin, end) into out (packed); failures are appended to errors.
+std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>& selected, size_t begin, size_t end,
+                               int S, float crop_pct, float* out, nlohmann::json& errors) {
+    const size_t n = end - begin, image_floats = (size_t)3 * S * S;
+    std::vector<std::string> failure(n);
+    std::vector<char> ok(n, 0);
+#pragma omp parallel for schedule(dynamic)
+    for (size_t i = 0; i < n; i++) {
+        const ImageItem& item = source.items[selected[begin + i]];
+        try {
+            RgbImage image;
+            if (item.memory_index >= 0) {
+                // Fashion-MNIST: grey replicated to RGB, then the same evaluation transform as any
+                // photo (SPEC 6): a 28x28 image is upscaled by Pillow-style bicubic to
+                // floor(S / crop_pct), then centre-cropped to S.
+                const GreyImages& g = source.grey;
+                image.width = g.cols, image.height = g.rows;
+                image.pixels.resize((size_t)g.rows * g.cols * 3);
+                const uint8_t* grey = g.pixels.data() + (size_t)item.memory_index * g.rows * g.cols;
+                for (size_t p = 0; p < (size_t)g.rows * g.cols; p++)
+                    for (int ch = 0; ch < 3; ch++) image.pixels[p * 3 + ch] = grey[p];
+            } else {
+                image = image_load(item.name);
+            }
+            image_normalize(image_resize_crop(image, S, crop_pct), out + i * image_floats);
+            ok[i] = 1;
+        } catch (const std::exception& e) {
+            failure[i] = e.what();
+        }
+    }
+    std::vector<int> done;  // indices into `selected` of the images that worked, packed in order
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i]) {
+            report_error(failure[i]);
+            errors.push_back({{"index", (long)(begin + i)}, {"file", source.items[selected[begin + i]].name},
+                              {"error", failure[i]}});
+            continue;
+        }
+        if (done.size() != i)
+            std::copy(out + i * image_floats, out + (i + 1) * image_floats, out + done.size() * image_floats);
+        done.push_back((int)(begin + i));
+    }
+    return done;
+}
+
+std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& config) {
+    const std::string masks = !flags.masks.empty() ? flags.masks
+                              : config.sparsifiner ? "learned,oracle,window"
+                                                   : "oracle,window";
+    const std::vector<float> rates = parse_float_list(flags.keep_rates, "--keep-rates");
+    std::vector<float> token_keeps = {1.0f};
+    if (!flags.token_keeps.empty()) token_keeps = parse_float_list(flags.token_keeps, "--token-keep");
+    if (!flags.token_keeps.empty() && flags.prune_at.empty())
+        throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
+    std::vector<std::string> mask_names;
+    std::stringstream stream(masks);
+    for (std::string m; std::getline(stream, m, ',');) mask_names.push_back(m);
+    std::vector<Setting> settings;
+    for (const std::string& mask : mask_names)
+        for (float rate : rates)
+            for (float token_keep : token_keeps) {
+                AttentionFlags af;
+                af.mask = mask;
+                af.keep_rates = std::to_string(rate);
+                af.prune_at = flags.prune_at;
+                af.token_keep = token_keep;
+                Setting s;
+                s.plan = af.plan_for(config);
+                if (flags.prune_at.empty()) s.plan.prune_at.clear();  // a sweep prunes only when asked
+                s.mask = mask, s.keep_rate = rate, s.token_keep = flags.prune_at.empty() ? 1.0f : token_keep;
+                settings.push_back(s);
+            }
+    return settings;
+}
+
+nlohmann::json setting_json(const Setting& s) {
+    nlohmann::json out = {{"mask", s.mask}, {"keep_rate", s.keep_rate}, {"token_keep", s.token_keep},
+                          {"attention", attention_plan_json(s.plan)}};
+    s.totals.to_json(out);
+    return out;
+}
+
+void print_table(const nlohmann::json& doc) {
+    std::printf("%-8s %6s %6s %8s %8s %8s %9s %10s %10s %9s\n", "mask", "keep", "tokens", "images", "top1", "top5",
+                "agree", "KL(nats)", "GMACs", "ms/image");
+    auto number = [](const nlohmann::json& v, double scale = 1) {
+        char text[32];
+        if (v.is_null()) return std::string("-");
+        std::snprintf(text, sizeof text, "%.4f", v.get<double>() * scale);
+        return std::string(text);
+    };
+    std::vector<nlohmann::json> rows = {doc["dense"]};
+    for (const auto& s : doc["settings"]) rows.push_back(s);
+    for (const auto& r : rows)
+        std::printf("%-8s %6.3f %6.3f %8ld %8s %8s %9s %10s %10s %9s\n", r["mask"].get<std::string>().c_str(),
+                    r["keep_rate"].get<double>(), r["token_keep"].get<double>(), r["images"].get<long>(),
+                    number(r["top1_accuracy"]).c_str(), number(r["top5_accuracy"]).c_str(),
+                    number(r["top1_agreement"]).c_str(), number(r["kl_mean_nats"]).c_str(),
+                    number(r["macs_per_image"], 1e-9).c_str(), number(r["latency_ms_median"]).c_str());
+    if (doc["partial"].get<bool>()) std::printf("(partial: interrupted)\n");
+}
+
+int sweep_run(const SweepFlags& flags) {
+    if (flags.data.empty() == flags.images.empty())
+        throw CommandError(kExitUsage, "give exactly one of --data PATH and --images FILE...");
+    int shard_index = 1, shard_count = 1;
+    shard_parse(flags.shard, &shard_index, &shard_count);
+    threads_apply(flags.threads);
+
+    ImageSource source;
+    try {
+        source = flags.data.empty() ? image_source_paths(flags.images) : image_source_open(flags.data, flags.classes_file);
+    } catch (const DataSourceError& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+    DeitWeights weights = model_load(flags.model);
+    const DeitConfig config = weights.config;
+    std::vector<Setting> settings = settings_make(flags, config);
+    if (source.labelled && (int)source.class_names.size() > config.num_classes)
+        throw CommandError(kExitUsage, source.location + ": " + std::to_string(source.class_names.size()) +
+                                           " classes, but the model has " + std::to_string(config.num_classes));
+    std::unique_ptr<DeitModel> model;
+    AttentionPlan dense_plan;
+    dense_plan.mask = MaskSource::dense;
+    dense_plan.keep_rate.assign(config.depth, 1.0f);
+    try {
+        model = std::make_unique<DeitModel>(weights, flags.model.img_size);
+        for (const Setting& s : settings) model->set_attention_plan(s.plan);  // fail before any work
+        model->set_attention_plan(dense_plan);
+    } catch (const std::invalid_argument& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+    weights = DeitWeights();
+    const int S = model->img_size(), C = model->num_classes();
+
+    // --limit takes the first N of the source's fixed order; the shard then takes every n-th.
+    const size_t limited = flags.limit > 0 ? std::min(source.items.size(), (size_t)flags.limit) : source.items.size();
+    std::vector<int> selected;
+    for (size_t i = shard_index - 1; i < limited; i += shard_count) selected.push_back((int)i);
+
+    SweepTotals dense;
+    nlohmann::json errors = nlohmann::json::array();
+    const size_t image_floats = (size_t)3 * S * S;
+    std::vector<float> images(image_floats * flags.batch), dense_logits((size_t)C * flags.batch),
+        logits((size_t)C * flags.batch);
+    Progress progress(!flags.quiet && isatty(STDERR_FILENO), !flags.quiet && flags.progress, (long)selected.size());
+    g_interrupted = 0;
+    auto previous = std::signal(SIGINT, sweep_on_sigint);
+    size_t attempted = 0;
+    using clock = std::chrono::steady_clock;
+    for (size_t begin = 0; begin < selected.size() && !g_interrupted; begin += flags.batch) {
+        const size_t end = std::min(selected.size(), begin + flags.batch);
+        std::vector<int> done = batch_prepare(source, selected, begin, end, S, flags.crop_pct, images.data(), errors);
+        attempted = end;
+        const int B = (int)done.size();
+        if (B > 0) {
+            std::vector<int> labels(B);
+            for (int b = 0; b < B; b++) labels[b] = source.items[selected[done[b]]].label;
+            ForwardStats stats;
+            ForwardObserver observer;
+            observer.stats = &stats;
+            model->set_attention_plan(dense_plan);
+            auto t0 = clock::now();
+            model->forward(images.data(), B, dense_logits.data(), &observer);
+            double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+            totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
+                             seconds);
+            for (Setting& s : settings) {
+                model->set_attention_plan(s.plan);
+                ForwardStats setting_stats;
+                observer.stats = &setting_stats;
+                t0 = clock::now();
+                model->forward(images.data(), B, logits.data(), &observer);
+                seconds = std::chrono::duration<double>(clock::now() - t0).count();
+                totals_add_batch(s.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
+                                 forward_macs(config, setting_stats, S), seconds);
+            }
+        }
+        progress.update((long)end);
+    }
+    progress.finish();
+    std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
+    const bool partial = attempted < selected.size();
+
+    nlohmann::json dense_json = {{"mask", "dense"}, {"keep_rate", 1.0}, {"token_keep", 1.0},
+                                 {"attention", attention_plan_json(dense_plan)}};
+    dense.to_json(dense_json);
+    nlohmann::json settings_json = nlohmann::json::array();
+    for (const Setting& s : settings) settings_json.push_back(setting_json(s));
+    nlohmann::json document = {
+        {"schema_version", kJsonSchemaVersion},
+        {"command", "sweep"},
+        {"tool", tool_identity()},
+        {"machine", machine_identity()},
+        {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S}, {"num_classes", C},
+                   {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
+        {"data", {{"kind", source.kind}, {"location", source.location}, {"labelled", source.labelled},
+                  {"classes", source.class_names.size()}, {"images_in_source", source.items.size()},
+                  {"limit", flags.limit}, {"images_selected", limited}}},
+        {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
+        {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", flags.crop_pct},
+                     {"masks", flags.masks}, {"keep_rates", flags.keep_rates}, {"prune_at", flags.prune_at},
+                     {"token_keeps", flags.token_keeps}}},
+        {"partial", partial},
+        {"images", {{"attempted", attempted}, {"ok", dense.images}, {"failed", errors.size()}}},
+        {"errors", errors},
+        {"dense", dense_json},
+        {"settings", settings_json}};
+    if (flags.json)
+        std::printf("%s\n", document.dump(2).c_str());
+    else
+        print_table(document);
+    std::fflush(stdout);
+    if (partial) return 130;  // 128 + SIGINT, as a shell reports it: the document says partial
+    return errors.empty() ? kExitOk : kExitSomeInputsFailed;
+}
+
+}  // namespace
+
+Command sweep_command(CLI::App& app) {
+    auto flags = std::make_shared<SweepFlags>();
+    CLI::App* command = app.add_subcommand(
+        "sweep", "Accuracy, agreement with dense, KL, MACs and latency for every keep rate x mask source on a data set");
+    flags->model.add_to(*command);
+    command->add_option("--data", flags->data,
+                        "A folder with one sub-folder per class, a folder of images (unlabelled), a list file of "
+                        "`path label` lines, a folder with Fashion-MNIST IDX files, or the word fashion-mnist "
+                        "(Debian's dataset-fashion-mnist)");
+    command->add_option("--classes", flags->classes_file,
+                        "With a class-folder --data: the class order, one folder name (first word) per line "
+                        "(e.g. ImageNet synsets); default the sorted sub-folder names");
+    command->add_option("--images", flags->images, "Image files or folders, unlabelled (agreement and KL only)");
+    command->add_option("--keep-rates", flags->keep_rates, "Comma-separated keep rates, each in (0, 1]");
+    command->add_option("--mask", flags->masks,
+                        "Comma-separated mask sources: learned, oracle, window (default: all that the weights allow)");
+    command->add_option("--prune-at", flags->prune_at, "Blocks (from 0) that prune tokens in every setting, e.g. 3,6,9");
+    command->add_option("--token-keep", flags->token_keeps, "Comma-separated token pruning base rates (with --prune-at)");
+    command->add_option("--limit", flags->limit, "Use only the first N images of the data set")->check(CLI::Range(1, 1 << 30));
+    command->add_option("--shard", flags->shard, "i/n: run only images i-1, i-1+n, ... (1 <= i <= n)");
+    command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
+    command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    command->add_option("--crop-pct", flags->crop_pct, "Resize the shorter side to size/crop-pct, then centre-crop")
+        ->check(CLI::Range(0.05f, 1.0f));
+    command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
+    command->add_flag("--quiet", flags->quiet, "No progress on stderr");
+    command->add_flag("--progress", flags->progress, "Progress lines on stderr even when it is not a terminal");
+    return {command, [flags] { return sweep_run(*flags); }};
+}
+
+}  // namespace sparsifiner
