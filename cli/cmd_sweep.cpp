@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 
@@ -214,8 +215,16 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
     return settings;
 }
 
+// 0.1f is 0.100000001490116 as a double: print the rate the user typed (6 significant digits).
+double rate_json(float rate) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", rate);
+    return std::strtod(text, nullptr);
+}
+
 nlohmann::json setting_json(const Setting& s) {
-    nlohmann::json out = {{"mask", s.mask}, {"keep_rate", s.keep_rate}, {"token_keep", s.token_keep},
+    nlohmann::json out = {{"mask", s.mask}, {"keep_rate", rate_json(s.keep_rate)},
+                          {"token_keep", rate_json(s.token_keep)},
                           {"attention", attention_plan_json(s.plan)}};
     s.totals.to_json(out);
     return out;

@@ -32,6 +32,8 @@ float* thread_floats(size_t count) {
 // Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
 // kernels below never need a column tail.
 constexpr int kColBlock = 16;
+// Query rows per parallel task of the per-row stage: a multiple of four (see predict()).
+constexpr int kRowBlock = 64;
 int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; }
 
 // out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
@@ -339,36 +341,59 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const float cheap_scale = 1.0f / std::sqrt(static_cast<float>(H));
     const int coef_topk = coef_topk_;
     const int c = c_;
-    long long coef_basis_macs = 0;
-#pragma omp parallel for collapse(2) schedule(static) reduction(+ : coef_basis_macs)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            // Scratch: qc [N, cp], kc [N, cp], kc^T [cp, N], kl [cp, kp], cheap [N, kp], approx [N],
-            // kept coefficient indices and weights [K].
-            const size_t n_cp = static_cast<size_t>(N) * cp;
-            float* qc = thread_floats(3 * n_cp + static_cast<size_t>(cp) * kp + static_cast<size_t>(N) * kp + N +
-                                      2 * static_cast<size_t>(K));
-            float* kc = qc + n_cp;
-            float* kc_t = kc + n_cp;
-            float* kl = kc_t + n_cp;
-            float* cheap = kl + static_cast<size_t>(cp) * kp;
-            float* approx = cheap + static_cast<size_t>(N) * kp;
-            float* kept_weight = approx + N;
-            int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
-            const float* image = qkv + static_cast<long long>(b) * N * row_stride;
-            gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
-            gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
-            // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
-            // weights times zero bias, so their kl rows are zero and never read).
-            transpose(kc, N, c, cp, kc_t, N);
-            gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
-            // cheap = qc[1:] kl for every non-cls row at once.
-            gemm_rows(qc + cp, cp, N - 1, c, kl, kp, nullptr, cheap);
+    const int BH = B * H;
 
-            int32_t* out_rows = key_index + (static_cast<long long>(b) * H + h) * (N - 1) * budget;
-            const float* kept_rows[64];
-            for (int i = 1; i < N; i++) {
-                float* coef = cheap + static_cast<size_t>(i - 1) * kp;
+    // Phase 1, per (image, head): qc [N, cp] and kl [cp, kp], kept for phase 2 (a few MB at
+    // N = 4097). kc and its transpose are per-thread scratch.
+    const size_t n_cp = static_cast<size_t>(N) * cp, cp_kp = static_cast<size_t>(cp) * kp;
+    thread_local std::vector<float> shared_products;
+    if (shared_products.size() < static_cast<size_t>(BH) * (n_cp + cp_kp))
+        shared_products.resize(static_cast<size_t>(BH) * (n_cp + cp_kp));
+    float* qc_all = shared_products.data();
+    float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < BH; bh++) {
+        const int b = bh / H, h = bh % H;
+        float* kc = thread_floats(2 * n_cp);
+        float* kc_t = kc + n_cp;
+        float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
+        float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
+        const float* image = qkv + static_cast<long long>(b) * N * row_stride;
+        gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+        gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
+        // weights times zero bias, so their kl rows are zero and never read).
+        transpose(kc, N, c, cp, kc_t, N);
+        gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
+    }
+
+    // Phase 2, per (image, head, block of query rows): each group of four rows goes from cheap
+    // to its key indices while its rows are in L1, with no [N, K] or [N, N] buffer. Blocks start
+    // at multiples of four non-cls rows, so the cheap rows split between the four-row kernel and
+    // the single-row tail exactly as one product over all rows would (same rounding).
+    const int rows = N - 1;
+    const int blocks_per_head = (rows + kRowBlock - 1) / kRowBlock;
+    long long coef_basis_macs = 0;
+#pragma omp parallel for schedule(static) reduction(+ : coef_basis_macs)
+    for (int task = 0; task < BH * blocks_per_head; task++) {
+        const int bh = task / blocks_per_head;
+        const int row_begin = (task % blocks_per_head) * kRowBlock;
+        const int row_end = std::min(rows, row_begin + kRowBlock);
+        const float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
+        const float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
+        // Scratch: cheap [4, kp], approx [N], kept coefficient weights and indices [K].
+        float* cheap = thread_floats(4 * static_cast<size_t>(kp) + N + 2 * static_cast<size_t>(K));
+        float* approx = cheap + 4 * static_cast<size_t>(kp);
+        float* kept_weight = approx + N;
+        int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
+        int32_t* out_rows = key_index + static_cast<long long>(bh) * rows * budget;
+        const float* kept_rows[64];
+        for (int r0 = row_begin; r0 < row_end; r0 += 4) {
+            const int group = std::min(4, row_end - r0);
+            // cheap rows r0.. = qc rows r0 + 1.. (the cls row is dropped) times kl.
+            gemm_rows(qc + static_cast<size_t>(r0 + 1) * cp, cp, group, c, kl, kp, nullptr, cheap);
+            for (int g = 0; g < group; g++) {
+                float* coef = cheap + static_cast<size_t>(g) * kp;
                 scaled_softmax(coef, K, cheap_scale);
                 // The largest coefficients only, not renormalised (SPEC 2, step 4).
                 const int n_kept = topk_select(coef, K, coef_topk, kept);
@@ -389,9 +414,10 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
                     }
                     e += chunk;
                 }
-                topk_select(approx, N, budget, out_rows + static_cast<long long>(i - 1) * budget);
+                topk_select(approx, N, budget, out_rows + static_cast<long long>(r0 + g) * budget);
             }
         }
+    }
 
     if (counts) {
         const long long bh = static_cast<long long>(B) * H;

@@ -15,12 +15,11 @@ namespace sparsifiner {
 
 namespace {
 
-// The selection narrows a range [lo, hi] of ranks that holds the k-th largest rank by counting,
-// in one vectorised pass per step, how many ranks are >= a midpoint. Counting is branch-free and
-// runs at several elements per cycle, so a dozen passes over a row cost less than one pass of
-// nth_element's data-dependent swaps, and no histogram needs clearing. Once few enough ranks are
-// left inside the range they are sorted exactly.
-constexpr long long kFinishCandidates = 32;
+// The selection narrows a range [lo, hi] of ranks that holds the k-th largest rank with
+// histograms of the candidates (kBuckets buckets per step), compacting the candidates after each
+// step. Once few enough are left they go through nth_element.
+constexpr int kFinishCandidates = 48;
+constexpr int kBuckets = 2048;
 
 #define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
@@ -43,12 +42,6 @@ SPARSIFINER_CLONES void float_ranks(const float* scores, int n, int32_t* ranks, 
     }
     *low = lo;
     *high = hi;
-}
-
-SPARSIFINER_CLONES int count_at_least(const int32_t* ranks, int n, int32_t threshold) {
-    int count = 0;
-    for (int i = 0; i < n; i++) count += ranks[i] >= threshold;
-    return count;
 }
 
 // 64-bit key: rank in the high half (offset to unsigned), the complement of the index in the low
@@ -194,55 +187,62 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
     int32_t lo, hi;
     float_ranks(scores, n, ranks, &lo, &hi);
 
-    // Invariant: count(rank >= lo) = at_lo >= k and count(rank > hi) = above_hi < k, so the k-th
-    // largest rank lies in [lo, hi]. Each step splits [lo, hi] where the cut would fall if the
-    // candidates were spread evenly over it (rows of scores are smooth enough that this usually
-    // ends in a handful of steps); a step that fails to halve the candidates is followed by a
-    // plain halving of the range, which bounds the worst case at about twice bisection's 32 steps.
-    // Counting runs over the current candidate array (cur_rank, cur_index, m): every entry whose
-    // rank was in [lo, hi] when it was compacted, so count(rank >= mid) = base + its own count.
+    // Invariant: the candidate array (cur_rank, cur_index, m) holds, in index order, exactly the
+    // entries whose rank lies in [lo, hi], above_hi entries rank above hi and above_hi < k <=
+    // above_hi + m, so the k-th largest rank lies in [lo, hi]. Each step spreads [lo, hi] over at
+    // most kBuckets equal buckets (a histogram of the candidates in one pass, no comparisons),
+    // walks down from the top bucket to the one holding the k-th rank and keeps only its
+    // entries. A bucket is at least 2^6 times narrower than the range, so a few steps reach
+    // a single rank; on the predictor's smooth rows one step usually leaves a few dozen candidates.
     const int32_t* cur_rank = ranks;
     const int32_t* cur_index = nullptr;  // identity
-    int m = n, base = 0, at_lo = n, above_hi = 0, side = 0;
-    bool halve = false;
-    while (lo < hi && at_lo - above_hi > kFinishCandidates) {
-        const long long width = static_cast<long long>(hi) - lo;
-        const int before = at_lo - above_hi;
-        long long step;
-        if (halve) {
-            step = (width + 1) / 2;
-        } else {
-            // Drop the (at_lo - k) lowest candidates: aim just inside that fraction of the range.
-            const double drop = (static_cast<double>(at_lo - k) + 0.5) / before;
-            step = static_cast<long long>(static_cast<double>(width) * drop);
-            step = std::min(std::max(step, 1LL), width);
+    int m = n, above_hi = 0, side = 0;
+    uint32_t histogram[4 * kBuckets];
+    while (lo < hi && m > kFinishCandidates) {
+        const uint32_t width = static_cast<uint32_t>(hi) - static_cast<uint32_t>(lo);
+        // About one bucket per candidate (fewer buckets to clear and walk on short rows).
+        int bucket_limit = 64;
+        while (bucket_limit < m && bucket_limit < kBuckets) bucket_limit *= 2;
+        int shift = 0;
+        while ((width >> shift) >= static_cast<uint32_t>(bucket_limit)) shift++;
+        const int buckets = static_cast<int>(width >> shift) + 1;
+        // Four interleaved histograms: runs of equal buckets (rows concentrate in a few) would
+        // otherwise chain every increment on the previous one's store.
+        std::memset(histogram, 0, sizeof(uint32_t) * 4 * buckets);
+        uint32_t* h0 = histogram;
+        uint32_t* h1 = h0 + buckets;
+        uint32_t* h2 = h1 + buckets;
+        uint32_t* h3 = h2 + buckets;
+        const uint32_t base = static_cast<uint32_t>(lo);
+        int e = 0;
+        for (; e + 4 <= m; e += 4) {
+            h0[(static_cast<uint32_t>(cur_rank[e]) - base) >> shift]++;
+            h1[(static_cast<uint32_t>(cur_rank[e + 1]) - base) >> shift]++;
+            h2[(static_cast<uint32_t>(cur_rank[e + 2]) - base) >> shift]++;
+            h3[(static_cast<uint32_t>(cur_rank[e + 3]) - base) >> shift]++;
         }
-        const int32_t mid = static_cast<int32_t>(lo + step);
-        const int count = base + count_at_least(cur_rank, m, mid);
-        if (count >= k) {
-            lo = mid;
-            at_lo = count;
-        } else {
-            hi = mid - 1;
-            above_hi = count;
-        }
-        const int left = at_lo - above_hi;
-        halve = !halve && 2 * left > before;
-        if (4 * left <= m && left > kFinishCandidates) {
-            int32_t* next_rank = pong[side][0];
-            int32_t* next_index = pong[side][1];
-            m = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, next_rank, next_index)
-                         : compact_portable(cur_rank, cur_index, 0, m, lo, hi, next_rank, next_index, 0);
-            cur_rank = next_rank;
-            cur_index = next_index;
-            base = above_hi;
-            side ^= 1;
-        }
+        for (; e < m; e++) h0[(static_cast<uint32_t>(cur_rank[e]) - base) >> shift]++;
+        int bucket = buckets - 1;
+        int above = above_hi;
+        auto in_bucket = [&](int b) { return static_cast<int>(h0[b] + h1[b] + h2[b] + h3[b]); };
+        while (above + in_bucket(bucket) < k) above += in_bucket(bucket--);
+        const uint32_t bucket_lo = static_cast<uint32_t>(lo) + (static_cast<uint32_t>(bucket) << shift);
+        const uint32_t bucket_hi = bucket_lo + ((1u << shift) - 1u);  // <= hi for every bucket but the last
+        lo = static_cast<int32_t>(bucket_lo);
+        hi = bucket == buckets - 1 ? hi : static_cast<int32_t>(bucket_hi);
+        above_hi = above;
+        int32_t* next_rank = pong[side][0];
+        int32_t* next_index = pong[side][1];
+        m = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, next_rank, next_index)
+                     : compact_portable(cur_rank, cur_index, 0, m, lo, hi, next_rank, next_index, 0);
+        cur_rank = next_rank;
+        cur_index = next_index;
+        side ^= 1;
     }
 
     // The cut: every key >= kth_key is in. The k - above_hi entries still needed come from the
-    // ranks in [lo, hi] (all in the current candidate array, in index order); taken in key order
-    // they give the ties to the lower index.
+    // candidates (ranks in [lo, hi], in index order); taken in key order they give the ties to
+    // the lower index.
     const int needed = k - above_hi;
     uint64_t kth_key;
     if (lo == hi) {
@@ -255,13 +255,8 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
             }
         kth_key = rank_key(lo, last);
     } else {
-        // At most kFinishCandidates remain in [lo, hi]; pack them first, then sort out the cut.
-        int32_t* last_rank = pong[side][0];
-        int32_t* last_index = pong[side][1];
-        const int left = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, last_rank, last_index)
-                                  : compact_portable(cur_rank, cur_index, 0, m, lo, hi, last_rank, last_index, 0);
-        keys.resize(left);
-        for (int e = 0; e < left; e++) keys[e] = rank_key(last_rank[e], last_index[e]);
+        keys.resize(m);
+        for (int e = 0; e < m; e++) keys[e] = rank_key(cur_rank[e], cur_index ? cur_index[e] : e);
         std::nth_element(keys.begin(), keys.begin() + (needed - 1), keys.end(), std::greater<uint64_t>());
         kth_key = keys[needed - 1];
     }

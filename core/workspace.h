@@ -3,7 +3,6 @@
 // It grows only when a larger shape is seen, so steady-state inference allocates (and touches
 // fresh pages) never: on these machines a fresh page costs about 10 us.
 #include <cstddef>
-#include <cstdlib>
 #include <memory>
 #include <new>
 
@@ -15,8 +14,7 @@ public:
     void reserve(size_t floats) {
         if (floats <= capacity_) return;
         size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        float* block = static_cast<float*>(std::aligned_alloc(64, bytes));
-        if (!block) throw std::bad_alloc();
+        float* block = static_cast<float*>(::operator new(bytes, std::align_val_t(64)));
         // Touch every page now, once, instead of inside the first timed forward pass.
         for (size_t i = 0; i < bytes / sizeof(float); i += 1024) block[i] = 0.f;
         storage_.reset(block);
@@ -30,7 +28,7 @@ public:
 
 private:
     struct Free {
-        void operator()(float* p) const { std::free(p); }
+        void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
     };
     std::unique_ptr<float, Free> storage_;
     size_t capacity_ = 0;

@@ -38,8 +38,9 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& bytes, const std::string
     const size_t stored_size = bytes[bytes.size() - 4] | bytes[bytes.size() - 3] << 8 |
                                bytes[bytes.size() - 2] << 16 | (size_t)bytes[bytes.size() - 1] << 24;
     int out_size = 0;
-    char* out = stbi_zlib_decode_noheader_malloc((const char*)bytes.data() + at, (int)(bytes.size() - 8 - at),
-                                                 &out_size);
+    // The 8-byte trailer is handed over too: stb's bit reader looks ahead past the last code and
+    // calls a stream that ends exactly at the final block corrupt.
+    char* out = stbi_zlib_decode_noheader_malloc((const char*)bytes.data() + at, (int)(bytes.size() - at), &out_size);
     if (out == nullptr) throw DataSourceError(path + ": corrupt gzip data");
     std::vector<uint8_t> result(out, out + out_size);
     std::free(out);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/mask_predictor.h"
+#include "core/threading.h"
 
 using namespace sparsifiner;
 
@@ -238,5 +239,47 @@ TEST_CASE("predictor: widths that are not whole column blocks, many kept coeffic
                 CAPTURE(h);
                 CHECK(got == want);
             }
+        }
+}
+
+TEST_CASE("predictor: several row blocks per head and a row tail, batch and thread count do not matter") {
+    // N = 139: 138 query rows per head, split into parallel blocks of rows with a tail that is not
+    // a multiple of four. Every (image, head) must equal the double-precision reference, an image
+    // predicted alone must equal the same image inside a batch, and one thread must give exactly
+    // what two give.
+    const int B = 2, H = 2, d = 16, c = 8, N = 139, K = 10, coef_topk = 3, budget = 35;
+    const float threshold = 0.2f;
+    std::mt19937 rng(57);
+    std::normal_distribution<float> normal;
+    auto fill = [&](size_t n, float scale) {
+        std::vector<float> v(n);
+        for (auto& x : v) x = normal(rng) * scale;
+        return v;
+    };
+    auto wq = fill(c * d, 0.4f), bq = fill(c, 0.2f), wk = fill(c * d, 0.4f), bk = fill(c, 0.2f);
+    auto pn = fill(N * K, 0.3f), pbn = fill(N * K, 0.5f);
+    auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
+                            coef_topk);
+    const size_t per_image = static_cast<size_t>(H) * (N - 1) * budget;
+    const int saved_threads = threads_get();
+    std::vector<int32_t> one_thread(B * per_image, -1), two_threads(B * per_image, -2), alone(per_image, -3);
+    threads_set(1);
+    predictor.predict(qkv.data(), B, N, budget, nullptr, one_thread.data());
+    threads_set(2);
+    predictor.predict(qkv.data(), B, N, budget, nullptr, two_threads.data());
+    predictor.predict(qkv.data() + static_cast<size_t>(N) * 3 * H * d, 1, N, budget, nullptr, alone.data());
+    threads_set(saved_threads);
+    CHECK(one_thread == two_threads);
+    CHECK(std::equal(alone.begin(), alone.end(), one_thread.begin() + per_image));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
+            auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
+            std::vector<int32_t> got(one_thread.begin() + (b * H + h) * (N - 1) * budget,
+                                     one_thread.begin() + (b * H + h + 1) * (N - 1) * budget);
+            CAPTURE(b);
+            CAPTURE(h);
+            CHECK(got == want);
         }
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -138,5 +139,36 @@ TEST_CASE("topk_select with few winners (the running-list path): ties, NaN, -0.0
         std::vector<float> row(96);
         for (auto& s : row) s = static_cast<float>(few(rng));
         for (int k : {1, 5, 8, 16}) CHECK(topk_run(row, k) == topk_reference(row, k));
+    }
+}
+
+TEST_CASE("topk_select when the cut hides in a sliver of a wide range (several narrowing steps)") {
+    // Most scores sit within a few thousand ulps of 1.0 (many exact repeats), while a handful of
+    // outliers (+inf, 1e30, -1e30, -inf, NaN) stretch the range of ranks to nearly all 2^32: the
+    // first histogram puts every ordinary score in one bucket, so the selection has to narrow
+    // several times and then break ties at the cut by index.
+    std::mt19937 rng(29);
+    std::uniform_int_distribution<int> ulps(0, 2999);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int n : {300, 5000}) {
+        std::vector<float> scores(n);
+        for (auto& s : scores) {
+            uint32_t bits;
+            const float one = 1.0f;
+            std::memcpy(&bits, &one, sizeof bits);
+            bits += static_cast<uint32_t>(ulps(rng));
+            std::memcpy(&s, &bits, sizeof s);
+        }
+        scores[3] = inf;
+        scores[n / 2] = 1e30f;
+        scores[n / 3] = -1e30f;
+        scores[n - 2] = -inf;
+        scores[n / 5] = nan;
+        for (int k : {1, 3, 17, 100, n / 4, n / 2, n - 3, n - 1}) {
+            CAPTURE(n);
+            CAPTURE(k);
+            CHECK(topk_run(scores, k) == topk_reference(scores, k));
+        }
     }
 }
