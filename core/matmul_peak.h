@@ -11,6 +11,6 @@ struct MatmulPeak {
 };
 
 // Times `runs` products after one warm-up, with the current thread count.
-MatmulPeak matmul_peak_measure(int size = 1536, int runs = 5);
+MatmulPeak matmul_peak_measure(int size = 1536, int runs = 10);
 
 }  // namespace sparsifiner
