@@ -1,12 +1,11 @@
 // sparsifiner classify: images in, the top classes out (a table, or one JSON document).
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/forward_dump.h"
 #include "cli/common.h"
 #include "cli/image_inputs.h"
-#include "cli/npy_writer.h"
 #include "core/class_scores.h"
 #include "core/deit_model.h"
 #include "datasets/labels.h"
@@ -27,62 +26,6 @@ struct ClassifyFlags {
     bool logits = false;
     std::string dump_activations;
     std::string dump_masks;
-};
-
-// What --dump-activations and --dump-masks write, gathered over all images. Each block's token
-// count (and kept-key count) is the same for every image, so arrays concatenate along images.
-struct ForwardDump {
-    std::vector<std::vector<float>> hidden;      // [depth][images * T_i * D]
-    std::vector<int> hidden_T;
-    std::vector<std::vector<int32_t>> keys;      // [depth][images * H * (T_i - 1) * k_i]
-    std::vector<std::vector<int32_t>> tokens;    // [depth][images * T_i]
-    std::vector<int> mask_T, mask_k;             // 0 k = dense block: no keys written
-    int H = 0, D = 0;
-
-    ForwardObserver observer(bool want_hidden, bool want_masks) {
-        ForwardObserver o;
-        if (want_hidden)
-            o.hidden = [this](int block, const float* x, int B, int T, int d) {
-                hidden[block].insert(hidden[block].end(), x, x + (size_t)B * T * d);
-                hidden_T[block] = T;
-            };
-        if (want_masks)
-            o.masks = [this](int block, const int32_t* key_index, const int32_t* positions, int B, int heads, int T,
-                             int k) {
-                tokens[block].insert(tokens[block].end(), positions, positions + (size_t)B * T);
-                mask_T[block] = T;
-                mask_k[block] = key_index ? k : 0;
-                if (key_index)
-                    keys[block].insert(keys[block].end(), key_index, key_index + (size_t)B * heads * (T - 1) * k);
-            };
-        return o;
-    }
-
-    void resize(int depth) {
-        hidden.resize(depth), hidden_T.resize(depth), keys.resize(depth), tokens.resize(depth);
-        mask_T.resize(depth), mask_k.resize(depth);
-    }
-
-    void write(const ClassifyFlags& flags, const std::vector<float>& all_logits, int C) const {
-        const int64_t images = (int64_t)(all_logits.size() / C);
-        const int depth = (int)hidden.size();
-        if (!flags.dump_activations.empty()) {
-            std::filesystem::create_directories(flags.dump_activations);
-            for (int i = 0; i < depth; i++)
-                npy_write_f32(flags.dump_activations + "/block_" + std::to_string(i) + ".npy", hidden[i].data(),
-                              {images, hidden_T[i], D});
-            npy_write_f32(flags.dump_activations + "/logits.npy", all_logits.data(), {images, C});
-        }
-        if (!flags.dump_masks.empty()) {
-            std::filesystem::create_directories(flags.dump_masks);
-            for (int i = 0; i < depth; i++) {
-                const std::string prefix = flags.dump_masks + "/block_" + std::to_string(i);
-                npy_write_i32(prefix + "_tokens.npy", tokens[i].data(), {images, mask_T[i]});
-                if (mask_k[i] > 0)
-                    npy_write_i32(prefix + "_keys.npy", keys[i].data(), {images, H, mask_T[i] - 1, mask_k[i]});
-            }
-        }
-    }
 };
 
 void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
@@ -156,7 +99,7 @@ int classify_run(const ClassifyFlags& flags) {
         std::fflush(stdout);
     }
 
-    if (dumping) dump.write(flags, all_logits, C);
+    if (dumping) dump.write(flags.dump_activations, flags.dump_masks, all_logits, C);
     if (flags.json) {
         nlohmann::json document = {
             {"schema_version", kJsonSchemaVersion},

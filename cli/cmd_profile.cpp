@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/forward_dump.h"
 #include "cli/common.h"
 #include "cli/image_inputs.h"
 #include "core/deit_model.h"
@@ -30,6 +31,7 @@ struct ProfileFlags {
     int batch = 1, threads = 1, repeat = 20, warmup = 3;
     float crop_pct = 0.875f;
     bool json = false;
+    std::string dump_masks;
 };
 
 constexpr int kBlockOps = (int)BlockOp::count;
@@ -111,6 +113,15 @@ int profile_run(const ProfileFlags& flags) {
         for (int op = 0; op < kModelOps; op++) samples.model[op].push_back(timed.seconds[op]);
     }
     model.forward(input.data(), B, logits.data(), &count_observer);
+    if (!flags.dump_masks.empty()) {
+        ForwardDump dump;
+        dump.H = config.num_heads;
+        dump.D = config.embed_dim;
+        dump.resize(depth);
+        ForwardObserver mask_observer = dump.observer(false, true);
+        model.forward(input.data(), B, logits.data(), &mask_observer);
+        dump.write("", flags.dump_masks, logits, config.num_classes);
+    }
 
     const ForwardMacs actual = forward_macs(config, counted, S);
     const DeitMacs dense = deit_dense_macs(config, S);
@@ -246,6 +257,8 @@ Command profile_command(CLI::App& app) {
     command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
     command->add_option("--crop-pct", flags->crop_pct, "Preprocessing crop (see classify)")->check(CLI::Range(0.05f, 1.0f));
     command->add_flag("--json", flags->json, "Print one JSON document instead of the table");
+    command->add_option("--dump-masks", flags->dump_masks,
+                        "Also write the kept keys and alive tokens of one more pass as .npy (see classify)");
     return {command, [flags] { return profile_run(*flags); }};
 }
 

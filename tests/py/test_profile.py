@@ -1,0 +1,89 @@
+"""sparsifiner profile: MAC totals against SPEC 1 and 5, per-layer values summing to the totals, the
+sparse counts against a hand computation, timings present and consistent, --dump-masks."""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+BIN = os.environ.get("SPARSIFINER_BIN", "")
+SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
+
+
+def profile(*args):
+    result = subprocess.run([BIN, "profile", "--json", "--repeat", "2", "--warmup", "0", *args],
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise AssertionError(result.stderr)
+    return json.loads(result.stdout)
+
+
+@unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
+class ProfileTest(unittest.TestCase):
+    def test_dense_totals_reproduce_the_spec_table(self):
+        # SPEC 1: GMACs at 224 for DeiT-Ti / S / B; SPEC 5: DeiT-S has 0.358 G of q k + p v.
+        for arch, gmacs in (("deit_tiny", 1.254), ("deit_small", 4.599), ("deit_base", 17.564)):
+            doc = profile("--arch", arch, "--random-weights")
+            macs = doc["totals"]["macs"]
+            self.assertEqual(round(macs["total"] / 1e9, 3), gmacs, arch)
+            self.assertEqual(macs["total"], macs["dense_total"])
+            layer_sum = sum(layer["macs"]["total"] for layer in doc["layers"])
+            self.assertAlmostEqual(layer_sum + doc["patch_embed"]["macs"] + doc["head"]["macs"], macs["total"],
+                                   delta=1e-6 * macs["total"])
+            if arch == "deit_small":
+                self.assertEqual(round(macs["mhsa"] / 1e9, 3), 0.358)
+
+    def test_sparse_layer_counts_by_hand(self):
+        # DeiT-Ti at 64 px: T = 17 tokens, D = 192, H = 3; window masks at keep 0.25 keep
+        # k = ceil(0.25 * 17) = 5 keys per non-cls row; the cls row attends to all 17.
+        doc = profile("--arch", "deit_tiny", "--img-size", "64", "--random-weights", "--mask", "window",
+                      "--keep-rate", "0.25")
+        T, D, k = 17, 192, 5
+        for layer in doc["layers"]:
+            self.assertEqual(layer["kept_keys"], k)
+            self.assertEqual(layer["macs"]["qk"], D * (T + (T - 1) * k))
+            self.assertEqual(layer["macs"]["pv"], D * (T + (T - 1) * k))
+            self.assertEqual(layer["macs"]["predictor"], 0)
+            self.assertAlmostEqual(layer["density"], (T + (T - 1) * k) / T ** 2)
+            self.assertEqual(layer["macs"]["qkv"], T * D * 3 * D)
+
+    def test_keep_rate_lowers_macs_monotonically_and_timings_add_up(self):
+        totals = []
+        for rate in ("1.0", "0.5", "0.25", "0.1"):
+            doc = profile("--arch", "deit_tiny", "--random-weights", "--sparsifiner", "--mask", "learned",
+                          "--keep-rate", rate)
+            totals.append(doc["totals"]["macs"]["mhsa"])
+            latency = doc["totals"]["latency_ms"]
+            self.assertGreater(latency["median"], 0)
+            self.assertGreater(latency["sum_of_op_medians"], 0)
+            # The op timers measure parts of the timed pass: their sum cannot exceed it much.
+            self.assertLessEqual(latency["sum_of_op_medians"], latency["with_op_timers_median"] * 1.05)
+            self.assertIn("predictor", doc["layers"][0])
+        self.assertEqual(totals, sorted(totals, reverse=True))
+        self.assertLess(totals[-1], totals[0])
+
+    def test_pruning_and_dump_masks(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            model = os.path.join(tmp, "spars.safetensors")
+            subprocess.run([sys.executable, MAKE_RANDOM, "--arch", "deit_tiny", "--sparsifiner", "--seed", "2",
+                            "-o", model], check=True)
+            masks = os.path.join(tmp, "masks")
+            doc = profile("-m", model, "--prune-at", "3,6,9", "--token-keep", "0.7", "--dump-masks", masks)
+            alive = [layer["tokens_in"] for layer in doc["layers"]]
+            expected = [197] * 4 + [1 + math.ceil(0.7 * 196)] * 3 + [1 + math.ceil(0.49 * 196)] * 3 + \
+                       [1 + math.ceil(0.343 * 196)] * 2
+            self.assertEqual(alive, expected)
+            keys = np.load(os.path.join(masks, "block_5_keys.npy"))
+            tokens = np.load(os.path.join(masks, "block_5_tokens.npy"))
+            self.assertEqual(tokens.shape, (1, expected[5]))
+            self.assertEqual(keys.shape, (1, 3, expected[5] - 1, doc["layers"][5]["kept_keys"]))
+            self.assertTrue((np.diff(keys, axis=-1) > 0).all())  # ascending, distinct
+
+
+if __name__ == "__main__":
+    unittest.main()
