@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/sweep_plot.h"
 #include "cli/common.h"
 #include "cli/sweep_totals.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 struct MergeFlags {
     std::vector<std::string> parts;
+    std::string plot;  // --plot FILE.svg
 };
 
 nlohmann::json part_read(const std::string& path) {
@@ -99,6 +101,7 @@ int merge_run(const MergeFlags& flags) {
         for (size_t s = 0; s < setting_parts.size(); s++)
             merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
         merged["merged_from"] = merged_from;
+        if (!flags.plot.empty()) sweep_plot_svg(merged, flags.plot);
         std::printf("%s\n", merged.dump(2).c_str());
         return partial ? 130 : errors.empty() ? kExitOk : kExitSomeInputsFailed;
     } catch (const nlohmann::json::exception& e) {
@@ -113,6 +116,7 @@ Command merge_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "merge", "Combine `sweep --shard i/n --json` documents into the document of one unsharded run (on stdout)");
     command->add_option("parts", flags->parts, "The shard documents (every shard 1..n exactly once)")->required();
+    command->add_option("--plot", flags->plot, "Also draw the merged trade-off figure as an SVG file (see sweep --plot)");
     return {command, [flags] { return merge_run(*flags); }};
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/sweep_plot.h"
 #include "cli/common.h"
 #include "cli/sweep_totals.h"
 #include "core/class_scores.h"
@@ -46,6 +47,7 @@ struct SweepFlags {
     int batch = 1, threads = 1;
     float crop_pct = 0.875f;
     bool json = false, quiet = false, progress = false;
+    std::string plot;  // --plot FILE.svg
 };
 
 struct Setting {
@@ -356,6 +358,7 @@ int sweep_run(const SweepFlags& flags) {
         {"errors", errors},
         {"dense", dense_json},
         {"settings", settings_json}};
+    if (!flags.plot.empty()) sweep_plot_svg(document, flags.plot);
     if (flags.json)
         std::printf("%s\n", document.dump(2).c_str());
     else
@@ -393,6 +396,9 @@ Command sweep_command(CLI::App& app) {
         ->check(CLI::Range(0.05f, 1.0f));
     command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
     command->add_flag("--quiet", flags->quiet, "No progress on stderr");
+    command->add_option("--plot", flags->plot,
+                        "Also draw top-1 (or agreement, without labels) against MHSA MACs, one line per mask "
+                        "source, as an SVG file");
     command->add_flag("--progress", flags->progress, "Progress lines on stderr even when it is not a terminal");
     return {command, [flags] { return sweep_run(*flags); }};
 }

@@ -1,0 +1,77 @@
+"""sweep --plot: the trade-off figure is a well-formed SVG with one line per mask source, one point
+per setting placed by its MHSA MACs and accuracy, the dense reference point; merge --plot of shards
+draws exactly the unsharded figure."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+BIN = os.environ.get("SPARSIFINER_BIN", "")
+SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURE = os.path.join(SOURCE, "tests", "data", "sweep_folder")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def run(*args):
+    result = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise AssertionError(result.stderr)
+    return result.stdout
+
+
+@unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
+class SweepPlotTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.model = os.path.join(cls.tmp.name, "model.safetensors")
+        subprocess.run([sys.executable, os.path.join(SOURCE, "weights", "make_random_model.py"), "--arch",
+                        "deit_tiny", "--sparsifiner", "--num-classes", "10", "--seed", "0", "-o", cls.model],
+                       check=True)
+        cls.common = ["-m", cls.model, "--data", FIXTURE, "--keep-rates", "0.5,0.25,0.1", "--mask",
+                      "learned,window", "--json", "--quiet"]
+        cls.plot = os.path.join(cls.tmp.name, "sweep.svg")
+        cls.doc = json.loads(run("sweep", *cls.common, "--plot", cls.plot))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_lines_points_and_their_places(self):
+        root = ET.parse(self.plot).getroot()
+        lines = {p.get("data-mask"): p for p in root.iter(SVG + "polyline")}
+        self.assertEqual(sorted(lines), ["learned", "window"])
+        circles = [c for c in root.iter(SVG + "circle")]
+        self.assertEqual(len(circles), len(self.doc["settings"]))
+        self.assertEqual(len([r for r in root.iter(SVG + "rect") if r.get("class") == "dense"]), 1)
+        for mask, line in lines.items():
+            rows = sorted((r for r in self.doc["settings"] if r["mask"] == mask),
+                          key=lambda r: r["mhsa_macs_per_image"])
+            xy = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+            self.assertEqual(len(xy), len(rows))
+            # Points left to right in MACs order; a higher accuracy is drawn higher (smaller y).
+            self.assertEqual([x for x, _ in xy], sorted(x for x, _ in xy))
+            for (xa, ya), (xb, yb), ra, rb in zip(xy, xy[1:], rows, rows[1:]):
+                if ra["top1_accuracy"] != rb["top1_accuracy"]:
+                    self.assertEqual(ya > yb, ra["top1_accuracy"] < rb["top1_accuracy"])
+        labels = {t.text for t in root.iter(SVG + "text")}
+        self.assertTrue({"0.5", "0.25", "0.1", "dense"} <= labels)
+
+    def test_merged_shards_draw_the_same_figure(self):
+        parts = []
+        for i in (1, 2):
+            path = os.path.join(self.tmp.name, f"part{i}.json")
+            with open(path, "w") as f:
+                f.write(run("sweep", *self.common, "--shard", f"{i}/2"))
+            parts.append(path)
+        merged_plot = os.path.join(self.tmp.name, "merged.svg")
+        run("merge", *parts, "--plot", merged_plot)
+        with open(self.plot) as a, open(merged_plot) as b:
+            self.assertEqual(a.read(), b.read())
+
+
+if __name__ == "__main__":
+    unittest.main()
