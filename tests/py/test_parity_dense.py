@@ -55,6 +55,17 @@ def smooth_image(size, seed):
     return Image.fromarray(coarse, "RGB").resize((size, size), Image.BICUBIC)
 
 
+def parity_images(directory, size):
+    """The two seeded smooth PNGs at `size` that every parity case classifies (made once per folder)."""
+    paths = []
+    for seed in (11, 12):
+        path = os.path.join(directory, "img%d_%d.png" % (seed, size))
+        if not os.path.exists(path):
+            smooth_image(size, seed * 1000 + size).save(path)
+        paths.append(path)
+    return paths
+
+
 def max_rel_diff(ref, got):
     ref = np.asarray(ref, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
@@ -90,13 +101,7 @@ class DenseParityTest(unittest.TestCase):
         return self.models[key]
 
     def images(self, size):
-        paths = []
-        for seed in (11, 12):
-            path = os.path.join(self.tmp, "img%d_%d.png" % (seed, size))
-            if not os.path.exists(path):
-                smooth_image(size, seed * 1000 + size).save(path)
-            paths.append(path)
-        return paths
+        return parity_images(self.tmp, size)
 
     def reference(self, key, image_paths):
         """float64 reference logits [2, C] and hidden states [depth][2, T, D] for the images."""

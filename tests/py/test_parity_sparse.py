@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
 import deit_ref  # noqa: E402
 import sparsifiner_ref as S  # noqa: E402
-from test_parity_dense import find_binary, max_rel_diff, smooth_image  # noqa: E402
+from test_parity_dense import find_binary, max_rel_diff, parity_images, smooth_image  # noqa: E402
 
 REL_TOL = 2e-5  # as the dense test; measured ~3e-6 on DeiT-S with masks and pruning
 AMBIGUOUS_REL = 1e-5  # rows whose cut gap is below this may legitimately differ (see above)
@@ -97,13 +97,7 @@ class SparseParityBase(unittest.TestCase):
         return self.models[key]
 
     def images(self, size):
-        paths = []
-        for seed in (11, 12):
-            path = os.path.join(self.tmp, "img%d_%d.png" % (seed, size))
-            if not os.path.exists(path):
-                smooth_image(size, seed * 1000 + size).save(path)
-            paths.append(path)
-        return paths
+        return parity_images(self.tmp, size)
 
     def pixels(self, image_paths):
         return torch.stack([deit_ref.preprocess_pixels(np.array(Image.open(p).convert("RGB")))
