@@ -7,4 +7,4 @@ tools/install-deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 ./build/sparsifiner info -m build/models/deit_tiny_random_seed0.safetensors
-./build/sparsifiner classify -m build/models/deit_tiny_random_seed0.safetensors datasets/samples/ --top 3
+./build/sparsifiner classify -m build/models/deit_tiny_random_seed0.safetensors datasets/samples/photos/ --top 3
