@@ -381,41 +381,41 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         const int row_end = std::min(rows, row_begin + kRowBlock);
         const float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         const float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
-        // Scratch: cheap [4, kp], approx [N], kept coefficient weights and indices [K].
-        float* cheap = thread_floats(4 * static_cast<size_t>(kp) + N + 2 * static_cast<size_t>(K));
-        float* approx = cheap + 4 * static_cast<size_t>(kp);
+        // Scratch: cheap [kRowBlock, kp], approx [N], kept coefficient weights and indices [K].
+        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + N + 2 * static_cast<size_t>(K));
+        float* approx = cheap + kRowBlock * static_cast<size_t>(kp);
         float* kept_weight = approx + N;
         int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
         int32_t* out_rows = key_index + static_cast<long long>(bh) * rows * budget;
         const float* kept_rows[64];
-        for (int r0 = row_begin; r0 < row_end; r0 += 4) {
-            const int group = std::min(4, row_end - r0);
-            // cheap rows r0.. = qc rows r0 + 1.. (the cls row is dropped) times kl.
-            gemm_rows(qc + static_cast<size_t>(r0 + 1) * cp, cp, group, c, kl, kp, nullptr, cheap);
-            for (int g = 0; g < group; g++) {
-                float* coef = cheap + static_cast<size_t>(g) * kp;
-                scaled_softmax(coef, K, cheap_scale);
-                // The largest coefficients only, not renormalised (SPEC 2, step 4).
-                const int n_kept = topk_select(coef, K, coef_topk, kept);
-                int e = 0;
-                while (e < n_kept) {
-                    // In chunks of up to 64 rows (basis_coef_topk is normally 8).
-                    const int chunk = std::min(n_kept - e, 64);
-                    for (int u = 0; u < chunk; u++) {
-                        kept_rows[u] = basis + static_cast<size_t>(kept[e + u]) * N;
-                        kept_weight[u] = coef[kept[e + u]];
-                        coef_basis_macs += nnz_of_row[kept[e + u]];
-                    }
-                    if (e == 0) {
-                        combine_rows(kept_rows, kept_weight, chunk, N, approx);
-                    } else {
-                        for (int u = 0; u < chunk; u++)
-                            for (int j = 0; j < N; j++) approx[j] += kept_weight[u] * kept_rows[u][j];
-                    }
-                    e += chunk;
+        // cheap rows row_begin.. = qc rows row_begin + 1.. (the cls row is dropped) times kl, the
+        // whole block in one product: each 16-column panel of kl then stays in L1 for every group
+        // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
+        // are the same as before, so the values are too.
+        gemm_rows(qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
+        for (int r = row_begin; r < row_end; r++) {
+            float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
+            scaled_softmax(coef, K, cheap_scale);
+            // The largest coefficients only, not renormalised (SPEC 2, step 4).
+            const int n_kept = topk_select(coef, K, coef_topk, kept);
+            int e = 0;
+            while (e < n_kept) {
+                // In chunks of up to 64 rows (basis_coef_topk is normally 8).
+                const int chunk = std::min(n_kept - e, 64);
+                for (int u = 0; u < chunk; u++) {
+                    kept_rows[u] = basis + static_cast<size_t>(kept[e + u]) * N;
+                    kept_weight[u] = coef[kept[e + u]];
+                    coef_basis_macs += nnz_of_row[kept[e + u]];
                 }
-                topk_select(approx, N, budget, out_rows + static_cast<long long>(r0 + g) * budget);
+                if (e == 0) {
+                    combine_rows(kept_rows, kept_weight, chunk, N, approx);
+                } else {
+                    for (int u = 0; u < chunk; u++)
+                        for (int j = 0; j < N; j++) approx[j] += kept_weight[u] * kept_rows[u][j];
+                }
+                e += chunk;
             }
+            topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
         }
     }
 

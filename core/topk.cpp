@@ -141,9 +141,41 @@ SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kt
 const bool use_avx2 = cpu_has_avx2_fma();
 
 // For a handful of winners (the predictor keeps ~8 basis coefficients out of K), a running
-// sorted list of the best keys is cheaper than counting passes: after the first few entries
-// nearly every key fails the single comparison against the current k-th best.
+// sorted list of the best keys is cheaper than narrowing: after the first few entries nearly every
+// key fails the single comparison against the current k-th best. With AVX2 eight ranks are tested
+// against it at once (an equal rank never enters: its index is higher than the list's).
 constexpr int kSmallK = 16;
+
+// Inserts key into best [count] (descending) keeping at most k entries; returns the new count.
+inline int running_insert(uint64_t* best, int count, int k, uint64_t key) {
+    if (count == k && key <= best[k - 1]) return count;
+    int pos = count < k ? count++ : k - 1;
+    while (pos > 0 && best[pos - 1] < key) {
+        best[pos] = best[pos - 1];
+        pos--;
+    }
+    best[pos] = key;
+    return count;
+}
+
+SPARSIFINER_AVX2 int running_scan_avx2(const int32_t* ranks, int n, int k, uint64_t* best) {
+    int count = 0, i = 0;
+    for (; i < n && count < k; i++) count = running_insert(best, count, k, rank_key(ranks[i], i));
+    for (; i < n && (i & 7); i++) count = running_insert(best, count, k, rank_key(ranks[i], i));
+    for (; i + 8 <= n; i += 8) {
+        const int32_t kth_rank = static_cast<int32_t>(static_cast<uint32_t>(best[k - 1] >> 32) ^ 0x80000000u);
+        const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ranks + i));
+        unsigned mask = static_cast<unsigned>(
+            _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(r, _mm256_set1_epi32(kth_rank)))));
+        while (mask) {
+            const int lane = __builtin_ctz(mask);
+            mask &= mask - 1;
+            count = running_insert(best, count, k, rank_key(ranks[i + lane], i + lane));
+        }
+    }
+    for (; i < n; i++) count = running_insert(best, count, k, rank_key(ranks[i], i));
+    return count;
+}
 
 int topk_small(const float* scores, int n, int k, int32_t* out) {
     thread_local std::vector<int32_t> rank_buffer;
@@ -151,16 +183,11 @@ int topk_small(const float* scores, int n, int k, int32_t* out) {
     int32_t lo, hi;
     float_ranks(scores, n, rank_buffer.data(), &lo, &hi);
     uint64_t best[kSmallK];  // descending
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-        const uint64_t key = rank_key(rank_buffer[i], i);
-        if (count == k && key <= best[k - 1]) continue;
-        int pos = count < k ? count++ : k - 1;
-        while (pos > 0 && best[pos - 1] < key) {
-            best[pos] = best[pos - 1];
-            pos--;
-        }
-        best[pos] = key;
+    if (use_avx2) {
+        running_scan_avx2(rank_buffer.data(), n, k, best);
+    } else {
+        int count = 0;
+        for (int i = 0; i < n; i++) count = running_insert(best, count, k, rank_key(rank_buffer[i], i));
     }
     for (int e = 0; e < k; e++) out[e] = static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(best[e]));
     std::sort(out, out + k);

@@ -2,7 +2,8 @@
 // ELL kernel at several keep rates, and the connectivity predictor alone, for DeiT-S geometry
 // (H = 6, d = 64), B = 1, N = 197, 577, 1025, 4097.
 //   attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] [--max-n N]
-//                   [--sizes 197,577,...] [--no-predictor] [--clock wall|cpu]
+//                   [--sizes 197,577,...] [--no-predictor] [--predictor-only] [--clock wall|cpu]
+// --predictor-only skips the dense and sparse kernels (for profiling the predictor alone).
 // Each row also prints the fastest sample of the sparse keep-0.25 and predictor runs (min): on a
 // shared machine the median moves with the load, the minimum much less.
 // Timed: one call of the kernel on data already in memory (warm-up call excluded); not timed:
@@ -88,7 +89,7 @@ int parse_positive(const char* flag, const char* text) {
 int main(int argc, char** argv) {
     bool json = false;
     int reps = 7, threads = 1, max_n = 4097;
-    bool predictor_on = true;
+    bool predictor_on = true, predictor_only = false;
     std::vector<int> sizes = {197, 577, 1025, 4097};
     SparseIsa isa = sparse_isa_best();
     for (int i = 1; i < argc; i++) {
@@ -109,6 +110,8 @@ int main(int argc, char** argv) {
             use_thread_clock = name == "cpu";
         } else if (arg == "--no-predictor") {
             predictor_on = false;
+        } else if (arg == "--predictor-only") {
+            predictor_only = true;
         } else if (arg == "--sizes" && has_value) {
             sizes.clear();
             std::string list = argv[++i];
@@ -142,7 +145,7 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] "
-                         "[--max-n N] [--sizes N,N,...] [--no-predictor] [--clock wall|cpu]\n");
+                         "[--max-n N] [--sizes N,N,...] [--no-predictor] [--predictor-only] [--clock wall|cpu]\n");
             return 2;
         }
     }
@@ -163,10 +166,12 @@ int main(int argc, char** argv) {
         for (auto& v : qkv) v = normal(rng);
         nlohmann::json record = {{"N", N}, {"H", H}, {"d", d}, {"B", B}};
 
-        std::vector<float> scores(static_cast<size_t>(B) * H * N * N);
-        DenseAttention dense(H, d);
-        auto dense_samples = time_ms(reps, [&] { dense.forward(qkv.data(), scores.data(), out.data(), B, N); });
-        std::vector<float>().swap(scores);
+        std::vector<double> dense_samples = {0.0};
+        if (!predictor_only) {
+            std::vector<float> scores(static_cast<size_t>(B) * H * N * N);
+            DenseAttention dense(H, d);
+            dense_samples = time_ms(reps, [&] { dense.forward(qkv.data(), scores.data(), out.data(), B, N); });
+        }
         const double dense_ms = quantile(dense_samples, 0.5), dense_min_ms = quantile(dense_samples, 0.0);
         record["dense"] = {{"median_ms", dense_ms}, {"samples_ms", dense_samples}};
 
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
         nlohmann::json sparse = nlohmann::json::array();
         for (int e = 0; e < 3; e++) {
             const int k = mask_budget(keeps[e], N);
+            if (predictor_only) continue;
             auto mask = random_mask(B * H * (N - 1), N, k, rng);
             auto samples = time_ms(reps, [&] {
                 sparse_attention_forward_isa(isa, qkv.data(), mask.data(), out.data(), nullptr, B, N, H, d, k);
