@@ -1,6 +1,8 @@
 #include "cli/attention_probe.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "core/attention_fidelity.h"
 
@@ -69,18 +71,31 @@ void AttentionProbe::on_masks(int block, const int32_t* key_index, const int32_t
         for (int p = 0; p < pairs; p++) layer.heads[p % H_].kept_mass.add(mass[p]);
         return;
     }
-    // The fidelity: one (image, head) at a time. LAPACK may run its own threads (OpenBLAS), so
-    // these are not nested in an OpenMP region.
+    // The fidelity, (image, head) pairs in parallel (LAPACK runs single-threaded inside).
     const bool with_low_rank = low_rank_ && key_index;
+    std::vector<HeadFidelity> results(pairs);
+    std::vector<std::string> failures(pairs);  // an exception must not leave an OpenMP region
+#pragma omp parallel for schedule(dynamic)
     for (int p = 0; p < pairs; p++) {
         const int b = p / H_, h = p % H_;
         const float* q = q_of(b, h);
-        std::vector<double> approx;
-        if (with_low_rank)
-            approx = (*low_rank_)[block].approx(q, q + D, stride, T, positions ? positions + (size_t)b * T : nullptr);
-        const HeadFidelity f = head_fidelity(q, q + D, q + 2 * D, stride, T, d_, keys_of(b, h), kept,
-                                             with_low_rank ? approx.data() : nullptr, top_);
-        HeadSummary& head = layer.heads[h];
+        try {
+            std::vector<double> approx;
+            if (with_low_rank)
+                approx = (*low_rank_)[block].approx(q, q + D, stride, T, positions ? positions + (size_t)b * T : nullptr);
+            results[p] = head_fidelity(q, q + D, q + 2 * D, stride, T, d_, keys_of(b, h), kept,
+                                       with_low_rank ? approx.data() : nullptr, top_);
+        } catch (const std::exception& e) {
+            failures[p] = e.what();
+        }
+    }
+    for (int p = 0; p < pairs; p++)
+        if (!failures[p].empty())
+            throw std::runtime_error("fidelity of block " + std::to_string(block) + ", head " +
+                                     std::to_string(p % H_) + ": " + failures[p]);
+    for (int p = 0; p < pairs; p++) {
+        const HeadFidelity& f = results[p];
+        HeadSummary& head = layer.heads[p % H_];
         head.kept_mass.add(f.kept_mass);
         head.output_rel_error.add(f.output_rel_error);
         sum_into(head.dense_singular, f.dense_singular);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <dlfcn.h>
 #include <lapacke.h>
 
 namespace sparsifiner {
@@ -42,12 +43,26 @@ double kept_sum(const double* dense_row, const int32_t* keys, int kept) {
     return mass;
 }
 
+// Debian's default LAPACK is OpenBLAS's (update-alternatives), whose own thread pool sizes itself
+// by the machine's cores, not by the process's CPU quota or --threads: on a 2-CPU container it made
+// each 197 x 197 SVD ~25x slower. These matrices are small; callers parallelise over heads with
+// OpenMP instead, so ask OpenBLAS, when it is the LAPACK in use, for one thread.
+void lapack_single_threaded_once() {
+    static const bool done = [] {
+        using set_threads = void (*)(int);
+        if (auto set = reinterpret_cast<set_threads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+        return true;
+    }();
+    (void)done;
+}
+
 }  // namespace
 
 std::vector<double> singular_values(std::vector<double> a, int rows, int cols, int top) {
     const int count = std::min(rows, cols);
     std::vector<double> s(std::max(count, 1));
     if (count > 0) {
+        lapack_single_threaded_once();
         // Row-major [rows, cols] is column-major [cols, rows]: the transpose, same singular values,
         // and no copy into another layout inside LAPACKE.
         const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', cols, rows, a.data(), cols, s.data(), nullptr,

@@ -38,6 +38,7 @@ double head_kept_mass(const float* q, const float* k, long stride, int N, int d,
 
 // The `top` largest singular values (descending) of a [rows, cols] row-major matrix, through
 // LAPACK's dgesdd (values only). `a` is consumed. Throws std::runtime_error if LAPACK fails.
+// Safe to call from OpenMP threads: an OpenBLAS LAPACK is limited to one thread of its own.
 std::vector<double> singular_values(std::vector<double> a, int rows, int cols, int top);
 
 }  // namespace sparsifiner
