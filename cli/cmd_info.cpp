@@ -1,4 +1,5 @@
 // sparsifiner info: what a weight file holds: geometry, parameters, MACs, stored dtype.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -46,6 +47,21 @@ int info_run(const InfoFlags& flags) {
                                                {"fc1", macs.block.fc1}, {"fc2", macs.block.fc2}}},
                                 {"attention_qk_pv", macs.attention_products()},
                                 {"head", macs.head}};
+    // A Sparsifiner file: what one image costs at the keep rate (and pruning) it was trained with.
+    ForwardMacs trained{};
+    if (c.sparsifiner) {
+        std::vector<long long> basis_nnz;
+        for (const DeitBlockWeights& block : weights.blocks) {
+            long long nnz = 0;
+            for (float v : block.proj_back_n) nnz += std::fabs(v) > c.basis_threshold;
+            basis_nnz.push_back(nnz);
+        }
+        trained = planned_macs(c, attention_plan_default(c), basis_nnz, S);
+        macs_json["trained_keep_rate"] = {
+            {"keep_rate", c.keep_rate}, {"prune_at", c.prune_at}, {"token_keep", c.token_keep},
+            {"total", trained.total()}, {"mhsa", trained.mhsa()},
+            {"coef_basis", "estimated: basis_coef_topk basis rows of mean non-zero count per query row"}};
+    }
     if (flags.json) {
         nlohmann::json document = {{"schema_version", kJsonSchemaVersion}, {"command", "info"},
                                    {"tool", tool_identity()}, {"model", model}, {"macs", macs_json}};
@@ -62,6 +78,10 @@ int info_run(const InfoFlags& flags) {
     std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
     std::printf("MACs          %.3f G per image (q k + p v: %.3f G)\n", macs.total() / 1e9,
                 macs.attention_products() / 1e9);
+    if (c.sparsifiner)
+        std::printf("MACs trained  %.3f G per image at keep rate %.3g%s (MHSA %.3f G; coef x basis estimated)\n",
+                    trained.total() / 1e9, c.keep_rate, c.prune_at.empty() ? "" : " with token pruning",
+                    trained.mhsa() / 1e9);
     if (c.sparsifiner)
         std::printf("predictor     c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g\n",
                     c.predictor_c, c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold);

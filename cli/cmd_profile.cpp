@@ -1,12 +1,16 @@
 // sparsifiner profile: where the time and the MACs go, per block and per op, for a model file or
 // a geometry with random weights. Per-op timings come from runs with op timers; the end-to-end
 // latency from interleaved runs without them, and the difference is reported as the timers' cost.
+// Per-image statistics (tokens alive, density and, with --fidelity, the attention fidelity) come
+// from one more untimed pass over every input image.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <random>
 
+#include "cli/attention_probe.h"
 #include "cli/commands.h"
 #include "cli/forward_dump.h"
 #include "cli/common.h"
@@ -32,7 +36,12 @@ struct ProfileFlags {
     float crop_pct = 0.875f;
     bool json = false;
     std::string dump_masks;
+    bool fidelity = false;
 };
+
+// The timers may add this much to the end-to-end median (issue 5) before profile warns.
+constexpr double kOpTimerOverheadLimit = 0.05;
+constexpr int kTopSingularValues = 32;
 
 constexpr int kBlockOps = (int)BlockOp::count;
 constexpr int kModelOps = (int)ModelOp::count;
@@ -53,11 +62,11 @@ DeitWeights profile_weights(const ProfileFlags& flags) {
     }
 }
 
-// The model's input: the given images (cycled to fill the batch) or a seeded random tensor.
-std::vector<float> profile_input(const ProfileFlags& flags, int S) {
+// Every input image once: the given images, or a seeded random tensor of `batch` images.
+std::vector<float> profile_images(const ProfileFlags& flags, int S) {
     const size_t image_floats = (size_t)3 * S * S;
-    std::vector<float> input(image_floats * flags.batch);
     if (flags.images.empty()) {
+        std::vector<float> input(image_floats * flags.batch);
         std::mt19937 rng(0);
         std::normal_distribution<float> normal(0.f, 1.f);
         for (float& v : input) v = normal(rng);
@@ -65,11 +74,20 @@ std::vector<float> profile_input(const ProfileFlags& flags, int S) {
     }
     std::vector<std::string> paths = image_paths_expand(flags.images);
     if (paths.empty()) throw CommandError(kExitUsage, "no images found");
-    std::vector<std::string> chosen;
-    for (int b = 0; b < flags.batch; b++) chosen.push_back(paths[b % paths.size()]);
-    std::vector<std::string> errors = images_prepare(chosen, S, flags.crop_pct, input.data());
+    std::vector<float> input(image_floats * paths.size());
+    std::vector<std::string> errors = images_prepare(paths, S, flags.crop_pct, input.data());
     for (const std::string& error : errors)
         if (!error.empty()) throw CommandError(kExitSomeInputsFailed, error);
+    return input;
+}
+
+// The timed batch: the input images cycled to fill it.
+std::vector<float> profile_batch(const std::vector<float>& images, int S, int B) {
+    const size_t image_floats = (size_t)3 * S * S, count = images.size() / image_floats;
+    std::vector<float> input(image_floats * B);
+    for (int b = 0; b < B; b++)
+        std::copy(images.begin() + (b % count) * image_floats, images.begin() + (b % count + 1) * image_floats,
+                  input.begin() + b * image_floats);
     return input;
 }
 
@@ -81,15 +99,53 @@ struct Samples {
 
 double ms(double seconds) { return seconds * 1e3; }
 
+// Per block, over heads (and images): kept mass, output error, and the tail of the spectra.
+void fidelity_table(const nlohmann::json& layers, int images) {
+    std::printf("fidelity over %d image(s), from dense attention (untimed); kept mass of the non-cls rows; "
+                "sigma_last = the smallest reported singular value, mean over heads\n", images);
+    std::printf("%5s %9s %9s %10s %10s %12s %12s %12s\n", "block", "kept", "kept_min", "rel_err", "rel_err_max",
+                "sigma_dense", "sigma_sparse", "sigma_lowrank");
+    for (const auto& layer : layers) {
+        double kept = 0, kept_min = 1, err = 0, err_max = 0, tail[3] = {0, 0, 0};
+        bool low_rank = true;
+        const auto& heads = layer["heads"];
+        for (const auto& head : heads) {
+            kept += head["kept_mass"]["mean"].get<double>() / heads.size();
+            kept_min = std::min(kept_min, head["kept_mass"]["min"].get<double>());
+            err += head["output_rel_error"]["mean"].get<double>() / heads.size();
+            err_max = std::max(err_max, head["output_rel_error"]["max"].get<double>());
+            const char* kinds[3] = {"dense", "sparse", "low_rank"};
+            for (int s = 0; s < 3; s++) {
+                const auto& values = head["singular_values"][kinds[s]];
+                if (values.is_null() || values.empty()) {
+                    low_rank = low_rank && s != 2;
+                    continue;
+                }
+                tail[s] += values.back().get<double>() / heads.size();
+            }
+        }
+        char low_rank_text[32] = "-";
+        if (low_rank) std::snprintf(low_rank_text, sizeof low_rank_text, "%.3g", tail[2]);
+        std::printf("%5d %9.4f %9.4f %10.4f %10.4f %12.3g %12.3g %12s\n", layer["block"].get<int>(), kept, kept_min,
+                    err, err_max, tail[0], tail[1], low_rank_text);
+    }
+}
+
 int profile_run(const ProfileFlags& flags) {
     threads_apply(flags.threads);
     DeitWeights weights = profile_weights(flags);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
     DeitModel& model = *built;
     const DeitConfig config = weights.config;
+    // The predictor's coef basis (its low-rank connectivity), for the fidelity's spectra.
+    std::vector<PredictorLowRank> low_rank;
+    if (flags.fidelity && model.attention_plan().mask == MaskSource::learned)
+        for (int i = 0; i < config.depth; i++) low_rank.emplace_back(weights.blocks[i], config);
     weights = DeitWeights();
     const int S = model.img_size(), B = flags.batch, depth = config.depth;
-    const std::vector<float> input = profile_input(flags, S);
+    const std::vector<float> images = profile_images(flags, S);
+    const int image_count = (int)(images.size() / ((size_t)3 * S * S));
+    const std::vector<float> input = profile_batch(images, S, B);
     std::vector<float> logits((size_t)B * config.num_classes);
 
     ForwardStats counted, timed;
@@ -113,6 +169,10 @@ int profile_run(const ProfileFlags& flags) {
         for (int op = 0; op < kModelOps; op++) samples.model[op].push_back(timed.seconds[op]);
     }
     model.forward(input.data(), B, logits.data(), &count_observer);
+    // Before the passes below: the fidelity's dense matrices are no part of the model's footprint.
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double peak_rss_mib = usage.ru_maxrss / 1024.0;
     if (!flags.dump_masks.empty()) {
         ForwardDump dump;
         dump.H = config.num_heads;
@@ -122,11 +182,29 @@ int profile_run(const ProfileFlags& flags) {
         model.forward(input.data(), B, logits.data(), &mask_observer);
         dump.write("", flags.dump_masks, logits, config.num_classes);
     }
+    // Untimed, one image at a time: the per-image statistics and, with --fidelity, the dense
+    // attention matrices they are compared with.
+    AttentionProbe probe(depth, config.num_heads, config.head_dim(),
+                         flags.fidelity ? ProbeDepth::fidelity : ProbeDepth::density, &low_rank, kTopSingularValues);
+    ForwardObserver probe_observer = probe.observer();
+    const double probe_start = seconds_now();
+    for (int i = 0; i < image_count; i++)
+        model.forward(images.data() + (size_t)i * 3 * S * S, 1, logits.data(), &probe_observer);
+    if (flags.fidelity)
+        std::fprintf(stderr, "profile: fidelity over %d image(s) in %.1f s (untimed; builds dense attention)\n",
+                     image_count, seconds_now() - probe_start);
 
     const ForwardMacs actual = forward_macs(config, counted, S);
     const DeitMacs dense = deit_dense_macs(config, S);
     const double untimed_median = quantile(samples.untimed_total, 0.5);
     const double timed_median = quantile(samples.timed_total, 0.5);
+    const double timer_overhead = timed_median / untimed_median - 1;
+    const bool timer_overhead_exceeded = timer_overhead > kOpTimerOverheadLimit;
+    if (timer_overhead_exceeded)
+        std::fprintf(stderr,
+                     "sparsifiner: warning: the op timers added %.1f%% to the end-to-end median (limit %.0f%%): "
+                     "per-op times are inflated\n",
+                     100 * timer_overhead, 100 * kOpTimerOverheadLimit);
 
     nlohmann::json layers = nlohmann::json::array();
     double sum_of_op_medians = 0, mlp_macs = 0;
@@ -168,15 +246,16 @@ int profile_run(const ProfileFlags& flags) {
                              {"gelu", s.tokens_out * (double)config.mlp_hidden}}},
             {"ops", ops},
             {"median_ms", layer_ms}};
+        const nlohmann::json over_images = probe.layer_json(i);
+        layer["over_images"] = {{"images", image_count}, {"tokens_alive", over_images["tokens_alive"]},
+                                {"density", over_images["density"]}};
+        layer["heads"] = over_images["heads"];
         if (const MaskPredictor* p = model.predictor(i))
             layer["predictor"] = {{"basis_density", (double)p->basis_nnz() / ((double)p->compressed() * p->tokens())},
                                   {"coef_density", (double)config.basis_coef_topk / p->compressed()}};
         layers.push_back(layer);
     }
 
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    const double peak_rss_mib = usage.ru_maxrss / 1024.0;
     const double total = actual.total(), mhsa = actual.mhsa();
     nlohmann::json totals = {
         {"macs", {{"unit", "macs per image"}, {"total", total}, {"mhsa", mhsa}, {"mlp", mlp_macs},
@@ -184,7 +263,9 @@ int profile_run(const ProfileFlags& flags) {
                   {"dense_mhsa", dense.attention_products()}}},
         {"latency_ms", {{"median", ms(untimed_median)}, {"p90", ms(quantile(samples.untimed_total, 0.9))},
                         {"with_op_timers_median", ms(timed_median)},
-                        {"op_timer_overhead", timed_median / untimed_median - 1},
+                        {"op_timer_overhead", timer_overhead},
+                        {"op_timer_overhead_limit", kOpTimerOverheadLimit},
+                        {"op_timer_overhead_exceeded", timer_overhead_exceeded},
                         {"sum_of_op_medians", ms(sum_of_op_medians)}}},
         {"images_per_second", B / untimed_median},
         {"peak_rss_mib", peak_rss_mib}};
@@ -199,7 +280,12 @@ int profile_run(const ProfileFlags& flags) {
                        {"random_weights", flags.random_weights}, {"sparsifiner", config.sparsifiner}}},
             {"attention", attention_plan_json(model.attention_plan())},
             {"settings", {{"batch", B}, {"threads", flags.threads}, {"repeat", flags.repeat},
-                          {"warmup", flags.warmup}, {"input", flags.images.empty() ? "random" : "images"}}},
+                          {"warmup", flags.warmup}, {"input", flags.images.empty() ? "random" : "images"},
+                          {"input_images", image_count}}},
+            {"fidelity", {{"enabled", flags.fidelity}, {"builds_dense_attention", flags.fidelity},
+                          {"images", flags.fidelity ? image_count : 0},
+                          {"top_singular_values", kTopSingularValues},
+                          {"kept_mass_rows", "non-cls query rows"}}},
             {"timed", "DeitModel::forward: per-op times from runs with op timers, end-to-end latency from "
                       "interleaved runs without them; image decoding excluded; MACs are per image"},
             {"patch_embed", {{"macs", actual.patch_embed},
@@ -230,8 +316,9 @@ int profile_run(const ProfileFlags& flags) {
     std::printf("latency: median %.2f ms, p90 %.2f ms (%.1f images/s); with op timers %.2f ms (%+.1f%%), sum of op "
                 "medians %.2f ms\n",
                 ms(untimed_median), ms(quantile(samples.untimed_total, 0.9)), B / untimed_median, ms(timed_median),
-                100 * (timed_median / untimed_median - 1), ms(sum_of_op_medians));
+                100 * timer_overhead, ms(sum_of_op_medians));
     std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
+    if (flags.fidelity) fidelity_table(layers, image_count);
     return kExitOk;
 }
 
@@ -240,7 +327,8 @@ int profile_run(const ProfileFlags& flags) {
 Command profile_command(CLI::App& app) {
     auto flags = std::make_shared<ProfileFlags>();
     CLI::App* command = app.add_subcommand(
-        "profile", "Per-block, per-op latency and MACs (actual and dense-equivalent), attention density, tokens alive");
+        "profile", "Per-block, per-op latency and MACs (actual and dense-equivalent), attention density, tokens alive; "
+                   "--fidelity: sparse against dense attention");
     flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("images", flags->images, "Images to run (default: a seeded random input tensor)");
@@ -259,6 +347,10 @@ Command profile_command(CLI::App& app) {
     command->add_flag("--json", flags->json, "Print one JSON document instead of the table");
     command->add_option("--dump-masks", flags->dump_masks,
                         "Also write the kept keys and alive tokens of one more pass as .npy (see classify)");
+    command->add_flag("--fidelity", flags->fidelity,
+                      "Also compare each head with dense attention, per image in an untimed pass: kept softmax "
+                      "mass, output error, singular values (top 32) of the dense, sparse and low-rank (learned) "
+                      "attention matrices. Builds the dense N x N attention matrices (slow at large N)");
     return {command, [flags] { return profile_run(*flags); }};
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/attention_probe.h"
 #include "cli/commands.h"
 #include "cli/sweep_plot.h"
 #include "cli/common.h"
@@ -233,8 +234,8 @@ nlohmann::json setting_json(const Setting& s) {
 }
 
 void print_table(const nlohmann::json& doc) {
-    std::printf("%-8s %6s %6s %8s %8s %8s %9s %10s %10s %9s\n", "mask", "keep", "tokens", "images", "top1", "top5",
-                "agree", "KL(nats)", "GMACs", "ms/image");
+    std::printf("%-8s %6s %6s %8s %8s %8s %9s %10s %9s %10s %9s\n", "mask", "keep", "tokens", "images", "top1", "top5",
+                "agree", "KL(nats)", "kept_mass", "GMACs", "ms/image");
     auto number = [](const nlohmann::json& v, double scale = 1) {
         char text[32];
         if (v.is_null()) return std::string("-");
@@ -244,10 +245,11 @@ void print_table(const nlohmann::json& doc) {
     std::vector<nlohmann::json> rows = {doc["dense"]};
     for (const auto& s : doc["settings"]) rows.push_back(s);
     for (const auto& r : rows)
-        std::printf("%-8s %6.3f %6.3f %8ld %8s %8s %9s %10s %10s %9s\n", r["mask"].get<std::string>().c_str(),
+        std::printf("%-8s %6.3f %6.3f %8ld %8s %8s %9s %10s %9s %10s %9s\n", r["mask"].get<std::string>().c_str(),
                     r["keep_rate"].get<double>(), r["token_keep"].get<double>(), r["images"].get<long>(),
                     number(r["top1_accuracy"]).c_str(), number(r["top5_accuracy"]).c_str(),
                     number(r["top1_agreement"]).c_str(), number(r["kl_mean_nats"]).c_str(),
+                    number(r["kept_mass_mean"]).c_str(),
                     number(r["macs_per_image"], 1e-9).c_str(), number(r["latency_ms_median"]).c_str());
     if (doc["partial"].get<bool>()) std::printf("(partial: interrupted)\n");
 }
@@ -317,6 +319,7 @@ int sweep_run(const SweepFlags& flags) {
             double seconds = std::chrono::duration<double>(clock::now() - t0).count();
             totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
                              seconds);
+            dense.kept_mass_sum += B;  // dense attention keeps all of the mass
             for (Setting& s : settings) {
                 model->set_attention_plan(s.plan);
                 ForwardStats setting_stats;
@@ -326,6 +329,12 @@ int sweep_run(const SweepFlags& flags) {
                 seconds = std::chrono::duration<double>(clock::now() - t0).count();
                 totals_add_batch(s.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
                                  forward_macs(config, setting_stats, S), seconds);
+                // The kept mass needs the dense softmax rows: a pass of its own, after the timed one,
+                // so that the latency above does not include it.
+                AttentionProbe probe(config.depth, config.num_heads, config.head_dim(), ProbeDepth::kept_mass);
+                ForwardObserver probe_observer = probe.observer();
+                model->forward(images.data(), B, logits.data(), &probe_observer);
+                s.totals.kept_mass_sum += probe.kept_mass_image_sum();
             }
         }
         progress.update((long)end);

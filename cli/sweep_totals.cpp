@@ -20,6 +20,7 @@ void SweepTotals::add(const SweepTotals& other) {
     kl_sum_nats += other.kl_sum_nats;
     macs_sum += other.macs_sum;
     mhsa_macs_sum += other.mhsa_macs_sum;
+    kept_mass_sum += other.kept_mass_sum;
     latency_ms.insert(latency_ms.end(), other.latency_ms.begin(), other.latency_ms.end());
 }
 
@@ -33,6 +34,7 @@ void SweepTotals::to_json(nlohmann::json& out) const {
     out["kl_sum_nats"] = kl_sum_nats;
     out["macs_sum"] = macs_sum;
     out["mhsa_macs_sum"] = mhsa_macs_sum;
+    out["kept_mass_sum"] = kept_mass_sum;
     out["latency_ms_samples"] = latency_ms;
     out["top1_accuracy"] = ratio((double)top1_correct, labelled);
     out["top5_accuracy"] = ratio((double)top5_correct, labelled);
@@ -40,6 +42,7 @@ void SweepTotals::to_json(nlohmann::json& out) const {
     out["kl_mean_nats"] = ratio(kl_sum_nats, images);
     out["macs_per_image"] = ratio(macs_sum, images);
     out["mhsa_macs_per_image"] = ratio(mhsa_macs_sum, images);
+    out["kept_mass_mean"] = ratio(kept_mass_sum, images);
     out["latency_ms_median"] = latency_ms.empty() ? nlohmann::json(nullptr) : nlohmann::json(median_of(latency_ms));
 }
 
@@ -53,6 +56,7 @@ SweepTotals SweepTotals::from_json(const nlohmann::json& in) {
     t.kl_sum_nats = in.at("kl_sum_nats").get<double>();
     t.macs_sum = in.at("macs_sum").get<double>();
     t.mhsa_macs_sum = in.at("mhsa_macs_sum").get<double>();
+    t.kept_mass_sum = in.at("kept_mass_sum").get<double>();
     t.latency_ms = in.at("latency_ms_samples").get<std::vector<double>>();
     return t;
 }

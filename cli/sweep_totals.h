@@ -16,6 +16,9 @@ struct SweepTotals {
     double kl_sum_nats = 0;    // sum over images of KL(dense || this), natural log
     double macs_sum = 0;       // multiply-accumulates summed over images (integer-valued)
     double mhsa_macs_sum = 0;  // the MHSA part (q k, p v, predictor, mask scores)
+    // Sum over images of the image's kept mass: the share of the dense softmax mass held by the
+    // kept keys, averaged over the non-cls query rows, then heads, then blocks (1 for dense).
+    double kept_mass_sum = 0;
     std::vector<double> latency_ms;  // one sample per forward pass: its time / its batch size
 
     void add(const SweepTotals& other);

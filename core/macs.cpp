@@ -1,5 +1,10 @@
 #include "core/macs.h"
 
+#include <algorithm>
+#include <cmath>
+
+#include "core/mask_patterns.h"
+
 namespace sparsifiner {
 
 DeitMacs deit_dense_macs(const DeitConfig& c, int img_size) {
@@ -41,6 +46,41 @@ ForwardMacs forward_macs(const DeitConfig& c, const ForwardStats& stats, int img
         m.blocks.push_back(b);
     }
     return m;
+}
+
+ForwardMacs planned_macs(const DeitConfig& c, const AttentionPlan& plan, const std::vector<long long>& basis_nnz,
+                         int img_size) {
+    const int S = img_size > 0 ? img_size : c.img_size;
+    const int grid = S / c.patch_size, patches = grid * grid, extra = c.extra_tokens();
+    const long long H = c.num_heads, d = c.head_dim(), cc = c.predictor_c, K = c.predictor_K;
+    ForwardStats stats;
+    stats.batch = 1;
+    int T = patches + extra;
+    for (int i = 0; i < c.depth; i++) {
+        BlockStats s;
+        s.tokens_in = s.tokens_out = T;
+        const int budget = plan.mask == MaskSource::dense ? T : mask_budget(plan.keep_rate[i], T);
+        s.mask = budget >= T ? MaskSource::dense : plan.mask;
+        s.kept_keys = std::min(budget, T);
+        if (s.mask == MaskSource::learned && i < (int)basis_nnz.size()) {
+            const double row_nnz = (double)basis_nnz[i] / K * T / c.predictor_N;
+            s.predictor.macs_qc = s.predictor.macs_kc = H * T * cc * d;
+            s.predictor.macs_kl = H * T * cc * K;
+            s.predictor.macs_cheap = H * (T - 1) * cc * K;
+            s.predictor.macs_coef_basis =
+                std::llround(H * (T - 1) * std::min<long long>(c.basis_coef_topk, K) * row_nnz);
+        }
+        // Pruning as the forward pass does it (SPEC 3): the j-th pruning block keeps
+        // at most ceil(r^(j+1) * patches) of the patches still alive.
+        const auto at = std::find(plan.prune_at.begin(), plan.prune_at.end(), i);
+        if (at != plan.prune_at.end()) {
+            const float rate = std::pow(plan.token_keep, (float)(at - plan.prune_at.begin() + 1));
+            T = extra + std::min(T - extra, mask_budget(rate, patches));
+            s.tokens_out = T;
+        }
+        stats.blocks.push_back(s);
+    }
+    return forward_macs(c, stats, S);
 }
 
 double ForwardMacs::total() const {

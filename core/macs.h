@@ -3,6 +3,7 @@
 // convolution only; LayerNorm, softmax and GELU are element-wise and not counted here.
 #include <vector>
 
+#include "core/attention_plan.h"
 #include "core/forward_stats.h"
 #include "weights/deit_weights.h"
 
@@ -36,6 +37,15 @@ struct ForwardMacs {
     double mhsa() const;
 };
 ForwardMacs forward_macs(const DeitConfig& config, const ForwardStats& stats, int img_size);
+
+// The same without running anything, for an attention plan (e.g. a Sparsifiner model's trained
+// keep rate and pruning): tokens per block from the plan's pruning, k = mask_budget(keep rate, T).
+// The predictor's coef x basis product depends on which coefficients an image keeps; here each
+// query row is counted at basis_coef_topk basis rows of the mean non-zero count (the basis's
+// non-zeros / K, scaled by T / N on pruned blocks). basis_nnz: per block, the non-zeros of the
+// thresholded basis (ignored unless the plan uses learned masks).
+ForwardMacs planned_macs(const DeitConfig& config, const AttentionPlan& plan, const std::vector<long long>& basis_nnz,
+                         int img_size = 0);
 
 // Parameters a model of this geometry holds (what PyTorch's numel sum would say).
 double deit_parameter_count(const DeitConfig& config);

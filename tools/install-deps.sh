@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_packages=(cmake g++ make git pkg-config libdnnl-dev ocl-icd-opencl-dev libcli11-dev libstb-dev libjpeg-dev
-                nlohmann-json3-dev doctest-dev python3 python3-numpy)
+                nlohmann-json3-dev doctest-dev liblapacke-dev python3 python3-numpy)
 test_packages=(python3-torch python3-torchvision python3-pil libopenblas0-pthread clang-14 libfuzzer-14-dev parallel slurm-wlm munge dataset-fashion-mnist
                libclang-rt-14-dev)
 bench_packages=(python3-torch libopenblas0-pthread)

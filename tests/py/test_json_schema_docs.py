@@ -1,0 +1,135 @@
+"""Every field that `profile`, `sweep` and `merge` emit is documented in cli/JSON_SCHEMAS.md.
+
+Runs the commands on small random models (profile with --fidelity and learned masks, so that
+every optional part appears: predictor, heads, spectra, low-rank; a sweep over a labelled list
+file with an unreadable image, so that errors[] and accuracies appear; a merge of two shards),
+walks each document and checks every key path (objects by name, lists as `[]`) against the
+field column of the document's sections. An undocumented field fails with its path.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
+                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+DOC = os.path.join(SOURCE_DIR, "cli", "JSON_SCHEMAS.md")
+FIXTURE = os.path.join(SOURCE_DIR, "tests", "data", "sweep_folder")
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
+from test_parity_dense import find_binary  # noqa: E402
+
+TIMEOUT_S = 300
+
+
+def documented_fields():
+    """-> {section title: [(field pattern, description)]} from the tables of JSON_SCHEMAS.md."""
+    sections, title = {}, None
+    with open(DOC) as f:
+        for line in f:
+            if line.startswith("## "):
+                title = line[3:].strip()
+                sections[title] = []
+                continue
+            match = re.match(r"\|\s*`([^`]+)`\s*\|[^|]*\|(.*)\|\s*$", line)
+            if title and match:
+                sections[title].append((match.group(1), match.group(2)))
+    return sections
+
+
+def pattern_regex(field):
+    """`*` and `<op>` stand for one key; `<row>` for `dense` or a `settings[]` entry."""
+    text = re.escape(field)
+    text = text.replace(re.escape("<row>"), r"(?:dense|settings\[\])")
+    text = text.replace(re.escape("<op>"), r"[^.\[\]]+").replace(re.escape("*"), r"[^.\[\]]+")
+    return re.compile(text + r"\Z")
+
+
+def key_paths(value, prefix=""):
+    """Every key path of a JSON value: `a.b` for objects, `a[]` for list elements."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = prefix + "." + key if prefix else key
+            yield path
+            yield from key_paths(item, path)
+    elif isinstance(value, list):
+        for item in value:
+            yield from key_paths(item, prefix + "[]")
+
+
+def run(args, expect_rc=0):
+    proc = subprocess.run([find_binary()] + args, capture_output=True, text=True, timeout=TIMEOUT_S)
+    if proc.returncode != expect_rc:
+        raise AssertionError("%s -> exit %d\n%s" % (" ".join(args), proc.returncode, proc.stderr))
+    return json.loads(proc.stdout)
+
+
+@unittest.skipIf(find_binary() is None, "SPARSIFINER_BIN not set and no build dir")
+class JsonSchemaDocsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sections = documented_fields()
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sparsifiner_schema_")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def assert_documented(self, doc, section):
+        rows = self.sections["Common to every document"] + self.sections[section]
+        patterns = [pattern_regex(field) for field, _ in rows]
+        # A list of objects is documented as `name[]`, a list of numbers as `name`: either will do.
+        missing = sorted({p for p in key_paths(doc) if not any(r.match(p) or r.match(p + "[]") for r in patterns)})
+        self.assertEqual(missing, [], "fields missing from cli/JSON_SCHEMAS.md (section %s)" % section)
+
+    def test_the_checker_catches_an_undocumented_field(self):
+        # The walk must see nested fields: an invented one inside a list of objects fails.
+        doc = {"schema_version": 1, "layers": [{"block": 0, "made_up_field": 1}]}
+        with self.assertRaises(AssertionError):
+            self.assert_documented(doc, "profile")
+
+    def test_profile(self):
+        doc = run(["profile", "--arch", "deit_tiny", "--img-size", "64", "--random-weights", "--sparsifiner",
+                   "--mask", "learned", "--keep-rate", "0.5", "--prune-at", "1", "--token-keep", "0.7",
+                   "--repeat", "1", "--warmup", "0", "--json", "--fidelity"])
+        self.assertIsNotNone(doc["layers"][0]["heads"][0]["singular_values"]["low_rank"])
+        self.assertIn("predictor", doc["layers"][0])
+        self.assert_documented(doc, "profile")
+        # The op names are keys: each one must be named in the row that introduces them.
+        ops_row = dict(self.sections["profile"])["layers[].ops"]
+        for op in doc["layers"][0]["ops"]:
+            self.assertIn("`%s`" % op, ops_row)
+
+    def test_sweep_and_merge(self):
+        model = os.path.join(self.tmp.name, "tiny10.safetensors")
+        subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "weights", "make_random_model.py"), "--arch",
+                        "deit_tiny", "--num-classes", "10", "--sparsifiner", "--seed", "0", "-o", model],
+                       check=True, timeout=TIMEOUT_S)
+        listing = os.path.join(self.tmp.name, "list.txt")
+        bars = os.path.join(FIXTURE, "bars")
+        with open(listing, "w") as f:
+            for name in sorted(os.listdir(bars))[:2]:
+                f.write("%s 0\n" % os.path.join(bars, name))
+            f.write("%s 1\n" % os.path.join(self.tmp.name, "missing.png"))
+        args = ["sweep", "-m", model, "--data", listing, "--keep-rates", "0.5", "--mask", "learned", "--json",
+                "--quiet"]
+        whole = run(args, expect_rc=1)  # the missing image: reported, skipped, counted
+        self.assertEqual(len(whole["errors"]), 1)
+        self.assert_documented(whole, "sweep (and merge)")
+        parts = []
+        for shard in ("1/2", "2/2"):
+            path = os.path.join(self.tmp.name, "part%s.json" % shard[0])
+            proc = subprocess.run([find_binary()] + args + ["--shard", shard], capture_output=True, text=True,
+                                  timeout=TIMEOUT_S)
+            with open(path, "w") as f:
+                f.write(proc.stdout)
+            parts.append(path)
+        merged = run(["merge"] + parts, expect_rc=1)
+        self.assertIn("merged_from", merged)
+        self.assert_documented(merged, "sweep (and merge)")
+
+
+if __name__ == "__main__":
+    unittest.main()
