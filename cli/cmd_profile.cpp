@@ -29,7 +29,7 @@ struct ProfileFlags {
     bool distilled = false, sparsifiner = false, random_weights = false;
     uint64_t seed = 0;
     int batch = 1, threads = 1, repeat = 20, warmup = 3;
-    float crop_pct = 0.875f;
+    float crop_pct = 0;  // 0 = the model's
     bool json = false;
     std::string dump_masks;
 };
@@ -39,7 +39,6 @@ constexpr int kModelOps = (int)ModelOp::count;
 
 DeitWeights profile_weights(const ProfileFlags& flags) {
     if (!flags.random_weights) {
-        if (flags.model.path.empty()) throw CommandError(kExitUsage, "give -m MODEL, or --arch ... --random-weights");
         return model_load(flags.model);
     }
     if (!flags.model.path.empty()) throw CommandError(kExitUsage, "-m and --random-weights exclude each other");
@@ -54,8 +53,8 @@ DeitWeights profile_weights(const ProfileFlags& flags) {
 }
 
 // The model's input: the given images (cycled to fill the batch) or a seeded random tensor.
-std::vector<float> profile_input(const ProfileFlags& flags, int S) {
-    const size_t image_floats = (size_t)3 * S * S;
+std::vector<float> profile_input(const ProfileFlags& flags, const DeitConfig& config, int S) {
+    const size_t image_floats = (size_t)config.in_chans * S * S;
     std::vector<float> input(image_floats * flags.batch);
     if (flags.images.empty()) {
         std::mt19937 rng(0);
@@ -67,7 +66,7 @@ std::vector<float> profile_input(const ProfileFlags& flags, int S) {
     if (paths.empty()) throw CommandError(kExitUsage, "no images found");
     std::vector<std::string> chosen;
     for (int b = 0; b < flags.batch; b++) chosen.push_back(paths[b % paths.size()]);
-    std::vector<std::string> errors = images_prepare(chosen, S, flags.crop_pct, input.data());
+    std::vector<std::string> errors = images_prepare(chosen, S, preprocess_for(config, flags.crop_pct), input.data());
     for (const std::string& error : errors)
         if (!error.empty()) throw CommandError(kExitSomeInputsFailed, error);
     return input;
@@ -89,7 +88,7 @@ int profile_run(const ProfileFlags& flags) {
     const DeitConfig config = weights.config;
     weights = DeitWeights();
     const int S = model.img_size(), B = flags.batch, depth = config.depth;
-    const std::vector<float> input = profile_input(flags, S);
+    const std::vector<float> input = profile_input(flags, config, S);
     std::vector<float> logits((size_t)B * config.num_classes);
 
     ForwardStats counted, timed;
@@ -259,7 +258,10 @@ Command profile_command(CLI::App& app) {
     command->add_flag("--json", flags->json, "Print one JSON document instead of the table");
     command->add_option("--dump-masks", flags->dump_masks,
                         "Also write the kept keys and alive tokens of one more pass as .npy (see classify)");
-    return {command, [flags] { return profile_run(*flags); }};
+    return {command, [flags] {
+                if (!flags->random_weights) flags->model.use_default_if_absent();
+                return profile_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner
