@@ -41,7 +41,7 @@ int bench_run(const BenchFlags& flags) {
     int max_batch = 1;
     for (int b : batches) max_batch = std::max(max_batch, b);
     // A fixed pseudo-random input: the work does not depend on the pixel values.
-    std::vector<float> images((size_t)max_batch * 3 * S * S), logits((size_t)max_batch * C);
+    std::vector<float> images((size_t)max_batch * config.in_chans * S * S), logits((size_t)max_batch * C);
     std::mt19937 rng(0);
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : images) v = normal(rng);

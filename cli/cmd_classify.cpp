@@ -21,7 +21,7 @@ struct ClassifyFlags {
     int top = 5;
     int batch = 1;
     int threads = 1;
-    float crop_pct = 0.875f;
+    float crop_pct = 0;  // 0 = the model's (its metadata, else 0.875)
     bool json = false;
     bool logits = false;
     std::string dump_activations;
@@ -49,7 +49,8 @@ int classify_run(const ClassifyFlags& flags) {
     const std::vector<std::string> paths = image_paths_expand(flags.inputs);
     if (paths.empty()) throw CommandError(kExitUsage, "no images given (folders are searched for image files)");
     const int S = model.img_size(), C = model.num_classes(), D = config.embed_dim;
-    const size_t image_floats = (size_t)3 * S * S;
+    const ImagePreprocess preprocess = preprocess_for(config, flags.crop_pct);
+    const size_t image_floats = (size_t)config.in_chans * S * S;
     std::vector<float> images(image_floats * flags.batch), logits((size_t)C * flags.batch);
 
     nlohmann::json results = nlohmann::json::array(), errors = nlohmann::json::array();
@@ -64,7 +65,7 @@ int classify_run(const ClassifyFlags& flags) {
     for (size_t start = 0; start < paths.size(); start += flags.batch) {
         std::vector<std::string> chunk(paths.begin() + start,
                                        paths.begin() + std::min(paths.size(), start + flags.batch));
-        std::vector<std::string> chunk_errors = images_prepare(chunk, S, flags.crop_pct, images.data());
+        std::vector<std::string> chunk_errors = images_prepare(chunk, S, preprocess, images.data());
         // Failed images are reported and dropped; the others are packed together.
         std::vector<std::string> ok_paths;
         for (size_t i = 0; i < chunk.size(); i++) {
@@ -109,7 +110,7 @@ int classify_run(const ClassifyFlags& flags) {
                        {"num_classes", C}, {"distilled", config.distilled}}},
             {"attention", attention_plan_json(model.attention_plan())},
             {"settings", {{"batch", flags.batch}, {"threads", flags.threads}, {"top", flags.top},
-                          {"crop_pct", flags.crop_pct}}},
+                          {"crop_pct", preprocess.crop_pct}}},
             {"results", results},
             {"errors", errors}};
         std::printf("%s\n", document.dump(2).c_str());
@@ -122,14 +123,15 @@ int classify_run(const ClassifyFlags& flags) {
 Command classify_command(CLI::App& app) {
     auto flags = std::make_shared<ClassifyFlags>();
     CLI::App* command = app.add_subcommand("classify", "Classify images: the top classes of each, as a table or JSON");
-    flags->model.add_to(*command);
+    flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("images", flags->inputs, "Image files or folders (JPEG, PNG, BMP, TGA, GIF, PNM)")->required();
     command->add_option("--top", flags->top, "How many classes to show per image")->check(CLI::Range(1, 100000));
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
     command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
     command->add_option("--crop-pct", flags->crop_pct,
-                        "Resize the shorter side to size/crop-pct, then centre-crop (timm's crop_pct; 1.0 = no crop)")
+                        "Resize the shorter side to size/crop-pct, then centre-crop (timm's crop_pct; 1.0 = no crop; "
+                        "default the model's crop_pct, else 0.875)")
         ->check(CLI::Range(0.05f, 1.0f));
     command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
     command->add_flag("--logits", flags->logits, "With --json: include the raw logits of every image");
@@ -140,7 +142,10 @@ Command classify_command(CLI::App& app) {
                         "Write per block the alive tokens' original indices (block_<i>_tokens.npy, [images, T_i]) "
                         "and, for sparse blocks, the kept keys (block_<i>_keys.npy, [images, H, T_i - 1, k_i], "
                         "indices into the alive tokens) to this folder");
-    return {command, [flags] { return classify_run(*flags); }};
+    return {command, [flags] {
+                flags->model.use_default_if_absent();
+                return classify_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner

@@ -33,7 +33,9 @@ int info_run(const InfoFlags& flags) {
         {"tokens", tokens},             {"num_classes", c.num_classes},
         {"distilled", c.distilled},     {"sparsifiner", c.sparsifiner},
         {"stored_dtype", weights.stored_dtype}, {"parameters", params},
-        {"label_set", c.label_set}};
+        {"label_set", c.label_set},
+        {"in_chans", c.in_chans},       {"mean", c.mean},
+        {"std", c.std_dev},             {"crop_pct", c.crop_pct}};
     if (c.sparsifiner)
         model["predictor"] = {{"c", c.predictor_c}, {"K", c.predictor_K}, {"trained_tokens", c.predictor_N},
                               {"keep_rate", c.keep_rate}, {"basis_coef_topk", c.basis_coef_topk},
@@ -73,7 +75,9 @@ int info_run(const InfoFlags& flags) {
                 c.sparsifiner ? " (sparsifiner)" : "");
     std::printf("geometry      D=%d H=%d d=%d depth=%d mlp=%d patch=%d\n", c.embed_dim, c.num_heads, c.head_dim(),
                 c.depth, c.mlp_hidden, c.patch_size);
-    std::printf("input         %dx%d (trained at %d), %d tokens\n", S, S, c.img_size, tokens);
+    std::printf("input         %dx%d (trained at %d), %d tokens, %s, crop_pct %g\n", S, S, c.img_size, tokens,
+                c.in_chans == 1 ? "grey" : c.in_chans == 3 ? "RGB" : (std::to_string(c.in_chans) + " channels").c_str(),
+                c.crop_pct);
     std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + c.label_set + ")").c_str());
     std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
     std::printf("MACs          %.3f G per image (q k + p v: %.3f G)\n", macs.total() / 1e9,
@@ -93,9 +97,12 @@ int info_run(const InfoFlags& flags) {
 Command info_command(CLI::App& app) {
     auto flags = std::make_shared<InfoFlags>();
     CLI::App* command = app.add_subcommand("info", "Show a weight file's geometry, parameter count, MACs and dtype");
-    flags->model.add_to(*command);
+    flags->model.add_to(*command, false);
     command->add_flag("--json", flags->json, "Print one JSON document instead of text");
-    return {command, [flags] { return info_run(*flags); }};
+    return {command, [flags] {
+                flags->model.use_default_if_absent();
+                return info_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner

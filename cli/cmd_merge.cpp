@@ -49,6 +49,7 @@ nlohmann::json merged_totals(const nlohmann::json& first_row, const std::vector<
     for (const SweepTotals& t : parts) sum.add(t);
     nlohmann::json row = {{"mask", first_row["mask"]}, {"keep_rate", first_row["keep_rate"]},
                           {"token_keep", first_row["token_keep"]}, {"attention", first_row["attention"]}};
+    if (first_row.contains("setting")) row["setting"] = first_row["setting"];
     sum.to_json(row);
     return row;
 }

@@ -33,7 +33,7 @@ struct ProfileFlags {
     bool distilled = false, sparsifiner = false, random_weights = false;
     uint64_t seed = 0;
     int batch = 1, threads = 1, repeat = 20, warmup = 3;
-    float crop_pct = 0.875f;
+    float crop_pct = 0;  // 0 = the model's
     bool json = false;
     std::string dump_masks;
     bool fidelity = false;
@@ -48,7 +48,6 @@ constexpr int kModelOps = (int)ModelOp::count;
 
 DeitWeights profile_weights(const ProfileFlags& flags) {
     if (!flags.random_weights) {
-        if (flags.model.path.empty()) throw CommandError(kExitUsage, "give -m MODEL, or --arch ... --random-weights");
         return model_load(flags.model);
     }
     if (!flags.model.path.empty()) throw CommandError(kExitUsage, "-m and --random-weights exclude each other");
@@ -63,8 +62,8 @@ DeitWeights profile_weights(const ProfileFlags& flags) {
 }
 
 // Every input image once: the given images, or a seeded random tensor of `batch` images.
-std::vector<float> profile_images(const ProfileFlags& flags, int S) {
-    const size_t image_floats = (size_t)3 * S * S;
+std::vector<float> profile_images(const ProfileFlags& flags, const DeitConfig& config, int S) {
+    const size_t image_floats = (size_t)config.in_chans * S * S;
     if (flags.images.empty()) {
         std::vector<float> input(image_floats * flags.batch);
         std::mt19937 rng(0);
@@ -75,15 +74,15 @@ std::vector<float> profile_images(const ProfileFlags& flags, int S) {
     std::vector<std::string> paths = image_paths_expand(flags.images);
     if (paths.empty()) throw CommandError(kExitUsage, "no images found");
     std::vector<float> input(image_floats * paths.size());
-    std::vector<std::string> errors = images_prepare(paths, S, flags.crop_pct, input.data());
+    std::vector<std::string> errors = images_prepare(paths, S, preprocess_for(config, flags.crop_pct), input.data());
     for (const std::string& error : errors)
         if (!error.empty()) throw CommandError(kExitSomeInputsFailed, error);
     return input;
 }
 
 // The timed batch: the input images cycled to fill it.
-std::vector<float> profile_batch(const std::vector<float>& images, int S, int B) {
-    const size_t image_floats = (size_t)3 * S * S, count = images.size() / image_floats;
+std::vector<float> profile_batch(const std::vector<float>& images, size_t image_floats, int B) {
+    const size_t count = images.size() / image_floats;
     std::vector<float> input(image_floats * B);
     for (int b = 0; b < B; b++)
         std::copy(images.begin() + (b % count) * image_floats, images.begin() + (b % count + 1) * image_floats,
@@ -143,9 +142,10 @@ int profile_run(const ProfileFlags& flags) {
         for (int i = 0; i < config.depth; i++) low_rank.emplace_back(weights.blocks[i], config);
     weights = DeitWeights();
     const int S = model.img_size(), B = flags.batch, depth = config.depth;
-    const std::vector<float> images = profile_images(flags, S);
-    const int image_count = (int)(images.size() / ((size_t)3 * S * S));
-    const std::vector<float> input = profile_batch(images, S, B);
+    const size_t image_floats = (size_t)config.in_chans * S * S;
+    const std::vector<float> images = profile_images(flags, config, S);
+    const int image_count = (int)(images.size() / image_floats);
+    const std::vector<float> input = profile_batch(images, image_floats, B);
     std::vector<float> logits((size_t)B * config.num_classes);
 
     ForwardStats counted, timed;
@@ -189,7 +189,7 @@ int profile_run(const ProfileFlags& flags) {
     ForwardObserver probe_observer = probe.observer();
     const double probe_start = seconds_now();
     for (int i = 0; i < image_count; i++)
-        model.forward(images.data() + (size_t)i * 3 * S * S, 1, logits.data(), &probe_observer);
+        model.forward(images.data() + (size_t)i * image_floats, 1, logits.data(), &probe_observer);
     if (flags.fidelity)
         std::fprintf(stderr, "profile: fidelity over %d image(s) in %.1f s (untimed; builds dense attention)\n",
                      image_count, seconds_now() - probe_start);
@@ -351,7 +351,10 @@ Command profile_command(CLI::App& app) {
                       "Also compare each head with dense attention, per image in an untimed pass: kept softmax "
                       "mass, output error, singular values (top 32) of the dense, sparse and low-rank (learned) "
                       "attention matrices. Builds the dense N x N attention matrices (slow at large N)");
-    return {command, [flags] { return profile_run(*flags); }};
+    return {command, [flags] {
+                if (!flags->random_weights) flags->model.use_default_if_absent();
+                return profile_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner

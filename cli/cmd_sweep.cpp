@@ -16,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/sweep_plot.h"
 #include "cli/common.h"
+#include "cli/image_inputs.h"
+#include "cli/sweep_predictions.h"
 #include "cli/sweep_totals.h"
 #include "core/class_scores.h"
 #include "core/deit_model.h"
@@ -46,13 +48,15 @@ struct SweepFlags {
     int limit = 0;
     std::string shard = "1/1";
     int batch = 1, threads = 1;
-    float crop_pct = 0.875f;
+    float crop_pct = 0;  // 0 = the model's
     bool json = false, quiet = false, progress = false;
     std::string plot;  // --plot FILE.svg
+    std::string predictions;  // --predictions FILE.csv
 };
 
 struct Setting {
     AttentionPlan plan;
+    std::string label;  // "learned@0.25" (+ "/t0.7" with token pruning): JSON "setting", CSV rows
     std::string mask;
     float keep_rate, token_keep;
     SweepTotals totals;
@@ -145,8 +149,8 @@ private:
 
 // Decodes and preprocesses items [begin, end) into out (packed); failures are appended to errors.
 std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>& selected, size_t begin, size_t end,
-                               int S, float crop_pct, float* out, nlohmann::json& errors) {
-    const size_t n = end - begin, image_floats = (size_t)3 * S * S;
+                               int S, const ImagePreprocess& preprocess, float* out, nlohmann::json& errors) {
+    const size_t n = end - begin, image_floats = (size_t)preprocess.channels * S * S;
     std::vector<std::string> failure(n);
     std::vector<char> ok(n, 0);
 #pragma omp parallel for schedule(dynamic)
@@ -156,8 +160,8 @@ std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>
             RgbImage image;
             if (item.memory_index >= 0) {
                 // Fashion-MNIST: grey replicated to RGB, then the same evaluation transform as any
-                // photo (SPEC 6): a 28x28 image is upscaled by Pillow-style bicubic to
-                // floor(S / crop_pct), then centre-cropped to S.
+                // photo (SPEC 6). A 1-channel model gets the grey values back unchanged, and at
+                // its own size with crop_pct 1 no resampling happens: the pixels go in as stored.
                 const GreyImages& g = source.grey;
                 image.width = g.cols, image.height = g.rows;
                 image.pixels.resize((size_t)g.rows * g.cols * 3);
@@ -167,7 +171,7 @@ std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>
             } else {
                 image = image_load(item.name);
             }
-            image_normalize(image_resize_crop(image, S, crop_pct), out + i * image_floats);
+            image_prepare(image, S, preprocess, out + i * image_floats);
             ok[i] = 1;
         } catch (const std::exception& e) {
             failure[i] = e.what();
@@ -187,6 +191,8 @@ std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>
     }
     return done;
 }
+
+std::string setting_label(const Setting& s);
 
 std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& config) {
     const std::string masks = !flags.masks.empty() ? flags.masks
@@ -213,6 +219,7 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
                 s.plan = af.plan_for(config);
                 if (flags.prune_at.empty()) s.plan.prune_at.clear();  // a sweep prunes only when asked
                 s.mask = mask, s.keep_rate = rate, s.token_keep = flags.prune_at.empty() ? 1.0f : token_keep;
+                s.label = setting_label(s);
                 settings.push_back(s);
             }
     return settings;
@@ -225,8 +232,19 @@ double rate_json(float rate) {
     return std::strtod(text, nullptr);
 }
 
+std::string setting_label(const Setting& s) {
+    char text[96];
+    std::snprintf(text, sizeof text, "%s@%.6g", s.mask.c_str(), s.keep_rate);
+    std::string label = text;
+    if (!s.plan.prune_at.empty()) {
+        std::snprintf(text, sizeof text, "/t%.6g", s.token_keep);
+        label += text;
+    }
+    return label;
+}
+
 nlohmann::json setting_json(const Setting& s) {
-    nlohmann::json out = {{"mask", s.mask}, {"keep_rate", rate_json(s.keep_rate)},
+    nlohmann::json out = {{"setting", s.label}, {"mask", s.mask}, {"keep_rate", rate_json(s.keep_rate)},
                           {"token_keep", rate_json(s.token_keep)},
                           {"attention", attention_plan_json(s.plan)}};
     s.totals.to_json(out);
@@ -286,6 +304,9 @@ int sweep_run(const SweepFlags& flags) {
     }
     weights = DeitWeights();
     const int S = model->img_size(), C = model->num_classes();
+    const ImagePreprocess preprocess = preprocess_for(config, flags.crop_pct);
+    std::unique_ptr<PredictionsCsv> predictions;
+    if (!flags.predictions.empty()) predictions = std::make_unique<PredictionsCsv>(flags.predictions);
 
     // --limit takes the first N of the source's fixed order; the shard then takes every n-th.
     const size_t limited = flags.limit > 0 ? std::min(source.items.size(), (size_t)flags.limit) : source.items.size();
@@ -294,7 +315,7 @@ int sweep_run(const SweepFlags& flags) {
 
     SweepTotals dense;
     nlohmann::json errors = nlohmann::json::array();
-    const size_t image_floats = (size_t)3 * S * S;
+    const size_t image_floats = (size_t)config.in_chans * S * S;
     std::vector<float> images(image_floats * flags.batch), dense_logits((size_t)C * flags.batch),
         logits((size_t)C * flags.batch);
     Progress progress(!flags.quiet && isatty(STDERR_FILENO), !flags.quiet && flags.progress, (long)selected.size());
@@ -304,7 +325,7 @@ int sweep_run(const SweepFlags& flags) {
     using clock = std::chrono::steady_clock;
     for (size_t begin = 0; begin < selected.size() && !g_interrupted; begin += flags.batch) {
         const size_t end = std::min(selected.size(), begin + flags.batch);
-        std::vector<int> done = batch_prepare(source, selected, begin, end, S, flags.crop_pct, images.data(), errors);
+        std::vector<int> done = batch_prepare(source, selected, begin, end, S, preprocess, images.data(), errors);
         attempted = end;
         const int B = (int)done.size();
         if (B > 0) {
@@ -320,6 +341,13 @@ int sweep_run(const SweepFlags& flags) {
             totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
                              seconds);
             dense.kept_mass_sum += B;  // dense attention keeps all of the mass
+            // top1[0] dense, top1[1 + i] setting i; one column per image of the batch.
+            std::vector<std::vector<int>> top1(predictions ? settings.size() + 1 : 0, std::vector<int>(B));
+            auto record_top1 = [&](size_t row, const float* z) {
+                if (!predictions) return;
+                for (int b = 0; b < B; b++) top1[row][b] = top_classes(z + (size_t)b * C, C, 1)[0].index;
+            };
+            record_top1(0, dense_logits.data());
             for (Setting& s : settings) {
                 model->set_attention_plan(s.plan);
                 ForwardStats setting_stats;
@@ -329,12 +357,20 @@ int sweep_run(const SweepFlags& flags) {
                 seconds = std::chrono::duration<double>(clock::now() - t0).count();
                 totals_add_batch(s.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
                                  forward_macs(config, setting_stats, S), seconds);
+                record_top1(1 + (&s - settings.data()), logits.data());
                 // The kept mass needs the dense softmax rows: a pass of its own, after the timed one,
                 // so that the latency above does not include it.
                 AttentionProbe probe(config.depth, config.num_heads, config.head_dim(), ProbeDepth::kept_mass);
                 ForwardObserver probe_observer = probe.observer();
                 model->forward(images.data(), B, logits.data(), &probe_observer);
                 s.totals.kept_mass_sum += probe.kept_mass_image_sum();
+            }
+            for (int b = 0; b < B && predictions; b++) {
+                const ImageItem& item = source.items[selected[done[b]]];
+                const long index = selected[done[b]];
+                predictions->add(index, item.name, item.label, "dense", top1[0][b]);
+                for (size_t i = 0; i < settings.size(); i++)
+                    predictions->add(index, item.name, item.label, settings[i].label, top1[1 + i][b]);
             }
         }
         progress.update((long)end);
@@ -343,7 +379,8 @@ int sweep_run(const SweepFlags& flags) {
     std::signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
     const bool partial = attempted < selected.size();
 
-    nlohmann::json dense_json = {{"mask", "dense"}, {"keep_rate", 1.0}, {"token_keep", 1.0},
+    if (predictions) predictions->close();
+    nlohmann::json dense_json = {{"setting", "dense"}, {"mask", "dense"}, {"keep_rate", 1.0}, {"token_keep", 1.0},
                                  {"attention", attention_plan_json(dense_plan)}};
     dense.to_json(dense_json);
     nlohmann::json settings_json = nlohmann::json::array();
@@ -359,7 +396,7 @@ int sweep_run(const SweepFlags& flags) {
                   {"classes", source.class_names.size()}, {"images_in_source", source.items.size()},
                   {"limit", flags.limit}, {"images_selected", limited}}},
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
-        {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", flags.crop_pct},
+        {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", preprocess.crop_pct},
                      {"masks", flags.masks}, {"keep_rates", flags.keep_rates}, {"prune_at", flags.prune_at},
                      {"token_keeps", flags.token_keeps}}},
         {"partial", partial},
@@ -383,7 +420,7 @@ Command sweep_command(CLI::App& app) {
     auto flags = std::make_shared<SweepFlags>();
     CLI::App* command = app.add_subcommand(
         "sweep", "Accuracy, agreement with dense, KL, MACs and latency for every keep rate x mask source on a data set");
-    flags->model.add_to(*command);
+    flags->model.add_to(*command, false);
     command->add_option("--data", flags->data,
                         "A folder with one sub-folder per class, a folder of images (unlabelled), a list file of "
                         "`path label` lines, a folder with Fashion-MNIST IDX files, or the word fashion-mnist "
@@ -401,7 +438,8 @@ Command sweep_command(CLI::App& app) {
     command->add_option("--shard", flags->shard, "i/n: run only images i-1, i-1+n, ... (1 <= i <= n)");
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
     command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
-    command->add_option("--crop-pct", flags->crop_pct, "Resize the shorter side to size/crop-pct, then centre-crop")
+    command->add_option("--crop-pct", flags->crop_pct,
+                        "Resize the shorter side to size/crop-pct, then centre-crop (default the model's crop_pct)")
         ->check(CLI::Range(0.05f, 1.0f));
     command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
     command->add_flag("--quiet", flags->quiet, "No progress on stderr");
@@ -409,7 +447,13 @@ Command sweep_command(CLI::App& app) {
                         "Also draw top-1 (or agreement, without labels) against MHSA MACs, one line per mask "
                         "source, as an SVG file");
     command->add_flag("--progress", flags->progress, "Progress lines on stderr even when it is not a terminal");
-    return {command, [flags] { return sweep_run(*flags); }};
+    command->add_option("--predictions", flags->predictions,
+                        "Also write every image's top-1 class per setting as CSV: index,name,label,setting,top1 "
+                        "(setting as in the JSON, \"dense\" for the dense pass; one file per shard)");
+    return {command, [flags] {
+                flags->model.use_default_if_absent();
+                return sweep_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
 #include "cli/visualize_maps.h"
 #include "core/deit_model.h"
@@ -31,18 +32,17 @@ struct VisualizeFlags {
     bool grid = false, tokens = false, basis = false;
     int scale = 0;  // 0 = chosen per picture
     int threads = 1;
-    float crop_pct = 0.875f;
+    float crop_pct = 0;  // 0 = the model's
 };
 
-// The preprocessed crop the model sees (SPEC 6) as RGB, and the same normalised for the model.
-RgbImage crop_load(const std::string& path, int size, float crop_pct, std::vector<float>* normalised) {
+// The preprocessed crop the model sees (SPEC 6) as RGB (grey for a 1-channel model), and the
+// same normalised for the model.
+RgbImage crop_load(const std::string& path, int size, const ImagePreprocess& preprocess, std::vector<float>* normalised) {
     try {
-        RgbImage crop = image_resize_crop(image_load(path), size, crop_pct);
-        if (normalised) {
-            normalised->resize((size_t)3 * size * size);
-            image_normalize(crop, normalised->data());
-        }
-        return crop;
+        std::vector<float> scratch;
+        std::vector<float>& out = normalised ? *normalised : scratch;
+        out.resize((size_t)preprocess.channels * size * size);
+        return image_prepare(image_load(path), size, preprocess, out.data());
     } catch (const ImageError& e) {
         throw CommandError(kExitSomeInputsFailed, e.what());
     }
@@ -99,7 +99,7 @@ int basis_run(const VisualizeFlags& flags, const DeitWeights& weights) {
         throw CommandError(kExitModelError, flags.model.path + ": proj_back_n has " + std::to_string(N) +
                                                 " tokens, not a square patch grid plus " + std::to_string(extra));
     RgbImage crop;
-    if (!flags.image.empty()) crop = crop_load(flags.image, grid * c.patch_size, flags.crop_pct, nullptr);
+    if (!flags.image.empty()) crop = crop_load(flags.image, grid * c.patch_size, preprocess_for(c, flags.crop_pct), nullptr);
     const std::vector<float> basis =
         basis_rows(weights.blocks[flags.layer].proj_back_n, N, K, c.basis_threshold);
     const int scale = flags.scale > 0 ? flags.scale : 1;
@@ -175,7 +175,7 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
                                             : query_parse(flags.query, tokens, extra, grid);
 
     std::vector<float> input;
-    const RgbImage crop = crop_load(flags.image, S, flags.crop_pct, &input);
+    const RgbImage crop = crop_load(flags.image, S, preprocess_for(c, flags.crop_pct), &input);
     // Image 0 of block `layer` (every block for --tokens); B is 1 here.
     std::vector<BlockCapture> capture(c.depth);
     ForwardObserver observer;
@@ -251,7 +251,7 @@ Command visualize_command(CLI::App& app) {
         "visualize",
         "Draw attention masks on the image: the keys one query attends to (heat = attention probability), all heads "
         "(--grid), the tokens that survive pruning (--tokens), or the predictor's basis (--basis). PNG output");
-    flags->model.add_to(*command);
+    flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("image", flags->image, "The image (JPEG, PNG, BMP, TGA, GIF, PNM); optional with --basis");
     command->add_option("-o,--output", flags->output, "The PNG to write")->required();
@@ -275,9 +275,13 @@ Command visualize_command(CLI::App& app) {
         ->check(CLI::Range(1, 8));
     command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
     command->add_option("--crop-pct", flags->crop_pct,
-                        "Resize the shorter side to size/crop-pct, then centre-crop (as classify)")
+                        "Resize the shorter side to size/crop-pct, then centre-crop (as classify; default the "
+                        "model's crop_pct)")
         ->check(CLI::Range(0.05f, 1.0f));
-    return {command, [flags] { return visualize_run(*flags); }};
+    return {command, [flags] {
+                flags->model.use_default_if_absent();
+                return visualize_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner

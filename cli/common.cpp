@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "build_info.h"
+#include "cli/default_model.h"
 #include "core/cpu_info.h"
 #include "core/dnnl_context.h"
 #include "core/threading.h"
@@ -11,13 +12,21 @@
 namespace sparsifiner {
 
 void ModelFlags::add_to(CLI::App& command, bool required) {
-    command.add_option("-m,--model", path, "Weight file (.safetensors, see weights/convert.py)")->required(required);
+    command.add_option("-m,--model", path,
+                       required ? "Weight file (.safetensors, see weights/convert.py)"
+                                : "Weight file (.safetensors, see weights/convert.py); default the bundled "
+                                  "fashion_sparsifiner model, or $SPARSIFINER_MODEL when set")
+        ->required(required);
     command.add_option("--num-heads", num_heads, "Override the number of attention heads (files without metadata)")
         ->check(CLI::Range(1, 1024));
     command.add_option("--img-size", img_size,
                        "Input size in pixels, a multiple of the patch size (default: the model's own; "
                        "pos_embed is resized)")
         ->check(CLI::Range(1, 8192));
+}
+
+void ModelFlags::use_default_if_absent() {
+    if (path.empty()) path = default_model_path();
 }
 
 DeitWeights model_load(const ModelFlags& flags) {

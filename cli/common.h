@@ -37,8 +37,11 @@ struct ModelFlags {
     std::string path;
     int num_heads = 0;   // override, for files without metadata and an unusual width
     int img_size = 0;    // run at this input size (0 = the size the model was trained for)
-    // required = false when the command can also build a model without a file (profile).
+    // required = false when the command falls back to the bundled model (use_default_if_absent)
+    // or can build a model without a file (profile).
     void add_to(CLI::App& command, bool required = true);
+    // No -m: the bundled model (cli/default_model.h). Throws CommandError when there is none.
+    void use_default_if_absent();
 };
 
 // The flags that choose how attention runs: mask source, budget, token pruning (SPEC 2-4).

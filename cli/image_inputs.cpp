@@ -35,15 +35,23 @@ std::vector<std::string> image_paths_expand(const std::vector<std::string>& argu
     return paths;
 }
 
-std::vector<std::string> images_prepare(const std::vector<std::string>& paths, int size, float crop_pct,
+ImagePreprocess preprocess_for(const DeitConfig& config, float crop_pct_flag) {
+    ImagePreprocess p;
+    p.channels = config.in_chans;
+    p.mean = config.mean;
+    p.std_dev = config.std_dev;
+    p.crop_pct = crop_pct_flag > 0 ? crop_pct_flag : config.crop_pct;
+    return p;
+}
+
+std::vector<std::string> images_prepare(const std::vector<std::string>& paths, int size, const ImagePreprocess& p,
                                         float* out) {
     std::vector<std::string> errors(paths.size());
-    const size_t image_floats = (size_t)3 * size * size;
+    const size_t image_floats = (size_t)p.channels * size * size;
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < paths.size(); i++) {
         try {
-            RgbImage image = image_resize_crop(image_load(paths[i]), size, crop_pct);
-            image_normalize(image, out + i * image_floats);
+            image_prepare(image_load(paths[i]), size, p, out + i * image_floats);
         } catch (const std::exception& e) {
             errors[i] = e.what();
         }

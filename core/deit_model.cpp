@@ -119,7 +119,7 @@ DeitModel::Buffers DeitModel::buffers_for(int B) {
             carved[6], carved[7], carved[8], carved[9], carved[10]};
 }
 
-// images [B, 3, S, S] -> x [B, T, D] = [cls, (dist,)] patches W^T + b, plus pos_embed.
+// images [B, in_chans, S, S] -> x [B, T, D] = [cls, (dist,)] patches W^T + b, plus pos_embed.
 void DeitModel::embed(const float* images, int B, const Buffers& buf) {
     const int P = config_.patch_size, S = img_size_, D = config_.embed_dim, chans = config_.in_chans;
     const int cells = grid_ * grid_, patch_len = chans * P * P;

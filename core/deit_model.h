@@ -52,7 +52,7 @@ public:
     int tokens() const { return tokens_; }  // T at the input: grid^2 + extra tokens
     int num_classes() const { return config_.num_classes; }
 
-    // images [B, 3, S, S] normalised (SPEC 6); logits [B, C].
+    // images [B, in_chans, S, S] normalised (SPEC 6, with the model's mean and std); logits [B, C].
     void forward(const float* images, int B, float* logits, const ForwardObserver* observer = nullptr);
 
     // The block's connectivity predictor; nullptr for plain DeiT weights.

@@ -95,17 +95,47 @@ RgbImage image_resize_crop(const RgbImage& image, int size, float crop_pct) {
     return out;
 }
 
-void image_normalize(const RgbImage& image, float* out) {
+namespace {
+
+// Pillow's L24 macro (libImaging/Convert.c): the three weights sum to 65536, so r = g = b maps
+// back to itself exactly.
+uint8_t luma_601(const uint8_t* rgb) {
+    return static_cast<uint8_t>((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
+}
+
+}  // namespace
+
+RgbImage image_to_grey(const RgbImage& image) {
+    RgbImage out = image;
+    const size_t pixels = static_cast<size_t>(image.width) * image.height;
+    for (size_t i = 0; i < pixels; i++) {
+        uint8_t* p = &out.pixels[i * 3];
+        p[0] = p[1] = p[2] = luma_601(p);
+    }
+    return out;
+}
+
+void image_normalize(const RgbImage& image, const ImagePreprocess& p, float* out) {
+    if (p.channels != 1 && p.channels != 3)
+        throw ImageError("image_normalize: " + std::to_string(p.channels) + " input channels (only 1 and 3 are images)");
+    if (p.mean.size() != static_cast<size_t>(p.channels) || p.std_dev.size() != static_cast<size_t>(p.channels))
+        throw ImageError("image_normalize: mean and std need one value per channel");
     // In float32 and in this order (divide by 255, subtract mean, divide by std) to round the
     // way torchvision's ToTensor + Normalize do.
-    const float mean[3] = {0.485f, 0.456f, 0.406f};
-    const float std_dev[3] = {0.229f, 0.224f, 0.225f};
     const size_t plane = static_cast<size_t>(image.width) * image.height;
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < p.channels; c++)
         for (size_t i = 0; i < plane; i++) {
-            float v = static_cast<float>(image.pixels[i * 3 + c]) / 255.0f;
-            out[c * plane + i] = (v - mean[c]) / std_dev[c];
+            const uint8_t* rgb = &image.pixels[i * 3];
+            const uint8_t value = p.channels == 1 ? luma_601(rgb) : rgb[c];
+            float v = static_cast<float>(value) / 255.0f;
+            out[c * plane + i] = (v - p.mean[c]) / p.std_dev[c];
         }
+}
+
+RgbImage image_prepare(const RgbImage& decoded, int size, const ImagePreprocess& p, float* out) {
+    RgbImage crop = image_resize_crop(p.channels == 1 ? image_to_grey(decoded) : decoded, size, p.crop_pct);
+    image_normalize(crop, p, out);
+    return crop;
 }
 
 }  // namespace sparsifiner

@@ -35,7 +35,26 @@ RgbImage image_resize_bicubic(const RgbImage& image, int width, int height);
 // the shorter side straight to size; an image already size x size passes through untouched.
 RgbImage image_resize_crop(const RgbImage& image, int size, float crop_pct);
 
-// Scale to [0,1] and normalise with the ImageNet mean and std; out is [3, size, size] (CHW).
-void image_normalize(const RgbImage& image, float* out);
+// What a model expects of its input (weights/METADATA.md: in_chans, mean, std, crop_pct).
+struct ImagePreprocess {
+    int channels = 3;  // 3 = RGB, 1 = grey
+    std::vector<float> mean = {0.485f, 0.456f, 0.406f};  // one per channel, on the [0, 1] scale
+    std::vector<float> std_dev = {0.229f, 0.224f, 0.225f};
+    float crop_pct = 0.875f;
+};
+
+// Pillow's convert("L"): ITU-R 601-2 luma (299/587/114 per mille) in Pillow's 16-bit fixed point
+// with rounding, written back to all three channels so the RGB resampling code applies as is.
+// A grey image replicated to RGB comes back unchanged.
+RgbImage image_to_grey(const RgbImage& image);
+
+// Scale to [0,1] and normalise with p.mean and p.std_dev; out is [p.channels, width, height]
+// (CHW). With one channel the luma of each pixel is used (the image is usually grey already).
+void image_normalize(const RgbImage& image, const ImagePreprocess& p, float* out);
+
+// The whole evaluation transform: grey first for a 1-channel model (as Pillow's convert("L")
+// before Resize), then resize + centre crop to size x size, then normalise into out. Returns
+// the crop the model sees (grey replicated to RGB for a 1-channel model), e.g. for pictures.
+RgbImage image_prepare(const RgbImage& decoded, int size, const ImagePreprocess& p, float* out);
 
 }  // namespace sparsifiner

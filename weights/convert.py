@@ -35,7 +35,7 @@ BLOCK_TENSORS = [f"{layer}.{kind}" for layer in ("norm1", "attn.qkv", "attn.proj
 # re-writing one of our own files (shapes are always re-derived from the tensors).
 KEPT_INPUT_METADATA = ("arch", "num_heads", "label_set", "class_names", "keep_rate",
                        "basis_coef_topk", "basis_threshold", "prune_at", "token_keep", "seed",
-                       "untrained")
+                       "untrained", "mean", "std", "crop_pct")
 
 # Field names under which a training run's `args` (or a nested config) may carry the Sparsifiner
 # hyper-parameters: the official config's upper-case names and common lower-case spellings.
@@ -77,6 +77,13 @@ def parse_args(argv):
     p.add_argument("--basis-threshold", type=float, help="Sparsifiner basis threshold")
     p.add_argument("--prune-at", help="token-pruning blocks, e.g. 3,6,9 ('' or none: none)")
     p.add_argument("--token-keep", type=float, help="base token keep rate r")
+    p.add_argument("--mean", help="input normalisation mean, one value or one per channel "
+                   "(default: the checkpoint's args.mean, else ImageNet's for RGB)")
+    p.add_argument("--std", help="input normalisation std, same form (default: args.std)")
+    p.add_argument("--crop-pct", type=float,
+                   help="evaluation crop_pct in (0, 1] (default: args.crop_pct, else 0.875)")
+    p.add_argument("--class-names", metavar="FILE",
+                   help="class names, one per line (default: the checkpoint's class_names)")
     p.add_argument("--print-metadata", action="store_true",
                    help="print the written metadata as JSON on stdout")
     args = p.parse_args(argv)
@@ -85,10 +92,16 @@ def parse_args(argv):
             args.prune_at = deit_arch.parse_int_list(args.prune_at)
         except ValueError:
             p.error(f"--prune-at: expected a comma list of block numbers, got '{args.prune_at}'")
-    for name in ("keep_rate", "token_keep"):
+    for name in ("keep_rate", "token_keep", "crop_pct"):
         value = getattr(args, name)
         if value is not None and not 0.0 < value <= 1.0:
             p.error(f"--{name.replace('_', '-')}: must be in (0, 1], got {value}")
+    for name in ("mean", "std"):
+        text = getattr(args, name)
+        try:
+            setattr(args, name, None if text is None else deit_arch.parse_float_list(text))
+        except ValueError:
+            p.error(f"--{name}: '{text}' is not a comma list of numbers")
     return args
 
 
@@ -326,6 +339,84 @@ def hyper_from_args(obj):
     return found
 
 
+def float_values(value):
+    """A scalar or a sequence of numbers from a checkpoint -> list of floats, None if neither."""
+    if isinstance(value, Placeholder):
+        value = list(value.list_items)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)]
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    return None
+
+
+def preprocessing_from_checkpoint(obj):
+    """mean, std, crop_pct (under `args`) and class_names (top level) that a training run
+    recorded, as train_fashion.py's release checkpoints do; {} for what is absent."""
+    found = {}
+    if not isinstance(obj, dict):
+        return found
+    if isinstance(obj.get("args"), (Placeholder, dict)):
+        for key in ("mean", "std", "crop_pct"):
+            raw = find_field(obj["args"], (key,))
+            if raw is None:
+                continue
+            values = float_values(raw)
+            if values is None or (key == "crop_pct" and len(values) != 1):
+                warn(f"args.{key}: ignored, unexpected value {str(raw)[:40]}")
+                continue
+            found[key] = values[0] if key == "crop_pct" else values
+    names = obj.get("class_names")
+    if names is not None:
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            warn("class_names: ignored, not a list of strings")
+        else:
+            found["class_names"] = list(names)
+    return found
+
+
+def read_class_names(path):
+    """--class-names FILE: one name per line, blank lines skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConvertError(f"{path}: cannot read the class names ({err})", EXIT_USAGE) from None
+
+
+def apply_preprocessing(path, meta, geo, recorded, args):
+    """mean / std / crop_pct / class_names into meta: flags win over what the checkpoint
+    recorded, which wins over what an input .safetensors had; checked as the loader checks."""
+    C, in_chans = geo["num_classes"], geo["in_chans"]
+    mean = args.mean if args.mean is not None else recorded.get("mean")
+    std = args.std if args.std is not None else recorded.get("std")
+    from_meta = {key: deit_arch.parse_float_list(meta[key]) for key in ("mean", "std") if key in meta}
+    mean = mean if mean is not None else from_meta.get("mean")
+    std = std if std is not None else from_meta.get("std")
+    problem = deit_arch.normalisation_problem(mean, std, in_chans)
+    if problem:
+        raise ConvertError(f"{path}: {problem}", EXIT_USAGE)
+    for key, values in (("mean", mean), ("std", std)):
+        if values is not None:
+            meta[key] = deit_arch.meta_float_list(values)
+    crop_pct = args.crop_pct if args.crop_pct is not None else recorded.get("crop_pct")
+    if crop_pct is not None:
+        if not 0.0 < crop_pct <= 1.0:
+            raise ConvertError(f"{path}: args.crop_pct {crop_pct} is not in (0, 1]")
+        meta["crop_pct"] = deit_arch.meta_float(crop_pct)
+    names, origin = None, None
+    if args.class_names is not None:
+        names, origin = read_class_names(args.class_names), args.class_names
+    elif "class_names" in recorded:
+        names, origin = recorded["class_names"], f"{path}: class_names"
+    if names is not None:
+        if len(names) != C:
+            raise ConvertError(f"{origin}: {len(names)} class names for the head's {C} classes",
+                               EXIT_USAGE if args.class_names else EXIT_INPUT)
+        meta["class_names"] = json.dumps(names, ensure_ascii=False)
+
+
 # ---------------------------------------------------------------- metadata and output
 
 
@@ -428,6 +519,7 @@ def convert(args):
     predictor = infer_predictor(args.input, tensors, geo, heads)
     hyper = hyper_from_args(obj) if predictor is not None else {}
     meta = build_metadata(args.input, geo, heads, predictor, hyper, input_meta, args)
+    apply_preprocessing(args.input, meta, geo, preprocessing_from_checkpoint(obj), args)
     tensors = cast_tensors(tensors, args.dtype)
     try:
         write_safetensors(args.output, tensors, meta)

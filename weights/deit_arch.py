@@ -1,5 +1,6 @@
 """DeiT geometry shared by convert.py and make_random_model.py (SPEC sections 1 and 2) and the
 `__metadata__` writing conventions of weights/METADATA.md."""
+import math
 
 # name -> (embed D, heads H, depth, MLP hidden), SPEC section 1.
 DEIT_ARCHS = {
@@ -41,3 +42,31 @@ def parse_int_list(text):
     if text in ("", "none"):
         return []
     return [int(part) for part in text.split(",")]
+
+
+def parse_float_list(text):
+    """'0.5' or '0.485,0.456,0.406' -> list of floats; ValueError when a value is not a number."""
+    return [float(part) for part in str(text).split(",")]
+
+
+def meta_float_list(values):
+    return ",".join(meta_float(v) for v in values)
+
+
+def normalisation_problem(mean, std, in_chans):
+    """None when mean / std (lists, or None when absent) suit a model with in_chans channels,
+    else what is wrong; the rules of the loader (weights/METADATA.md)."""
+    if in_chans != 3 and (mean is None or std is None):
+        return (f"a model with in_chans {in_chans} needs a mean and a std (ImageNet's are for "
+                f"RGB): give --mean and --std")
+    for name, values in (("mean", mean), ("std", std)):
+        if values is None:
+            continue
+        if len(values) not in (1, in_chans):
+            return (f"--{name}: {len(values)} values for in_chans {in_chans} (give one per "
+                    f"channel, or one for all)")
+        if not all(math.isfinite(v) for v in values):
+            return f"--{name}: values must be finite numbers"
+        if name == "std" and not all(v > 0 for v in values):
+            return "--std: values must be > 0"
+    return None

@@ -154,6 +154,30 @@ void read_geometry(const SafetensorsFile& file, const MetadataReader& meta, cons
     }
 }
 
+// mean / std: one value per input channel, or one for all; an RGB model without them gets
+// ImageNet's (DeiT's training values), any other channel count has no sensible default.
+std::vector<float> channel_values(const MetadataReader& meta, const std::string& key, int in_chans,
+                                  const std::vector<float>& rgb_default, bool positive) {
+    if (!meta.has(key)) {
+        if (in_chans == 3) return rgb_default;
+        meta.fail(key, "absent: a model with in_chans " + std::to_string(in_chans) +
+                           " needs mean and std in its metadata (ImageNet's are for RGB)");
+    }
+    std::vector<float> values = positive ? meta.real_list(key, 0.0f, 1e6f, true) : meta.real_list(key, -1e6f, 1e6f, false);
+    if (values.size() == 1) values.assign(in_chans, values[0]);
+    if (values.size() != static_cast<size_t>(in_chans)) {
+        meta.fail(key, std::to_string(values.size()) + " values for in_chans " + std::to_string(in_chans) +
+                           " (give one per channel, or one for all)");
+    }
+    return values;
+}
+
+void read_preprocessing(const MetadataReader& meta, DeitConfig* config) {
+    config->mean = channel_values(meta, "mean", config->in_chans, config->mean, false);
+    config->std_dev = channel_values(meta, "std", config->in_chans, config->std_dev, true);
+    if (meta.has("crop_pct")) config->crop_pct = meta.real("crop_pct", 0.0f, 1.0f, true);
+}
+
 // The predictor's own sizes come from the shapes of block 0; every block is then checked against them.
 void read_predictor_geometry(const SafetensorsFile& file, const MetadataReader& meta, DeitConfig* config) {
     bool present = false;
@@ -308,6 +332,7 @@ DeitWeights deit_weights_load(const SafetensorsFile& file, const DeitConfigOverr
     DeitWeights weights;
     weights.source = file.label();
     read_geometry(file, meta, overrides, &weights.config);
+    read_preprocessing(meta, &weights.config);
     read_predictor_geometry(file, meta, &weights.config);
     read_sparsity_options(meta, &weights.config);
 

@@ -44,7 +44,11 @@ int MetadataReader::integer(const std::string& key, int lo, int hi) const {
 }
 
 float MetadataReader::real(const std::string& key, float lo, float hi, bool lo_open) const {
-    const std::string& raw = text(key);
+    return real_item(key, text(key), lo, hi, lo_open);
+}
+
+float MetadataReader::real_item(const std::string& key, const std::string& raw, float lo, float hi,
+                                bool lo_open) const {
     char range[64];
     std::snprintf(range, sizeof range, "%s%g, %g]", lo_open ? "(" : "[", lo, hi);
     // strtod skips leading blanks and accepts "inf", "nan" and hex: all refused here.
@@ -59,6 +63,20 @@ float MetadataReader::real(const std::string& key, float lo, float hi, bool lo_o
         fail(key, "\"" + printable_name(raw) + "\" is not a number in " + std::string(range));
     }
     return static_cast<float>(value);
+}
+
+std::vector<float> MetadataReader::real_list(const std::string& key, float lo, float hi, bool lo_open) const {
+    const std::string& raw = text(key);
+    std::vector<float> values;
+    size_t start = 0;
+    while (true) {
+        size_t comma = raw.find(',', start);
+        values.push_back(real_item(key, raw.substr(start, comma == std::string::npos ? std::string::npos : comma - start),
+                                   lo, hi, lo_open));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return values;
 }
 
 bool MetadataReader::boolean(const std::string& key) const {

@@ -21,12 +21,16 @@ public:
     bool boolean(const std::string& key) const;  // "true" or "false"
     // "3,6,9" -> {3, 6, 9}, strictly increasing, each in [lo, hi]; "" -> {}.
     std::vector<int> integer_list(const std::string& key, int lo, int hi) const;
+    // "0.5" or "0.485,0.456,0.406": finite numbers, each in [lo, hi] (lo excluded with lo_open).
+    std::vector<float> real_list(const std::string& key, float lo, float hi, bool lo_open) const;
     // A JSON array of strings, e.g. class_names.
     std::vector<std::string> string_list(const std::string& key) const;
 
     [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
 
 private:
+    float real_item(const std::string& key, const std::string& raw, float lo, float hi, bool lo_open) const;
+
     const SafetensorsFile& file_;
 };
 

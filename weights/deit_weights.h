@@ -26,6 +26,12 @@ struct DeitConfig {
     std::vector<std::string> class_names;  // from metadata, empty when absent
     std::string label_set;                 // e.g. "imagenet1k" from metadata, empty when absent
 
+    // Input normalisation (one value per input channel) and timm's crop_pct; without metadata
+    // the ImageNet values DeiT was trained with.
+    std::vector<float> mean = {0.485f, 0.456f, 0.406f};
+    std::vector<float> std_dev = {0.229f, 0.224f, 0.225f};
+    float crop_pct = 0.875f;
+
     // Sparsifiner connectivity predictor (SPEC section 2); absent for plain DeiT.
     bool sparsifiner = false;
     int predictor_c = 0;        // c = d / reduce_c_factor

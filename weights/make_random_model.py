@@ -4,7 +4,8 @@ layout: the right tensor names and shapes (SPEC sections 1 and 2) and full metad
 and as the bundled default model until a trained one is bundled.
 
     make_random_model.py --arch deit_tiny [--distilled] [--sparsifiner] [--img-size 224]
-        [--num-classes 1000] [--seed 0] [--dtype f32|f16|bf16] [--peaky] -o OUT.safetensors
+        [--patch-size 16] [--num-classes 1000] [--seed 0] [--dtype f32|f16|bf16] [--peaky]
+        [--in-chans 1 --mean 0.286 --std 0.353] [--crop-pct 1.0] -o OUT.safetensors
 
 Deterministic: numpy's Generator(PCG64(seed)) draws every tensor in one fixed order, so the same
 arguments give the same bytes on every run. Initialisation follows timm's ViT: truncated normal
@@ -39,6 +40,11 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32")
     p.add_argument("--peaky", action="store_true", help="scale q/k up, perturb biases and norms")
+    p.add_argument("--in-chans", type=int, default=3, help="input channels (1 = grey)")
+    p.add_argument("--mean", help="normalisation mean, one value or one per channel "
+                   "(required unless --in-chans is 3)")
+    p.add_argument("--std", help="normalisation std, same form")
+    p.add_argument("--crop-pct", type=float, help="evaluation crop_pct in (0, 1] (default 0.875)")
     p.add_argument("-o", "--output", required=True)
     args = p.parse_args(argv)
     if args.patch_size <= 0 or args.img_size <= 0 or args.img_size % args.patch_size:
@@ -48,6 +54,19 @@ def parse_args(argv):
         p.error("--num-classes must be positive")
     if args.seed < 0:
         p.error("--seed must be non-negative")
+    if not 1 <= args.in_chans <= 16:
+        p.error("--in-chans must be from 1 to 16")
+    for name in ("mean", "std"):
+        text = getattr(args, name)
+        try:
+            setattr(args, name, None if text is None else deit_arch.parse_float_list(text))
+        except ValueError:
+            p.error(f"--{name}: '{text}' is not a comma list of numbers")
+    problem = deit_arch.normalisation_problem(args.mean, args.std, args.in_chans)
+    if problem:
+        p.error(problem)
+    if args.crop_pct is not None and not 0.0 < args.crop_pct <= 1.0:
+        p.error(f"--crop-pct: must be in (0, 1], got {args.crop_pct}")
     return args
 
 
@@ -74,7 +93,7 @@ def model_shapes(args):
     if args.distilled:
         shapes.append(("dist_token", (1, 1, D), "normal"))
     shapes += [("pos_embed", (1, N, D), "normal"),
-               ("patch_embed.proj.weight", (D, 3, P, P), "normal"),
+               ("patch_embed.proj.weight", (D, args.in_chans, P, P), "normal"),
                ("patch_embed.proj.bias", (D,), "zeros")]
     linears = [("attn.qkv", 3 * D, D), ("attn.proj", D, D), ("mlp.fc1", hidden, D),
                ("mlp.fc2", D, hidden)]
@@ -151,7 +170,7 @@ def make_metadata(args):
         "untrained": "true", "seed": str(args.seed),
         "embed_dim": str(D), "num_heads": str(H), "depth": str(depth),
         "mlp_hidden": str(hidden), "patch_size": str(args.patch_size),
-        "img_size": str(args.img_size), "in_chans": "3",
+        "img_size": str(args.img_size), "in_chans": str(args.in_chans),
         "num_classes": str(args.num_classes),
         "distilled": deit_arch.meta_bool(args.distilled),
         "sparsifiner": deit_arch.meta_bool(args.sparsifiner),
@@ -159,6 +178,12 @@ def make_metadata(args):
     }
     if args.num_classes == deit_arch.IMAGENET_CLASSES:
         meta["label_set"] = "imagenet1k"
+    if args.mean is not None:
+        meta["mean"] = deit_arch.meta_float_list(args.mean)
+    if args.std is not None:
+        meta["std"] = deit_arch.meta_float_list(args.std)
+    if args.crop_pct is not None:
+        meta["crop_pct"] = deit_arch.meta_float(args.crop_pct)
     if args.sparsifiner:
         meta.update({
             "keep_rate": deit_arch.meta_float(deit_arch.DEFAULT_KEEP_RATE),

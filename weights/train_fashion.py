@@ -380,9 +380,9 @@ def parse_args(argv):
     p.add_argument("--data", default=FASHION_DIR, help="folder with the Fashion-MNIST IDX files")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs-dense", type=int, default=12)
-    p.add_argument("--epochs-predictor", type=int, default=1)
-    p.add_argument("--epochs-finetune", type=int, default=2)
+    p.add_argument("--epochs-dense", type=int, help="default 12")
+    p.add_argument("--epochs-predictor", type=int, help="default 1")
+    p.add_argument("--epochs-finetune", type=int, help="default 2")
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--embed-dim", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=128)
@@ -400,6 +400,19 @@ def main(argv=None):
         state = torch.load(state_path)
         cfg = state["cfg"]
         log("resuming at stage %s after epoch %d" % (state["stage"], state["epoch"]))
+        # Epoch counts may be changed on resume. For the stage in progress this stretches its
+        # cosine schedule from the next epoch on; the change is recorded in the run's config (and
+        # so in the released checkpoints' args) because a straight run would differ slightly.
+        for stage in STAGES[STAGES.index(state["stage"]):]:
+            wanted = getattr(args, "epochs_" + stage)
+            if wanted is not None and wanted != cfg["epochs_" + stage]:
+                if stage == state["stage"] and wanted < state["epoch"]:
+                    sys.exit("train_fashion.py: stage %s already ran %d epochs" % (stage, state["epoch"]))
+                log("stage %s: %d epochs instead of %d" % (stage, wanted, cfg["epochs_" + stage]))
+                if stage == state["stage"]:
+                    cfg.setdefault("schedule_changes", []).append(
+                        "%s: %d -> %d epochs after epoch %d" % (stage, cfg["epochs_" + stage], wanted, state["epoch"]))
+                cfg["epochs_" + stage] = wanted
     else:
         if os.path.exists(state_path):
             sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
@@ -408,8 +421,8 @@ def main(argv=None):
                "in_chans": 1, "num_classes": 10, "drop_path": 0.05, "seed": args.seed,
                "batch_size": args.batch_size, "lr_dense": 1e-3, "lr_predictor": 1e-3, "lr_finetune": 1e-4,
                "weight_decay": 0.05, "label_smoothing": 0.1, "recon_weight": 1.0,
-               "epochs_dense": args.epochs_dense, "epochs_predictor": args.epochs_predictor,
-               "epochs_finetune": args.epochs_finetune, "finetune_keep_rates": [0.1, 0.25, 0.25, 0.5],
+               "epochs_dense": args.epochs_dense or 12, "epochs_predictor": args.epochs_predictor or 1,
+               "epochs_finetune": args.epochs_finetune or 2, "finetune_keep_rates": [0.1, 0.25, 0.25, 0.5],
                "keep_rate": 0.25, "basis_coef_topk": 8, "basis_threshold": 0.02,
                "reduce_c_factor": 2, "reduce_n_factor": 3, "limit": args.limit}
     train_x, train_y = load_split(args.data, "train")

@@ -10,7 +10,8 @@ C classes, S input side, P patch side, G patch grid side (S / P).
 Public API (imported by other tests, keep it stable):
     load_safetensors(path) -> (tensors, metadata)
     DeiT(config)             .load_state(tensors), .forward(x), .forward_features(x), .attention
-    preprocess_pixels(u8 HWC array) -> normalised [3, S, S] tensor
+    preprocess_pixels(u8 HWC or HW array, mean, std) -> normalised [channels, S, S] tensor
+    load_image(path, size, crop_pct, in_chans) -> u8 HWC (RGB) or HW (grey) array, with PIL
     random_deit_state(config, seed, peaky=True) -> dict of float32 arrays
     write_model(path, state, config)
     deit_config(arch, ...)  -> a config dict with the SPEC table's geometry
@@ -41,12 +42,15 @@ ARCHS = {
 }
 
 
-def deit_config(arch, num_classes=1000, distilled=False, img_size=224, patch_size=16, depth=12):
+def deit_config(arch, num_classes=1000, distilled=False, img_size=224, patch_size=16, depth=12,
+                in_chans=3, mean=None, std=None):
+    """mean / std: per-channel lists for the metadata (None: ImageNet's, RGB only)."""
     embed_dim, num_heads, mlp_hidden = ARCHS[arch]
     return {
         "arch": arch, "embed_dim": embed_dim, "num_heads": num_heads, "depth": depth,
         "mlp_hidden": mlp_hidden, "patch_size": patch_size, "img_size": img_size,
-        "num_classes": num_classes, "distilled": distilled,
+        "num_classes": num_classes, "distilled": distilled, "in_chans": in_chans,
+        "mean": mean, "std": std,
     }
 
 
@@ -59,7 +63,7 @@ def expected_shapes(config):
     shapes = {
         "cls_token": (1, 1, D),
         "pos_embed": (1, T, D),
-        "patch_embed.proj.weight": (D, 3, P, P),
+        "patch_embed.proj.weight": (D, config.get("in_chans", 3), P, P),
         "patch_embed.proj.bias": (D,),
         "norm.weight": (D,), "norm.bias": (D,),
         "head.weight": (C, D), "head.bias": (C,),
@@ -179,7 +183,7 @@ class DeiT(torch.nn.Module):
         return x
 
     def embed(self, x):
-        # x [B, 3, S_h, S_w] normalised -> tokens [B, N, D] with pos_embed added
+        # x [B, in_chans, S_h, S_w] normalised -> tokens [B, N, D] with pos_embed added
         w, cfg = self.w, self.config
         P = cfg["patch_size"]
         if x.shape[-1] % P or x.shape[-2] % P or x.shape[-1] != x.shape[-2]:
@@ -219,15 +223,39 @@ class DeiT(torch.nn.Module):
         return self.head(features)
 
 
-def preprocess_pixels(pixels, dtype=torch.float64):
-    """u8 [S, S, 3] (HWC) -> [3, S, S]: scale to [0, 1] then normalise (SPEC 6)."""
+def preprocess_pixels(pixels, dtype=torch.float64, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """u8 [S, S, 3] (HWC) or [S, S] (grey) -> [channels, S, S]: scale to [0, 1] then normalise
+    with one mean and std per channel (SPEC 6; ImageNet's unless the model says otherwise)."""
     pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError("preprocess_pixels: expected u8 HWC RGB, got %s %s" % (pixels.dtype, pixels.shape))
+    if pixels.dtype == np.uint8 and pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ValueError("preprocess_pixels: expected u8 HWC RGB or HW grey, got %s %s" % (pixels.dtype, pixels.shape))
+    channels = pixels.shape[2]
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError("preprocess_pixels: %d channels, %d means, %d stds" % (channels, len(mean), len(std)))
     x = torch.as_tensor(pixels.astype(np.float64) / 255.0, dtype=dtype).permute(2, 0, 1)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=dtype).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=dtype).view(3, 1, 1)
+    mean = torch.tensor(mean, dtype=dtype).view(channels, 1, 1)
+    std = torch.tensor(std, dtype=dtype).view(channels, 1, 1)
     return (x - mean) / std
+
+
+def load_image(path, size, crop_pct=1.0, in_chans=3):
+    """The DeiT evaluation transform's pixel part with PIL alone: convert("L") for a grey model
+    (convert("RGB") otherwise), shorter side to floor(size / crop_pct) with bicubic, centre crop
+    (torchvision's offsets: round((side - size) / 2)). -> u8 [size, size] or [size, size, 3]."""
+    from PIL import Image
+    image = Image.open(path)
+    image = image.convert("L" if in_chans == 1 else "RGB")
+    short = int(math.floor(size / crop_pct))
+    w, h = image.size
+    new_w, new_h = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+    if (new_w, new_h) != (w, h):
+        image = image.resize((new_w, new_h), Image.BICUBIC)
+    if new_w < size or new_h < size:
+        raise ValueError("load_image: padding crops are not modelled here")
+    left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
+    return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +288,8 @@ def random_deit_state(config, seed, peaky=True):
     if config["distilled"]:
         state["dist_token"] = normal(shapes["dist_token"], 0.5)
     state["pos_embed"] = normal(shapes["pos_embed"], 0.5)
-    state["patch_embed.proj.weight"] = normal((D, 3, P, P), 1.0 / math.sqrt(3 * P * P))
+    chans = config.get("in_chans", 3)
+    state["patch_embed.proj.weight"] = normal((D, chans, P, P), 1.0 / math.sqrt(chans * P * P))
     state["patch_embed.proj.bias"] = normal((D,), 0.1)
     for i in range(config["depth"]):
         b = "blocks.%d." % i
@@ -317,9 +346,12 @@ def model_metadata(config, seed=None):
     meta = {
         "format": "sparsifiner-deit", "format_version": "1",
         "arch": str(config.get("arch", "deit")),
-        "in_chans": "3", "sparsifiner": "false",
+        "in_chans": str(config.get("in_chans", 3)), "sparsifiner": "false",
         "converter": "tests/reference/deit_ref.py",
     }
+    for key in ("mean", "std"):
+        if config.get(key) is not None:
+            meta[key] = ",".join(repr(float(v)) for v in config[key])
     for key in ("embed_dim", "num_heads", "depth", "mlp_hidden", "patch_size", "img_size", "num_classes"):
         meta[key] = str(int(config[key]))
     meta["distilled"] = "true" if config["distilled"] else "false"

@@ -1,7 +1,9 @@
 // Dumps what the image code produces so tests/py/test_preprocess.py can compare it with
 // Pillow / torchvision. Every output file starts with int32 width, int32 height (little endian),
 // then the u8 RGB pixels (HWC); the preprocess mode appends the normalised floats (f32 CHW).
-//   preprocess_dump IMAGE SIZE CROP_PCT OUT.bin      decode, resize + centre crop, normalise
+//   preprocess_dump IMAGE SIZE CROP_PCT OUT.bin [CHANNELS MEAN STD]
+//       decode, (grey,) resize + centre crop, normalise; MEAN and STD are comma lists, as in the
+//       weight metadata (default: 3 channels, ImageNet's); a grey crop is written as R = G = B
 //   preprocess_dump --resize IMAGE WIDTH HEIGHT OUT.bin   decode, Pillow bicubic resize only
 //   preprocess_dump --decode IMAGE OUT.bin           decode only
 //   preprocess_dump --decoder                        print the JPEG decoder in use
@@ -18,7 +20,7 @@ namespace {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: preprocess_dump IMAGE SIZE CROP_PCT OUT.bin\n"
+                 "usage: preprocess_dump IMAGE SIZE CROP_PCT OUT.bin [CHANNELS MEAN STD]\n"
                  "       preprocess_dump --resize IMAGE WIDTH HEIGHT OUT.bin\n"
                  "       preprocess_dump --decode IMAGE OUT.bin\n"
                  "       preprocess_dump --decoder\n");
@@ -33,6 +35,20 @@ int parse_int(const char* text) {
         std::exit(2);
     }
     return static_cast<int>(v);
+}
+
+// "0.5" or "0.1,0.2,0.3": one value, repeated, or one per channel.
+std::vector<float> parse_floats(const std::string& text, int channels) {
+    std::vector<float> values;
+    size_t start = 0;
+    while (true) {
+        size_t comma = text.find(',', start);
+        values.push_back(std::strtof(text.substr(start, comma - start).c_str(), nullptr));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    if (values.size() == 1) values.assign(channels, values[0]);
+    return values;
 }
 
 void write_out(const std::string& path, const RgbImage& image, const std::vector<float>& extra) {
@@ -64,12 +80,17 @@ int main(int argc, char** argv) {
             RgbImage image = image_load(args[1]);
             write_out(args[4], image_resize_bicubic(image, parse_int(args[2].c_str()),
                                                     parse_int(args[3].c_str())), {});
-        } else if (args.size() == 4 && args[0][0] != '-') {
+        } else if ((args.size() == 4 || args.size() == 7) && args[0][0] != '-') {
             int size = parse_int(args[1].c_str());
-            float crop_pct = std::strtof(args[2].c_str(), nullptr);
-            RgbImage crop = image_resize_crop(image_load(args[0]), size, crop_pct);
-            std::vector<float> normalised(static_cast<size_t>(3) * size * size);
-            image_normalize(crop, normalised.data());
+            ImagePreprocess preprocess;
+            preprocess.crop_pct = std::strtof(args[2].c_str(), nullptr);
+            if (args.size() == 7) {
+                preprocess.channels = parse_int(args[4].c_str());
+                preprocess.mean = parse_floats(args[5], preprocess.channels);
+                preprocess.std_dev = parse_floats(args[6], preprocess.channels);
+            }
+            std::vector<float> normalised(static_cast<size_t>(preprocess.channels) * size * size);
+            RgbImage crop = image_prepare(image_load(args[0]), size, preprocess, normalised.data());
             write_out(args[3], crop, normalised);
         } else {
             return usage();

@@ -20,7 +20,7 @@ using sparsifiner_test::SafetensorsBuilder;
 namespace {
 
 struct TinyDeit {
-    int64_t D = 8, heads = 2, depth = 2, hidden = 16, patch = 4, img = 8, classes = 5;
+    int64_t D = 8, heads = 2, depth = 2, hidden = 16, patch = 4, img = 8, classes = 5, chans = 3;
     bool distilled = false;
     bool metadata = true;
     bool sparsifiner = false;
@@ -79,7 +79,7 @@ TinyFile build(const TinyDeit& t) {
     add("cls_token", {1, 1, D});
     if (t.distilled) add("dist_token", {1, 1, D});
     add("pos_embed", {1, T, D});
-    add("patch_embed.proj.weight", {D, 3, t.patch, t.patch});
+    add("patch_embed.proj.weight", {D, t.chans, t.patch, t.patch});
     add("patch_embed.proj.bias", {D});
     for (int64_t i = 0; i < t.depth; i++) {
         std::string p = "blocks." + std::to_string(i) + ".";
@@ -122,7 +122,7 @@ TinyFile build(const TinyDeit& t) {
         file.builder.set_metadata("mlp_hidden", std::to_string(t.hidden));
         file.builder.set_metadata("patch_size", std::to_string(t.patch));
         file.builder.set_metadata("img_size", std::to_string(t.img));
-        file.builder.set_metadata("in_chans", "3");
+        file.builder.set_metadata("in_chans", std::to_string(t.chans));
         file.builder.set_metadata("num_classes", std::to_string(t.classes));
         file.builder.set_metadata("distilled", t.distilled ? "true" : "false");
         file.builder.set_metadata("sparsifiner", t.sparsifiner ? "true" : "false");
@@ -412,4 +412,58 @@ TEST_CASE("deit loader: stored dtype, F16 tensors widened") {
     TinyFile probe = build(all_half);
     for (const auto& entry : probe.values) all_half.as_f16.insert(entry.first);
     CHECK(load(build(all_half)).stored_dtype == "F16");
+}
+
+TEST_CASE("deit loader: input normalisation and crop_pct, ImageNet's by default for RGB") {
+    DeitWeights w = load(build(TinyDeit()));
+    CHECK(w.config.in_chans == 3);
+    CHECK(w.config.mean == std::vector<float>{0.485f, 0.456f, 0.406f});
+    CHECK(w.config.std_dev == std::vector<float>{0.229f, 0.224f, 0.225f});
+    CHECK(w.config.crop_pct == 0.875f);
+
+    TinyDeit rgb;  // one value stands for every channel
+    rgb.meta["mean"] = "0.5";
+    rgb.meta["std"] = "0.1,0.2,0.3";
+    rgb.meta["crop_pct"] = "1.0";
+    w = load(build(rgb));
+    CHECK(w.config.mean == std::vector<float>{0.5f, 0.5f, 0.5f});
+    CHECK(w.config.std_dev == std::vector<float>{0.1f, 0.2f, 0.3f});
+    CHECK(w.config.crop_pct == 1.0f);
+
+    TinyDeit grey;
+    grey.chans = 1;
+    grey.meta["mean"] = "0.286";
+    grey.meta["std"] = "0.353";
+    w = load(build(grey));
+    CHECK(w.config.in_chans == 1);
+    CHECK(w.patch_w.size() == 8 * 1 * 4 * 4);
+    CHECK(w.config.mean == std::vector<float>{0.286f});
+    CHECK(w.config.std_dev == std::vector<float>{0.353f});
+}
+
+TEST_CASE("deit loader: bad mean, std or crop_pct are refused, naming the key") {
+    TinyDeit grey;
+    grey.chans = 1;
+    grey.meta["std"] = "0.353";
+    CHECK(load_error(grey) == "tiny.safetensors: __metadata__.mean: absent: a model with in_chans 1 needs mean and "
+                              "std in its metadata (ImageNet's are for RGB)");
+    grey.meta["mean"] = "0.2,0.3";
+    CHECK(load_error(grey) ==
+          "tiny.safetensors: __metadata__.mean: 2 values for in_chans 1 (give one per channel, or one for all)");
+
+    auto error_for = [](const std::string& key, const std::string& value) {
+        TinyDeit t;
+        t.meta[key] = value;
+        return load_error(t);
+    };
+    CHECK(error_for("mean", "0.1,0.2") ==
+          "tiny.safetensors: __metadata__.mean: 2 values for in_chans 3 (give one per channel, or one for all)");
+    CHECK(error_for("mean", "nan") == "tiny.safetensors: __metadata__.mean: \"nan\" is not a number in [-1e+06, 1e+06]");
+    CHECK(error_for("mean", "0.1,,0.2") == "tiny.safetensors: __metadata__.mean: \"\" is not a number in [-1e+06, 1e+06]");
+    CHECK(error_for("std", "0") == "tiny.safetensors: __metadata__.std: \"0\" is not a number in (0, 1e+06]");
+    CHECK(error_for("std", "0.2,-0.1,0.3") ==
+          "tiny.safetensors: __metadata__.std: \"-0.1\" is not a number in (0, 1e+06]");
+    CHECK(error_for("std", "1e999") == "tiny.safetensors: __metadata__.std: \"1e999\" is not a number in (0, 1e+06]");
+    CHECK(error_for("crop_pct", "0") == "tiny.safetensors: __metadata__.crop_pct: \"0\" is not a number in (0, 1]");
+    CHECK(error_for("crop_pct", "1.5") == "tiny.safetensors: __metadata__.crop_pct: \"1.5\" is not a number in (0, 1]");
 }

@@ -218,13 +218,69 @@ TEST_CASE("normalize: ImageNet mean and std, channels first") {
     image.height = 1;
     image.pixels = {0, 255, 128, 255, 0, 64};
     std::vector<float> out(6);
-    image_normalize(image, out.data());
+    image_normalize(image, ImagePreprocess(), out.data());  // the defaults are ImageNet's
     const double mean[3] = {0.485, 0.456, 0.406}, std_dev[3] = {0.229, 0.224, 0.225};
     for (int c = 0; c < 3; c++)
         for (int x = 0; x < 2; x++) {
             double expected = (image.pixels[x * 3 + c] / 255.0 - mean[c]) / std_dev[c];
             CHECK(out[c * 2 + x] == doctest::Approx(expected).epsilon(1e-6));
         }
+
+    ImagePreprocess own;  // a model's own statistics, per channel
+    own.mean = {0.1f, 0.2f, 0.3f};
+    own.std_dev = {0.5f, 0.25f, 2.0f};
+    image_normalize(image, own, out.data());
+    for (int c = 0; c < 3; c++)
+        for (int x = 0; x < 2; x++)
+            CHECK(out[c * 2 + x] ==
+                  doctest::Approx((image.pixels[x * 3 + c] / 255.0 - own.mean[c]) / own.std_dev[c]).epsilon(1e-6));
+    own.mean = {0.5f};
+    CHECK_THROWS_AS(image_normalize(image, own, out.data()), ImageError);  // 1 mean for 3 channels
+}
+
+TEST_CASE("grey: ITU-R 601-2 luma rounded to the nearest level, grey levels unchanged") {
+    // 0.299 * 255 = 76.2, 0.587 * 255 = 149.7, 0.114 * 255 = 29.1, 0.299 * 200 + 0.587 * 100 +
+    // 0.114 * 50 = 124.2: Pillow's convert("L") rounds each to the nearest integer.
+    RgbImage image;
+    image.width = 260;
+    image.height = 1;
+    image.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 200, 100, 50};
+    for (int v = 0; v < 256; v++) image.pixels.insert(image.pixels.end(), {(uint8_t)v, (uint8_t)v, (uint8_t)v});
+    const RgbImage grey = image_to_grey(image);
+    const uint8_t expected[4] = {76, 150, 29, 124};
+    for (int i = 0; i < 260; i++) {
+        const uint8_t want = i < 4 ? expected[i] : static_cast<uint8_t>(i - 4);
+        INFO("pixel " << i);
+        CHECK(grey.pixels[i * 3] == want);
+        CHECK(grey.pixels[i * 3 + 1] == want);
+        CHECK(grey.pixels[i * 3 + 2] == want);
+    }
+
+    // One channel: the luma, normalised with the model's single mean and std.
+    ImagePreprocess p;
+    p.channels = 1;
+    p.mean = {0.25f};
+    p.std_dev = {0.5f};
+    std::vector<float> out(260);
+    image_normalize(image, p, out.data());
+    for (int i = 0; i < 260; i++) {
+        const double luma = i < 4 ? expected[i] : i - 4;
+        CHECK(out[i] == doctest::Approx((luma / 255.0 - 0.25) / 0.5).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("prepare: a grey model's input at its own size goes in pixel for pixel") {
+    RgbImage image = noise_image(28, 28, 7);
+    for (size_t i = 0; i < image.pixels.size(); i += 3) image.pixels[i + 1] = image.pixels[i + 2] = image.pixels[i];
+    ImagePreprocess p;
+    p.channels = 1;
+    p.mean = {0.0f};
+    p.std_dev = {1.0f};
+    p.crop_pct = 1.0f;
+    std::vector<float> out(28 * 28);
+    RgbImage crop = image_prepare(image, 28, p, out.data());
+    CHECK(crop.pixels == image.pixels);
+    for (int i = 0; i < 28 * 28; i++) CHECK(out[i] == static_cast<float>(image.pixels[i * 3]) / 255.0f);
 }
 
 TEST_CASE("ImageNet-1k class names are compiled in, in the standard order") {
