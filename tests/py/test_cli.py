@@ -8,7 +8,7 @@ import unittest
 
 BIN = os.environ.get("SPARSIFINER_BIN", "")
 SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-SAMPLES = os.path.join(SOURCE, "datasets", "samples")
+SAMPLES = os.path.join(SOURCE, "datasets", "samples", "photos")
 MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
 
 

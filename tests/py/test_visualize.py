@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(SOURCE, "weights"))
 from safetensors_io import read_safetensors  # noqa: E402
 
 MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
-CAT = os.path.join(SOURCE, "datasets", "samples", "chelsea.png")
+CAT = os.path.join(SOURCE, "datasets", "samples", "photos", "chelsea.png")
 GRID, EXTRA, PATCH, HEADS = 14, 1, 16, 3
 CYAN = (0, 255, 255)
 
