@@ -4,6 +4,7 @@
 // image so that n processes share the work; `sparsifiner merge` adds their documents up.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -359,11 +360,18 @@ int sweep_run(const SweepFlags& flags) {
                                  forward_macs(config, setting_stats, S), seconds);
                 record_top1(1 + (&s - settings.data()), logits.data());
                 // The kept mass needs the dense softmax rows: a pass of its own, after the timed one,
-                // so that the latency above does not include it.
-                AttentionProbe probe(config.depth, config.num_heads, config.head_dim(), ProbeDepth::kept_mass);
-                ForwardObserver probe_observer = probe.observer();
-                model->forward(images.data(), B, logits.data(), &probe_observer);
-                s.totals.kept_mass_sum += probe.kept_mass_image_sum();
+                // so that the latency above does not include it. Keep rate 1 everywhere is dense
+                // attention: all of the mass, no pass needed.
+                const bool keeps_all = std::all_of(s.plan.keep_rate.begin(), s.plan.keep_rate.end(),
+                                                   [](float rate) { return rate >= 1.0f; });
+                if (keeps_all) {
+                    s.totals.kept_mass_sum += B;
+                } else {
+                    AttentionProbe probe(config.depth, config.num_heads, config.head_dim(), ProbeDepth::kept_mass);
+                    ForwardObserver probe_observer = probe.observer();
+                    model->forward(images.data(), B, logits.data(), &probe_observer);
+                    s.totals.kept_mass_sum += probe.kept_mass_image_sum();
+                }
             }
             for (int b = 0; b < B && predictions; b++) {
                 const ImageItem& item = source.items[selected[done[b]]];
