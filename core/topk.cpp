@@ -1,6 +1,7 @@
 #include "core/topk.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -106,6 +107,71 @@ SPARSIFINER_AVX2 int compact_avx2(const int32_t* rank, const int32_t* index, int
     return compact_portable(rank, index, i, m, lo, hi, out_rank, out_index, written);
 }
 
+// The rank of one score, as float_ranks computes it.
+inline int32_t float_rank(float score) {
+    int32_t bits;
+    std::memcpy(&bits, &score, sizeof bits);
+    const int32_t magnitude = bits & 0x7FFFFFFF;
+    bits = magnitude > 0x7F800000 ? static_cast<int32_t>(0xFF800000u) : bits;
+    bits = magnitude == 0 ? 0 : bits;
+    return bits ^ ((bits >> 31) & 0x7FFFFFFF);
+}
+
+// The sampled first step's pass over the whole row: writes every rank to ranks [n], copies the
+// (rank, index) of the entries with rank in [lo, hi], in index order, and counts the entries
+// above hi. Returns the copied count. out_rank, out_index have room for n + 8 entries.
+int bracket_portable(const float* scores, int begin, int n, int32_t lo, int32_t hi, int32_t* ranks,
+                     int32_t* out_rank, int32_t* out_index, int written, int* above) {
+    int count_above = 0;
+    for (int i = begin; i < n; i++) {
+        const int32_t rank = float_rank(scores[i]);
+        ranks[i] = rank;
+        out_rank[written] = rank;
+        out_index[written] = i;
+        written += rank >= lo && rank <= hi;
+        count_above += rank > hi;
+    }
+    *above += count_above;
+    return written;
+}
+
+// Eight ranks per step, with no branch on the data: the packed lanes are stored whether or not
+// any lane is in the band (about one step in four has none, at random: a branch on it would
+// mispredict often), and the write position advances by the count.
+SPARSIFINER_AVX2 int bracket_avx2(const float* scores, int n, int32_t lo, int32_t hi, int32_t* ranks,
+                                  int32_t* out_rank, int32_t* out_index, int* above) {
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi), eight = _mm256_set1_epi32(8);
+    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF), inf_bits = _mm256_set1_epi32(0x7F800000);
+    const __m256i minus_inf = _mm256_set1_epi32(static_cast<int32_t>(0xFF800000u)), zero = _mm256_setzero_si256();
+    __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i above_lanes = zero;  // minus the per-lane count (a true compare lane is -1)
+    int written = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        // float_rank on eight lanes: NaN -> -inf, -0 -> +0, negative magnitudes flipped.
+        __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scores + i));
+        const __m256i magnitude = _mm256_and_si256(bits, abs_mask);
+        bits = _mm256_blendv_epi8(bits, minus_inf, _mm256_cmpgt_epi32(magnitude, inf_bits));
+        bits = _mm256_andnot_si256(_mm256_cmpeq_epi32(magnitude, zero), bits);
+        const __m256i r = _mm256_xor_si256(bits, _mm256_and_si256(_mm256_srai_epi32(bits, 31), abs_mask));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(ranks + i), r);
+        const __m256i is_above = _mm256_cmpgt_epi32(r, vhi);
+        above_lanes = _mm256_add_epi32(above_lanes, is_above);
+        const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(vlo, r), is_above);
+        const unsigned mask = ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(outside))) & 0xFFu;
+        const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(pack_table.lanes[mask]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_rank + written), _mm256_permutevar8x32_epi32(r, perm));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_index + written), _mm256_permutevar8x32_epi32(iota, perm));
+        written += __builtin_popcount(mask);
+        iota = _mm256_add_epi32(iota, eight);
+    }
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), above_lanes);
+    int count_above = 0;
+    for (int lane = 0; lane < 8; lane++) count_above -= lanes[lane];
+    *above = count_above;
+    return bracket_portable(scores, i, n, lo, hi, ranks, out_rank, out_index, written, above);
+}
+
 // Writes the indices i (ascending) with ranks[i] > kth_rank, or == kth_rank and i <= last_index:
 // exactly k of them by construction. Never writes out[k] or beyond.
 int write_selected_portable(const int32_t* ranks, int begin, int n, int32_t kth_rank, int last_index, int k,
@@ -177,13 +243,13 @@ SPARSIFINER_AVX2 int running_scan_avx2(const int32_t* ranks, int n, int k, uint6
     return count;
 }
 
-int topk_small(const float* scores, int n, int k, int32_t* out) {
+int topk_small(const float* scores, int n, int k, int32_t* out, bool avx2) {
     thread_local std::vector<int32_t> rank_buffer;
     if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
     int32_t lo, hi;
     float_ranks(scores, n, rank_buffer.data(), &lo, &hi);
     uint64_t best[kSmallK];  // descending
-    if (use_avx2) {
+    if (avx2) {
         running_scan_avx2(rank_buffer.data(), n, k, best);
     } else {
         int count = 0;
@@ -194,15 +260,93 @@ int topk_small(const float* scores, int n, int k, int32_t* out) {
     return k;
 }
 
-}  // namespace
+// Rows at least this long start with a sampled step (below, a histogram of the whole row is
+// already cheap). The sample takes one rank in every `stride`, about kSampleTarget of them.
+constexpr int kSampleMinRow = 512;
+constexpr int kSampleTarget = 384;
+constexpr int kSampleBuckets = 1024;
 
-int topk_select(const float* scores, int n, int k, int32_t* out) {
+// The first narrowing step from a sample instead of a histogram of every rank (the histogram's
+// scattered increments cost ~1 ns per entry; a vector pass a fraction of that). A histogram of
+// every stride-th rank (over the sample's own range) estimates where the k-th largest sits; a
+// band of buckets around it, three standard deviations of the sample count wide on each side,
+// is then checked exactly by one vector pass that also writes every rank, counts those above
+// the band and compacts those inside it. The result never depends on the sample: when the check
+// fails (an unlucky or adversarial row) this returns false and the caller narrows from the
+// whole row as before.
+bool sampled_step(const float* scores, int n, int k, bool avx2, uint32_t* histogram, int32_t* ranks,
+                  int32_t* out_rank, int32_t* out_index, int32_t& lo, int32_t& hi, int& m, int& above_hi) {
+    int32_t sample[kSampleMinRow];
+    const int stride = std::max(n / kSampleTarget, n / kSampleMinRow + 1);
+    int samples = 0;
+    int32_t sample_lo = INT32_MAX, sample_hi = INT32_MIN;
+    for (int i = 0; i < n; i += stride) {
+        const int32_t rank = float_rank(scores[i]);
+        sample[samples++] = rank;
+        sample_lo = std::min(sample_lo, rank);
+        sample_hi = std::max(sample_hi, rank);
+    }
+    const uint32_t width = static_cast<uint32_t>(sample_hi) - static_cast<uint32_t>(sample_lo);
+    int shift = 0;
+    while ((width >> shift) >= static_cast<uint32_t>(kSampleBuckets)) shift++;
+    const int buckets = static_cast<int>(width >> shift) + 1;
+    // Fine buckets and, to walk the mostly empty fine ones quickly, coarse sums of 32 of them.
+    uint32_t* coarse = histogram + kSampleBuckets;
+    std::memset(histogram, 0, sizeof(uint32_t) * (kSampleBuckets + kSampleBuckets / 32));
+    const uint32_t base = static_cast<uint32_t>(sample_lo);
+    for (int e = 0; e < samples; e++) {
+        const uint32_t bucket = (static_cast<uint32_t>(sample[e]) - base) >> shift;
+        histogram[bucket]++;
+        coarse[bucket >> 5]++;
+    }
+    // In the sample, about `expected` ranks lie above the k-th largest, give or take `margin`.
+    // The band's top is the first bucket (from the top) that takes the count above
+    // expected - margin, its bottom the one that takes it to expected + margin.
+    const double fraction = static_cast<double>(k) / n;
+    const double expected = fraction * samples;
+    const double margin = 3.0 * std::sqrt(expected * (1.0 - fraction)) + 2.0;
+    const long long top_target = static_cast<long long>(std::floor(expected - margin));
+    const long long bottom_target = static_cast<long long>(std::ceil(expected + margin));
+    // Walks down from `bucket` while the count including the bucket stays `below` the target
+    // (<= when or_equal). Skipping a whole coarse group at once gives the same stop: the counts
+    // only grow downwards.
+    long long seen = 0;  // sample ranks in the buckets above `bucket`
+    auto walk = [&](int bucket, long long target, bool or_equal) {
+        auto passes = [&](long long count) { return or_equal ? count <= target : count < target; };
+        while (bucket > 0 && (bucket & 31) != 31 && passes(seen + histogram[bucket])) seen += histogram[bucket--];
+        while (bucket >= 32 && (bucket & 31) == 31 && passes(seen + coarse[bucket >> 5])) {
+            seen += coarse[bucket >> 5];
+            bucket -= 32;
+        }
+        while (bucket > 0 && passes(seen + histogram[bucket])) seen += histogram[bucket--];
+        return bucket;
+    };
+    const int upper = walk(buckets - 1, top_target, true);
+    const int lower = walk(upper, bottom_target, false);
+    // The band is open-ended where it reaches the sample's extremes (ranks outside the sample's
+    // range may exist).
+    const int32_t band_lo = lower == 0 ? INT32_MIN : static_cast<int32_t>(base + (static_cast<uint32_t>(lower) << shift));
+    const int32_t band_hi = upper == buckets - 1
+                                ? INT32_MAX
+                                : static_cast<int32_t>(base + (static_cast<uint32_t>(upper + 1) << shift) - 1u);
+    int above = 0;
+    const int inside = avx2 ? bracket_avx2(scores, n, band_lo, band_hi, ranks, out_rank, out_index, &above)
+                            : bracket_portable(scores, 0, n, band_lo, band_hi, ranks, out_rank, out_index, 0, &above);
+    if (!(above < k && k <= above + inside)) return false;
+    lo = band_lo;
+    hi = band_hi;
+    m = inside;
+    above_hi = above;
+    return true;
+}
+
+int topk_impl(const float* scores, int n, int k, int32_t* out, bool avx2) {
     if (n <= 0 || k <= 0) return 0;
     if (k >= n) {
         for (int i = 0; i < n; i++) out[i] = i;
         return n;
     }
-    if (k <= kSmallK) return topk_small(scores, n, k, out);
+    if (k <= kSmallK) return topk_small(scores, n, k, out, avx2);
     // ranks [n] stays whole for the final pass; the candidates are compacted into ping-pong
     // buffers of (rank, index) as the range narrows.
     thread_local std::vector<int32_t> buffer;
@@ -211,8 +355,7 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
     if (buffer.size() < 5 * room) buffer.resize(5 * room);
     int32_t* ranks = buffer.data();
     int32_t* pong[2][2] = {{ranks + room, ranks + 2 * room}, {ranks + 3 * room, ranks + 4 * room}};
-    int32_t lo, hi;
-    float_ranks(scores, n, ranks, &lo, &hi);
+    int32_t lo = INT32_MIN, hi = INT32_MAX;
 
     // Invariant: the candidate array (cur_rank, cur_index, m) holds, in index order, exactly the
     // entries whose rank lies in [lo, hi], above_hi entries rank above hi and above_hi < k <=
@@ -225,6 +368,14 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
     const int32_t* cur_index = nullptr;  // identity
     int m = n, above_hi = 0, side = 0;
     uint32_t histogram[4 * kBuckets];
+    if (n >= kSampleMinRow &&
+        sampled_step(scores, n, k, avx2, histogram, ranks, pong[0][0], pong[0][1], lo, hi, m, above_hi)) {
+        cur_rank = pong[0][0];
+        cur_index = pong[0][1];
+        side = 1;
+    } else {
+        float_ranks(scores, n, ranks, &lo, &hi);
+    }
     while (lo < hi && m > kFinishCandidates) {
         const uint32_t width = static_cast<uint32_t>(hi) - static_cast<uint32_t>(lo);
         // About one bucket per candidate (fewer buckets to clear and walk on short rows).
@@ -260,8 +411,8 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
         above_hi = above;
         int32_t* next_rank = pong[side][0];
         int32_t* next_index = pong[side][1];
-        m = use_avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, next_rank, next_index)
-                     : compact_portable(cur_rank, cur_index, 0, m, lo, hi, next_rank, next_index, 0);
+        m = avx2 ? compact_avx2(cur_rank, cur_index, m, lo, hi, next_rank, next_index)
+                 : compact_portable(cur_rank, cur_index, 0, m, lo, hi, next_rank, next_index, 0);
         cur_rank = next_rank;
         cur_index = next_index;
         side ^= 1;
@@ -290,8 +441,18 @@ int topk_select(const float* scores, int n, int k, int32_t* out) {
     // One pass in index order collects exactly k entries, already ascending.
     const int32_t kth_rank = static_cast<int32_t>(static_cast<uint32_t>(kth_key >> 32) ^ 0x80000000u);
     const int last_index = static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(kth_key));
-    return use_avx2 ? write_selected_avx2(ranks, n, kth_rank, last_index, k, out)
-                    : write_selected_portable(ranks, 0, n, kth_rank, last_index, k, 0, out);
+    return avx2 ? write_selected_avx2(ranks, n, kth_rank, last_index, k, out)
+                : write_selected_portable(ranks, 0, n, kth_rank, last_index, k, 0, out);
 }
+
+}  // namespace
+
+int topk_select(const float* scores, int n, int k, int32_t* out) { return topk_impl(scores, n, k, out, use_avx2); }
+
+int topk_select_portable(const float* scores, int n, int k, int32_t* out) {
+    return topk_impl(scores, n, k, out, false);
+}
+
+bool topk_avx2_supported() { return use_avx2; }
 
 }  // namespace sparsifiner

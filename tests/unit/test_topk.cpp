@@ -33,11 +33,20 @@ std::vector<int32_t> topk_reference(const std::vector<float>& scores, int k) {
     return order;
 }
 
+// Runs the selection the CPU would use and, when that is the AVX2 one, also the portable code:
+// both must give the same indices (checked here), which the callers compare to the reference.
 std::vector<int32_t> topk_run(const std::vector<float>& scores, int k) {
     std::vector<int32_t> out(std::max(k, 0) + 1, -7);
     int written = topk_select(scores.data(), static_cast<int>(scores.size()), k, out.data());
     CHECK(out[written] == -7);  // nothing written past the count
     out.resize(written);
+    if (topk_avx2_supported()) {
+        std::vector<int32_t> portable(std::max(k, 0) + 1, -7);
+        written = topk_select_portable(scores.data(), static_cast<int>(scores.size()), k, portable.data());
+        CHECK(portable[written] == -7);
+        portable.resize(written);
+        CHECK(portable == out);
+    }
     return out;
 }
 
@@ -169,6 +178,31 @@ TEST_CASE("topk_select when the cut hides in a sliver of a wide range (several n
             CAPTURE(n);
             CAPTURE(k);
             CHECK(topk_run(scores, k) == topk_reference(scores, k));
+        }
+    }
+}
+
+TEST_CASE("topk_select when a strided sample of the row misleads (the exact fallback)") {
+    // Long rows start from a band estimated on every s-th score and then checked exactly. Here
+    // the scores at multiples of a period are far larger (or smaller) than the rest, so for the
+    // period equal to the sample stride (or a divisor of it) the sample sees only them, the band
+    // misses the cut, and the selection must fall back to narrowing the whole row.
+    std::mt19937 rng(41);
+    std::uniform_real_distribution<float> unit(0.f, 1.f);
+    for (int n : {600, 1025, 4097, 9000}) {
+        for (int period : {2, 3, 4, 5, 8, 10, 16, 23, 64}) {
+            for (int sign : {1, -1}) {
+                std::vector<float> scores(n);
+                for (int i = 0; i < n; i++) scores[i] = unit(rng) + (i % period == 0 ? sign * 100.f : 0.f);
+                for (int k : {17, n / period, n / 4, n / 2, n - 20}) {
+                    if (k <= 16) continue;
+                    CAPTURE(n);
+                    CAPTURE(period);
+                    CAPTURE(sign);
+                    CAPTURE(k);
+                    CHECK(topk_run(scores, k) == topk_reference(scores, k));
+                }
+            }
         }
     }
 }
