@@ -399,6 +399,7 @@ def main(argv=None):
     if args.resume and os.path.exists(state_path):
         state = torch.load(state_path)
         cfg = state["cfg"]
+        cfg.setdefault("crop_pct", 1.0)  # 28x28 in, no resize: runs started before the key existed
         log("resuming at stage %s after epoch %d" % (state["stage"], state["epoch"]))
         # Epoch counts may be changed on resume. For the stage in progress this stretches its
         # cosine schedule from the next epoch on; the change is recorded in the run's config (and
@@ -418,7 +419,7 @@ def main(argv=None):
             sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
         cfg = {"arch": "deit_fashion", "embed_dim": args.embed_dim, "num_heads": args.embed_dim // 64,
                "depth": args.depth, "mlp_hidden": 4 * args.embed_dim, "patch_size": 4, "img_size": 28,
-               "in_chans": 1, "num_classes": 10, "drop_path": 0.05, "seed": args.seed,
+               "in_chans": 1, "crop_pct": 1.0, "num_classes": 10, "drop_path": 0.05, "seed": args.seed,
                "batch_size": args.batch_size, "lr_dense": 1e-3, "lr_predictor": 1e-3, "lr_finetune": 1e-4,
                "weight_decay": 0.05, "label_smoothing": 0.1, "recon_weight": 1.0,
                "epochs_dense": args.epochs_dense or 12, "epochs_predictor": args.epochs_predictor or 1,
