@@ -39,6 +39,8 @@ ForwardMacs forward_macs(const DeitConfig& c, const ForwardStats& stats, int img
         b.qk = D * (T + (T - 1) * k);
         b.pv = b.qk;
         b.predictor = s.predictor.total() / B;
+        b.predictor_products = {s.predictor.macs_qc / B, s.predictor.macs_kc / B, s.predictor.macs_kl / B,
+                                s.predictor.macs_cheap / B, s.predictor.macs_coef_basis / B};
         if (s.mask == MaskSource::oracle) b.mask_scores = D * (T - 1) * T;
         b.proj = T * D * D;
         b.fc1 = T_out * D * hidden;

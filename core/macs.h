@@ -9,8 +9,14 @@
 
 namespace sparsifiner {
 
+// The learned predictor's products one by one (SPEC 2 steps 1, 2, 3 and 6), per image.
+struct PredictorMacs {
+    double qc = 0, kc = 0, kl = 0, cheap = 0, coef_basis = 0;
+};
+
 struct BlockMacs {
     double qkv = 0, predictor = 0, mask_scores = 0, qk = 0, pv = 0, proj = 0, fc1 = 0, fc2 = 0;
+    PredictorMacs predictor_products;  // sums to `predictor`
     double total() const { return qkv + predictor + mask_scores + qk + pv + proj + fc1 + fc2; }
     // The paper's "MHSA FLOPs": the attention-matrix products plus what picks the kept pairs.
     double mhsa() const { return predictor + mask_scores + qk + pv; }

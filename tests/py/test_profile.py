@@ -52,6 +52,35 @@ class ProfileTest(unittest.TestCase):
             self.assertAlmostEqual(layer["density"], (T + (T - 1) * k) / T ** 2)
             self.assertEqual(layer["macs"]["qkv"], T * D * 3 * D)
 
+    def test_learned_layer_predictor_products_by_hand(self):
+        # A Sparsifiner of 2 blocks, D = 128, H = 2 (d = 64), 32 px in patches of 8: N = T = 17
+        # tokens; reduce factors 2 and 2 give c = 32 and K = 8, and 4 coefficients are kept. Every
+        # proj_back_n entry is 0.5 (above the 0.02 threshold), so every basis row holds N non-zeros.
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "reference"))
+        import sparsifiner_ref
+        config = sparsifiner_ref.sparsifiner_config(
+            sparsifiner_ref.custom_config(128, 2, 2, img_size=32, patch_size=8),
+            reduce_n_factor=2, reduce_c_factor=2, basis_coef_topk=4)
+        state = sparsifiner_ref.random_sparsifiner_state(config, seed=3)
+        for i in range(config["depth"]):
+            state["blocks.%d.attn.mask_predictor.proj_back_n" % i] = np.full((17, 8), 0.5, np.float32)
+        T, D, H, d, c, K, top, k = 17, 128, 2, 64, 32, 8, 4, math.ceil(0.25 * 17)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "small.safetensors")
+            sparsifiner_ref.write_sparsifiner_model(path, state, config)
+            doc = profile("-m", path, "--mask", "learned", "--keep-rate", "0.25")
+        for layer in doc["layers"]:
+            products = layer["macs"]["predictor_products"]
+            self.assertEqual(products["qc"], H * T * d * c)            # q Wq^T per head
+            self.assertEqual(products["kc"], H * T * d * c)            # k Wk^T
+            self.assertEqual(products["kl"], H * c * T * K)            # kc^T proj_n
+            self.assertEqual(products["cheap"], H * (T - 1) * c * K)   # qc kl, cls row dropped
+            self.assertEqual(products["coef_basis"], H * (T - 1) * top * T)  # 4 dense basis rows per row
+            self.assertEqual(layer["macs"]["predictor"], sum(products.values()))
+            self.assertEqual(layer["macs"]["qk"], D * (T + (T - 1) * k))
+            self.assertEqual(layer["kept_keys"], k)
+            self.assertAlmostEqual(layer["predictor"]["basis_density"], 1.0)
+
     def test_keep_rate_lowers_macs_monotonically_and_timings_add_up(self):
         totals = []
         for rate in ("1.0", "0.5", "0.25", "0.1"):
