@@ -96,12 +96,7 @@ def parse_args(argv):
         value = getattr(args, name)
         if value is not None and not 0.0 < value <= 1.0:
             p.error(f"--{name.replace('_', '-')}: must be in (0, 1], got {value}")
-    for name in ("mean", "std"):
-        text = getattr(args, name)
-        try:
-            setattr(args, name, None if text is None else deit_arch.parse_float_list(text))
-        except ValueError:
-            p.error(f"--{name}: '{text}' is not a comma list of numbers")
+    deit_arch.parse_normalisation_flags(p, args)
     return args
 
 

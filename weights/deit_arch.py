@@ -53,6 +53,17 @@ def meta_float_list(values):
     return ",".join(meta_float(v) for v in values)
 
 
+def parse_normalisation_flags(parser, args):
+    """Turns args.mean / args.std ('0.5' or '0.4,0.5,0.6', or None) into float lists in place;
+    a malformed list is an argparse error naming the flag."""
+    for name in ("mean", "std"):
+        text = getattr(args, name)
+        try:
+            setattr(args, name, None if text is None else parse_float_list(text))
+        except ValueError:
+            parser.error(f"--{name}: '{text}' is not a comma list of numbers")
+
+
 def normalisation_problem(mean, std, in_chans):
     """None when mean / std (lists, or None when absent) suit a model with in_chans channels,
     else what is wrong; the rules of the loader (weights/METADATA.md)."""

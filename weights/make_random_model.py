@@ -56,12 +56,7 @@ def parse_args(argv):
         p.error("--seed must be non-negative")
     if not 1 <= args.in_chans <= 16:
         p.error("--in-chans must be from 1 to 16")
-    for name in ("mean", "std"):
-        text = getattr(args, name)
-        try:
-            setattr(args, name, None if text is None else deit_arch.parse_float_list(text))
-        except ValueError:
-            p.error(f"--{name}: '{text}' is not a comma list of numbers")
+    deit_arch.parse_normalisation_flags(p, args)
     problem = deit_arch.normalisation_problem(args.mean, args.std, args.in_chans)
     if problem:
         p.error(problem)
