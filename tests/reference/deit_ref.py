@@ -44,14 +44,21 @@ ARCHS = {
 
 def deit_config(arch, num_classes=1000, distilled=False, img_size=224, patch_size=16, depth=12,
                 in_chans=3, mean=None, std=None):
-    """mean / std: per-channel lists for the metadata (None: ImageNet's, RGB only)."""
+    """mean / std: per-channel lists for the metadata (None: ImageNet's, RGB only). The keys
+    in_chans, mean and std are present only when they differ from an RGB ImageNet model's, so
+    configs of RGB models compare equal to those read back from files."""
     embed_dim, num_heads, mlp_hidden = ARCHS[arch]
-    return {
+    config = {
         "arch": arch, "embed_dim": embed_dim, "num_heads": num_heads, "depth": depth,
         "mlp_hidden": mlp_hidden, "patch_size": patch_size, "img_size": img_size,
-        "num_classes": num_classes, "distilled": distilled, "in_chans": in_chans,
-        "mean": mean, "std": std,
+        "num_classes": num_classes, "distilled": distilled,
     }
+    if in_chans != 3:
+        config["in_chans"] = in_chans
+    for key, values in (("mean", mean), ("std", std)):
+        if values is not None:
+            config[key] = list(values)
+    return config
 
 
 def expected_shapes(config):
