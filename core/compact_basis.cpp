@@ -1,6 +1,8 @@
 #include "core/compact_basis.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <stdexcept>
 
 #include <immintrin.h>
@@ -82,6 +84,49 @@ __attribute__((target("avx2,fma"))) void combine_bitmap_avx2(const uint8_t* bits
     }
 }
 
+// The dense format: four rows per pass over approx as above, plain loads; the last cols % 8
+// columns in scalar code (the padding of approx stays zero).
+__attribute__((target("avx2,fma"))) void combine_dense_avx2(int cols, const long long* row_start,
+                                                            const float* values, const int32_t* rows_used,
+                                                            const float* weight, int count, float* approx) {
+    const int padded = (cols + 7) / 8 * 8, full = cols / 8 * 8;
+    for (int n = 0; n < padded; n++) approx[n] = 0.f;
+    int e = 0;
+    for (; e + 4 <= count; e += 4) {
+        const float* row0 = values + row_start[rows_used[e]];
+        const float* row1 = values + row_start[rows_used[e + 1]];
+        const float* row2 = values + row_start[rows_used[e + 2]];
+        const float* row3 = values + row_start[rows_used[e + 3]];
+        const __m256 w0 = _mm256_set1_ps(weight[e]), w1 = _mm256_set1_ps(weight[e + 1]);
+        const __m256 w2 = _mm256_set1_ps(weight[e + 2]), w3 = _mm256_set1_ps(weight[e + 3]);
+        int n = 0;
+        for (; n < full; n += 8) {
+            __m256 sum = _mm256_loadu_ps(approx + n);
+            sum = _mm256_fmadd_ps(w0, _mm256_loadu_ps(row0 + n), sum);
+            sum = _mm256_fmadd_ps(w1, _mm256_loadu_ps(row1 + n), sum);
+            sum = _mm256_fmadd_ps(w2, _mm256_loadu_ps(row2 + n), sum);
+            sum = _mm256_fmadd_ps(w3, _mm256_loadu_ps(row3 + n), sum);
+            _mm256_storeu_ps(approx + n, sum);
+        }
+        for (; n < cols; n++) {
+            float sum = approx[n];
+            sum = std::fma(weight[e], row0[n], sum);
+            sum = std::fma(weight[e + 1], row1[n], sum);
+            sum = std::fma(weight[e + 2], row2[n], sum);
+            sum = std::fma(weight[e + 3], row3[n], sum);
+            approx[n] = sum;
+        }
+    }
+    for (; e < count; e++) {
+        const float* row = values + row_start[rows_used[e]];
+        const __m256 w = _mm256_set1_ps(weight[e]);
+        int n = 0;
+        for (; n < full; n += 8)
+            _mm256_storeu_ps(approx + n, _mm256_fmadd_ps(w, _mm256_loadu_ps(row + n), _mm256_loadu_ps(approx + n)));
+        for (; n < cols; n++) approx[n] = std::fma(weight[e], row[n], approx[n]);
+    }
+}
+
 }  // namespace
 
 bool compact_basis_avx2_supported() { return use_avx2; }
@@ -102,8 +147,10 @@ void CompactBasis::assign(int rows, int cols, const std::function<void(int, floa
         fill_row(m, scratch_row_.data());
         for (int n = 0; n < cols; n++) nnz += scratch_row_[n] != 0.f;
     }
-    const bool sparse = nnz * 16 < static_cast<long long>(rows) * cols;
-    build(rows, cols, fill_row, sparse ? Format::list : Format::bitmap);
+    const long long entries = static_cast<long long>(rows) * cols;
+    const bool small = entries * static_cast<long long>(sizeof(float)) <= 256 * 1024;
+    const bool sparse = nnz * 16 < entries;
+    build(rows, cols, fill_row, small ? Format::dense : sparse ? Format::list : Format::bitmap);
 }
 
 void CompactBasis::build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {
@@ -117,10 +164,17 @@ void CompactBasis::build(int rows, int cols, const std::function<void(int, float
     values_.clear();
     bits_.assign(format == Format::bitmap ? static_cast<size_t>(rows_) * groups_ : 0, 0);
     columns_.clear();
+    row_nnz_.clear();
     scratch_row_.resize(cols_);
     float* row = scratch_row_.data();
     for (int m = 0; m < rows_; m++) {
         fill_row(m, row);
+        if (format == Format::dense) {
+            values_.insert(values_.end(), row, row + cols_);
+            row_nnz_.push_back(cols_ - static_cast<long long>(std::count(row, row + cols_, 0.f)));
+            row_start_.push_back(static_cast<long long>(values_.size()));
+            continue;
+        }
         for (int n = 0; n < cols_; n++) {
             if (row[n] == 0.f) continue;
             values_.push_back(row[n]);
@@ -130,13 +184,20 @@ void CompactBasis::build(int rows, int cols, const std::function<void(int, float
                 columns_.push_back(n);
         }
         row_start_.push_back(static_cast<long long>(values_.size()));
+        row_nnz_.push_back(row_start_[m + 1] - row_start_[m]);
     }
+    nnz_ = 0;
+    for (long long count : row_nnz_) nnz_ += count;
     values_.resize(values_.size() + 8, 0.f);
 }
 
 void CompactBasis::expand_row(int m, float* row) const {
     for (int n = 0; n < cols_; n++) row[n] = 0.f;
     const float* packed = values_.data() + row_start_[m];
+    if (format_ == Format::dense) {
+        std::copy(packed, packed + cols_, row);
+        return;
+    }
     if (format_ == Format::list) {
         for (long long p = row_start_[m]; p < row_start_[m + 1]; p++) row[columns_[p]] = values_[p];
         return;
@@ -147,7 +208,9 @@ void CompactBasis::expand_row(int m, float* row) const {
 }
 
 void CompactBasis::combine(const int32_t* rows_used, const float* weight, int count, float* approx) const {
-    if (use_avx2 && format_ == Format::bitmap)
+    if (use_avx2 && format_ == Format::dense)
+        combine_dense_avx2(cols_, row_start_.data(), values_.data(), rows_used, weight, count, approx);
+    else if (use_avx2 && format_ == Format::bitmap)
         combine_bitmap_avx2(bits_.data(), groups_, row_start_.data(), values_.data(), rows_used, weight, count,
                             approx);
     else
@@ -160,6 +223,11 @@ void CompactBasis::combine_portable(const int32_t* rows_used, const float* weigh
     for (int e = 0; e < count; e++) {
         const int m = rows_used[e];
         const float w = weight[e];
+        if (format_ == Format::dense) {
+            const float* row = values_.data() + row_start_[m];
+            for (int n = 0; n < cols_; n++) approx[n] += w * row[n];
+            continue;
+        }
         if (format_ == Format::list) {
             // A scatter: the columns of one row are distinct, so the adds are independent.
             for (long long p = row_start_[m]; p < row_start_[m + 1]; p++) approx[columns_[p]] += w * values_[p];

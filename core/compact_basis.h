@@ -12,6 +12,9 @@
 //   smaller reads save), with a basis 3x smaller (3.7 MB instead of 11 MB per block at N = 4097).
 // - list: per row (column, value) pairs in column order, scattered one by one. Smaller than the
 //   bitmap below 1/16 density (8 bytes per non-zero vs N/8 bytes of bits + 4 per non-zero).
+// - dense: the rows with their zeros, when the whole basis is at most 256 KB (it stays in L2,
+//   so reading the zeros costs nothing while the bitmap's expansion does: the predictor ran ~10%
+//   slower at N = 197 and 577 with the bitmap).
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -20,11 +23,12 @@ namespace sparsifiner {
 
 class CompactBasis {
 public:
-    enum class Format { bitmap, list };
+    enum class Format { bitmap, list, dense };
 
     CompactBasis() = default;
     // fill_row(m, row) writes basis row m (cols floats, zeros included) into row. Entries equal to
-    // 0 are not stored. The format is the bitmap unless fewer than 1/16 of the entries are non-zero.
+    // 0 are not stored. The format is dense for a basis of at most 256 KB, else the bitmap unless
+    // fewer than 1/16 of the entries are non-zero.
     CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row);
     // The same with the format forced (for tests).
     CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format);
@@ -35,8 +39,8 @@ public:
     int rows() const { return rows_; }
     int cols() const { return cols_; }
     Format format() const { return format_; }
-    long long nnz() const { return row_start_.empty() ? 0 : row_start_.back(); }
-    long long row_nnz(int m) const { return row_start_[m + 1] - row_start_[m]; }
+    long long nnz() const { return nnz_; }
+    long long row_nnz(int m) const { return row_nnz_[m]; }
     // Floats the caller's approx buffer must hold: cols rounded up to a multiple of 8 (the bitmap
     // kernels write whole groups of eight).
     int padded_cols() const { return (cols_ + 7) / 8 * 8; }
@@ -54,9 +58,11 @@ private:
     int rows_ = 0, cols_ = 0, groups_ = 0;  // groups_: bitmap bytes per row, ceil(cols / 8)
     Format format_ = Format::bitmap;
     std::vector<long long> row_start_;      // [rows + 1]: row m's values are [row_start[m], row_start[m+1])
-    std::vector<float> values_;             // non-zeros in column order, + 8 floats of padding
+    std::vector<float> values_;             // non-zeros in column order (dense: every entry), + 8 floats of padding
     std::vector<uint8_t> bits_;             // bitmap: [rows, groups_], bit l of byte g = column 8 g + l
     std::vector<int32_t> columns_;          // list: the column of each value
+    std::vector<long long> row_nnz_;        // [rows]: non-zeros of each row (all formats)
+    long long nnz_ = 0;
     std::vector<float> scratch_row_;        // [cols]: one row handed to fill_row while building
 };
 

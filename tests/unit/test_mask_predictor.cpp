@@ -305,7 +305,7 @@ TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") 
             std::vector<double> want(cols, 0.0);
             for (int e = 0; e < 5; e++)
                 for (int n = 0; n < cols; n++) want[n] += double(weight[e]) * dense[used[e] * cols + n];
-            for (auto format : {CompactBasis::Format::bitmap, CompactBasis::Format::list}) {
+            for (auto format : {CompactBasis::Format::bitmap, CompactBasis::Format::list, CompactBasis::Format::dense}) {
                 CompactBasis basis(rows, cols, fill, format);
                 CAPTURE(cols);
                 CAPTURE(density);
@@ -336,14 +336,18 @@ TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") 
 }
 
 TEST_CASE("compact basis: the format follows the density") {
-    const int rows = 4, cols = 64;
+    // 512 x 160 floats = 320 KB: over the 256 KB up to which the dense rows are kept.
+    const int rows = 512, cols = 160;
     auto with_nonzeros = [&](int per_row) {
         return CompactBasis(rows, cols, [&](int, float* row) {
             for (int n = 0; n < cols; n++) row[n] = n < per_row ? 1.f : 0.f;
         });
     };
-    CHECK(with_nonzeros(3).format() == CompactBasis::Format::list);     // 3/64 < 1/16
-    CHECK(with_nonzeros(4).format() == CompactBasis::Format::bitmap);   // 4/64 = 1/16
-    CHECK(with_nonzeros(21).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
+    CHECK(with_nonzeros(9).format() == CompactBasis::Format::list);     // 9/160 < 1/16
+    CHECK(with_nonzeros(10).format() == CompactBasis::Format::bitmap);  // 10/160 = 1/16
+    CHECK(with_nonzeros(53).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
+    // 512 x 128 floats = 256 KB exactly: dense rows, even with one non-zero per row.
+    CHECK(CompactBasis(512, 128, [](int, float* row) { std::fill_n(row, 128, 0.f); row[0] = 1.f; }).format() ==
+          CompactBasis::Format::dense);
     INFO("AVX2 kernel tested above: " << (compact_basis_avx2_supported() ? "yes" : "no (portable only)"));
 }
