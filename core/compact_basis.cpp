@@ -148,7 +148,7 @@ void CompactBasis::assign(int rows, int cols, const std::function<void(int, floa
         for (int n = 0; n < cols; n++) nnz += scratch_row_[n] != 0.f;
     }
     const long long entries = static_cast<long long>(rows) * cols;
-    const bool small = entries * static_cast<long long>(sizeof(float)) <= 256 * 1024;
+    const bool small = entries * static_cast<long long>(sizeof(float)) <= 2 * 1024 * 1024;
     const bool sparse = nnz * 16 < entries;
     build(rows, cols, fill_row, small ? Format::dense : sparse ? Format::list : Format::bitmap);
 }

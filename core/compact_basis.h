@@ -12,9 +12,9 @@
 //   smaller reads save), with a basis 3x smaller (3.7 MB instead of 11 MB per block at N = 4097).
 // - list: per row (column, value) pairs in column order, scattered one by one. Smaller than the
 //   bitmap below 1/16 density (8 bytes per non-zero vs N/8 bytes of bits + 4 per non-zero).
-// - dense: the rows with their zeros, when the whole basis is at most 256 KB (it stays in L2,
-//   so reading the zeros costs nothing while the bitmap's expansion does: the predictor ran ~10%
-//   slower at N = 197 and 577 with the bitmap).
+// - dense: the rows with their zeros, when the whole basis is at most 2 MB (it then stays in
+//   L2/L3, so reading the zeros costs little while the bitmap's expansion does: the predictor ran
+//   ~10% slower at N = 197, 577 and 1025 with the bitmap; at N = 4097, 11 MB, the two tie).
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -27,7 +27,7 @@ public:
 
     CompactBasis() = default;
     // fill_row(m, row) writes basis row m (cols floats, zeros included) into row. Entries equal to
-    // 0 are not stored. The format is dense for a basis of at most 256 KB, else the bitmap unless
+    // 0 are not stored. The format is dense for a basis of at most 2 MB, else the bitmap unless
     // fewer than 1/16 of the entries are non-zero.
     CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row);
     // The same with the format forced (for tests).

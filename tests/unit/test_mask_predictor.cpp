@@ -336,18 +336,18 @@ TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") 
 }
 
 TEST_CASE("compact basis: the format follows the density") {
-    // 512 x 160 floats = 320 KB: over the 256 KB up to which the dense rows are kept.
-    const int rows = 512, cols = 160;
+    // 1024 x 640 floats = 2.5 MB: over the 2 MB up to which the dense rows are kept.
+    const int rows = 1024, cols = 640;
     auto with_nonzeros = [&](int per_row) {
         return CompactBasis(rows, cols, [&](int, float* row) {
             for (int n = 0; n < cols; n++) row[n] = n < per_row ? 1.f : 0.f;
         });
     };
-    CHECK(with_nonzeros(9).format() == CompactBasis::Format::list);     // 9/160 < 1/16
-    CHECK(with_nonzeros(10).format() == CompactBasis::Format::bitmap);  // 10/160 = 1/16
-    CHECK(with_nonzeros(53).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
-    // 512 x 128 floats = 256 KB exactly: dense rows, even with one non-zero per row.
-    CHECK(CompactBasis(512, 128, [](int, float* row) { std::fill_n(row, 128, 0.f); row[0] = 1.f; }).format() ==
+    CHECK(with_nonzeros(39).format() == CompactBasis::Format::list);     // 39/640 < 1/16
+    CHECK(with_nonzeros(40).format() == CompactBasis::Format::bitmap);   // 40/640 = 1/16
+    CHECK(with_nonzeros(213).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
+    // 1024 x 512 floats = 2 MB exactly: dense rows, even with one non-zero per row.
+    CHECK(CompactBasis(1024, 512, [](int, float* row) { std::fill_n(row, 512, 0.f); row[0] = 1.f; }).format() ==
           CompactBasis::Format::dense);
     INFO("AVX2 kernel tested above: " << (compact_basis_avx2_supported() ? "yes" : "no (portable only)"));
 }
