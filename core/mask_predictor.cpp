@@ -206,31 +206,6 @@ __attribute__((optimize("no-trapping-math"))) SPARSIFINER_CLONES void scaled_sof
     for (int m = 0; m < K; m++) row[m] *= inv_sum;
 }
 
-// approx [n] = sum_e weights[e] * rows[e][0..n), accumulated in the order of e (the order a
-// scatter over the kept coefficients would use), four basis rows per pass over approx.
-SPARSIFINER_CLONES void combine_rows(const float* const* rows, const float* weights, int count, int n,
-                                     float* approx) {
-    int e = 0;
-    if (count >= 4) {
-        const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-        const float w0 = weights[0], w1 = weights[1], w2 = weights[2], w3 = weights[3];
-        for (int j = 0; j < n; j++) approx[j] = (((w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j];
-        e = 4;
-    } else {
-        for (int j = 0; j < n; j++) approx[j] = 0.f;
-    }
-    for (; e + 4 <= count; e += 4) {
-        const float *r0 = rows[e], *r1 = rows[e + 1], *r2 = rows[e + 2], *r3 = rows[e + 3];
-        const float w0 = weights[e], w1 = weights[e + 1], w2 = weights[e + 2], w3 = weights[e + 3];
-        for (int j = 0; j < n; j++) approx[j] = (((approx[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j];
-    }
-    for (; e < count; e++) {
-        const float* r0 = rows[e];
-        const float w0 = weights[e];
-        for (int j = 0; j < n; j++) approx[j] += w0 * r0[j];
-    }
-}
-
 }  // namespace
 
 MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w,
@@ -259,23 +234,13 @@ MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const
         std::copy(proj_n + static_cast<size_t>(n) * K, proj_n + static_cast<size_t>(n + 1) * K,
                   proj_n_.begin() + static_cast<size_t>(n) * kp_);
     // basis[m][n] = |proj_back_n[n][m]|, kept only above the threshold (SPEC 2, step 5). A NaN
-    // weight fails the comparison and is dropped rather than poisoning every score. Stored twice:
-    // CSR (counts, slicing) and dense [K, N] with zeros, which the per-row combination streams
-    // with vector loads instead of scattering (about a third of a trained basis survives, so the
-    // dense rows cost little more memory traffic than the CSR ones).
-    basis_row_start_.assign(1, 0);
-    basis_dense_.assign(static_cast<size_t>(K) * N, 0.f);
-    for (int m = 0; m < K; m++) {
+    // weight fails the comparison and is dropped rather than poisoning every score.
+    basis_ = CompactBasis(K, N, [&](int m, float* row) {
         for (int n = 0; n < N; n++) {
             const float v = std::fabs(proj_back_n[static_cast<size_t>(n) * K + m]);
-            if (v > basis_threshold) {
-                basis_col_.push_back(n);
-                basis_val_.push_back(v);
-                basis_dense_[static_cast<size_t>(m) * N + n] = v;
-            }
+            row[n] = v > basis_threshold ? v : 0.f;
         }
-        basis_row_start_.push_back(static_cast<int32_t>(basis_col_.size()));
-    }
+    });
 }
 
 MaskPredictor::MaskPredictor(const DeitBlockWeights& block, const DeitConfig& config)
@@ -310,32 +275,24 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     // The basis and proj_n restricted to the alive tokens, renumbered (no copy when nothing was
     // pruned). Built by the calling thread, read by every worker.
     const int H = H_, d = d_, K = K_, N = N_alive, D = H_ * d_, cp = cp_, kp = kp_;
-    const float* basis = basis_dense_.data();
+    const CompactBasis* basis = &basis_;
     const float* proj_n = proj_n_.data();
-    thread_local std::vector<float> sliced_basis, sliced_proj_n;
-    thread_local std::vector<long long> sliced_row_nnz;
-    std::vector<long long>& row_nnz = sliced_row_nnz;
-    row_nnz.assign(K, 0);
-    for (int m = 0; m < K; m++) row_nnz[m] = basis_row_start_[m + 1] - basis_row_start_[m];
+    thread_local CompactBasis sliced_basis;
+    thread_local std::vector<float> sliced_proj_n, full_row;
     if (token_positions) {
-        sliced_basis.assign(static_cast<size_t>(K) * N, 0.f);
+        full_row.resize(N_);
+        sliced_basis.assign(K, N, [&](int m, float* row) {
+            basis_.expand_row(m, full_row.data());
+            for (int i = 0; i < N; i++) row[i] = full_row[token_positions[i]];
+        });
         sliced_proj_n.resize(static_cast<size_t>(N) * kp);
-        for (int m = 0; m < K; m++) {
-            row_nnz[m] = 0;
-            for (int i = 0; i < N; i++) {
-                const float v = basis_dense_[static_cast<size_t>(m) * N_ + token_positions[i]];
-                sliced_basis[static_cast<size_t>(m) * N + i] = v;
-                row_nnz[m] += v != 0.f;
-            }
-        }
         for (int i = 0; i < N; i++)
             std::copy(proj_n_.begin() + static_cast<size_t>(token_positions[i]) * kp,
                       proj_n_.begin() + static_cast<size_t>(token_positions[i] + 1) * kp,
                       sliced_proj_n.begin() + static_cast<size_t>(i) * kp);
-        basis = sliced_basis.data();
+        basis = &sliced_basis;
         proj_n = sliced_proj_n.data();
     }
-    const long long* nnz_of_row = row_nnz.data();
 
     const long long row_stride = 3LL * D;
     const float cheap_scale = 1.0f / std::sqrt(static_cast<float>(H));
@@ -381,13 +338,13 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         const int row_end = std::min(rows, row_begin + kRowBlock);
         const float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         const float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
-        // Scratch: cheap [kRowBlock, kp], approx [N], kept coefficient weights and indices [K].
-        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + N + 2 * static_cast<size_t>(K));
+        // Scratch: cheap [kRowBlock, kp], approx [N padded], kept coefficient weights and indices [K].
+        const size_t approx_floats = basis->padded_cols();
+        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * static_cast<size_t>(K));
         float* approx = cheap + kRowBlock * static_cast<size_t>(kp);
-        float* kept_weight = approx + N;
+        float* kept_weight = approx + approx_floats;
         int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
         int32_t* out_rows = key_index + static_cast<long long>(bh) * rows * budget;
-        const float* kept_rows[64];
         // cheap rows row_begin.. = qc rows row_begin + 1.. (the cls row is dropped) times kl, the
         // whole block in one product: each 16-column panel of kl then stays in L1 for every group
         // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
@@ -398,23 +355,11 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
             scaled_softmax(coef, K, cheap_scale);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
             const int n_kept = topk_select(coef, K, coef_topk, kept);
-            int e = 0;
-            while (e < n_kept) {
-                // In chunks of up to 64 rows (basis_coef_topk is normally 8).
-                const int chunk = std::min(n_kept - e, 64);
-                for (int u = 0; u < chunk; u++) {
-                    kept_rows[u] = basis + static_cast<size_t>(kept[e + u]) * N;
-                    kept_weight[u] = coef[kept[e + u]];
-                    coef_basis_macs += nnz_of_row[kept[e + u]];
-                }
-                if (e == 0) {
-                    combine_rows(kept_rows, kept_weight, chunk, N, approx);
-                } else {
-                    for (int u = 0; u < chunk; u++)
-                        for (int j = 0; j < N; j++) approx[j] += kept_weight[u] * kept_rows[u][j];
-                }
-                e += chunk;
+            for (int e = 0; e < n_kept; e++) {
+                kept_weight[e] = coef[kept[e]];
+                coef_basis_macs += basis->row_nnz(kept[e]);
             }
+            basis->combine(kept, kept_weight, n_kept, approx);
             topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
         }
     }
@@ -422,8 +367,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     if (counts) {
         const long long bh = static_cast<long long>(B) * H;
         *counts = PredictorCounts{};
-        counts->basis_nnz = 0;
-        for (int m = 0; m < K; m++) counts->basis_nnz += nnz_of_row[m];
+        counts->basis_nnz = basis->nnz();
         counts->macs_qc = bh * N * c * d;
         counts->macs_kc = bh * N * c * d;
         counts->macs_kl = bh * N * c * K;

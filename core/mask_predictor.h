@@ -1,7 +1,7 @@
 #pragma once
 // The Sparsifiner connectivity predictor (SPEC 2, steps 1-7): from the qkv activation of a block
 // to the ELL key_index that sparse attention reads. Built once per block from its weights; the
-// thresholded basis |proj_back_n|^T is stored sparse (CSR over its K rows) since only about a
+// thresholded basis |proj_back_n|^T is stored compactly (core/compact_basis.h) since only about a
 // third of it survives the threshold in trained models.
 //
 // Per image b and head h, with q, k [N, d] read in place from qkv [B, N, 3, H, d]:
@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/compact_basis.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {
@@ -51,7 +52,7 @@ public:
     int heads() const { return H_; }
     int tokens() const { return N_; }        // the N of proj_n
     int compressed() const { return K_; }    // K
-    long long basis_nnz() const { return static_cast<long long>(basis_col_.size()); }
+    long long basis_nnz() const { return basis_.nnz(); }
 
 private:
     int H_ = 0, d_ = 0, c_ = 0, N_ = 0, K_ = 0, coef_topk_ = 0;
@@ -59,11 +60,8 @@ private:
     std::vector<float> wq_t_, wk_t_;   // [d, cp]: transposed so the inner loops run over c
     std::vector<float> bq_, bk_;       // [cp]
     std::vector<float> proj_n_;        // [N, kp]
-    // basis = |proj_back_n|^T with entries <= threshold dropped, CSR over K rows, columns ascending.
-    std::vector<int32_t> basis_row_start_;  // [K + 1]
-    std::vector<int32_t> basis_col_;        // [nnz]
-    std::vector<float> basis_val_;          // [nnz]
-    std::vector<float> basis_dense_;        // [K, N], the same basis with its zeros
+    // basis = |proj_back_n|^T [K, N] with entries <= threshold dropped.
+    CompactBasis basis_;
 };
 
 }  // namespace sparsifiner

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/compact_basis.h"
 #include "core/mask_predictor.h"
 #include "core/threading.h"
 
@@ -142,30 +143,33 @@ std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int N, i
 
 TEST_CASE("predictor: random weights against a double-precision reference") {
     const int B = 2, H = 2, d = 8, c = 4, N = 12, K = 3, coef_topk = 2, budget = 5;
-    const float threshold = 0.3f;
-    std::mt19937 rng(21);
-    std::normal_distribution<float> normal;
-    auto fill = [&](size_t n) {
-        std::vector<float> v(n);
-        for (auto& x : v) x = normal(rng);
-        return v;
-    };
-    auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
-    auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d);
-    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
-                            coef_topk);
-    std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
-    predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
-            auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
-            std::vector<int32_t> got(index.begin() + (b * H + h) * (N - 1) * budget,
-                                     index.begin() + (b * H + h + 1) * (N - 1) * budget);
-            CAPTURE(b);
-            CAPTURE(h);
-            CHECK(got == want);
-        }
+    // 0.3 keeps ~76% of the basis (bitmap format), 1.9 ~6% (list format).
+    for (const float threshold : {0.3f, 1.9f}) {
+        CAPTURE(threshold);
+        std::mt19937 rng(21);
+        std::normal_distribution<float> normal;
+        auto fill = [&](size_t n) {
+            std::vector<float> v(n);
+            for (auto& x : v) x = normal(rng);
+            return v;
+        };
+        auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
+        auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d);
+        MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
+                                coef_topk);
+        std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
+        predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++) {
+                std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
+                auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
+                std::vector<int32_t> got(index.begin() + (b * H + h) * (N - 1) * budget,
+                                         index.begin() + (b * H + h + 1) * (N - 1) * budget);
+                CAPTURE(b);
+                CAPTURE(h);
+                CHECK(got == want);
+            }
+    }
 }
 
 TEST_CASE("predictor: token positions equal a predictor built on the sliced proj_n and basis") {
@@ -282,4 +286,68 @@ TEST_CASE("predictor: several row blocks per head and a row tail, batch and thre
             CAPTURE(h);
             CHECK(got == want);
         }
+}
+
+// The compact basis (core/compact_basis.cpp) on its own: both formats, the AVX2 and the portable
+// kernel, against a plain double sum over a dense copy written here. Sizes around the 8-column
+// groups of the bitmap (1, 7, 8, 9, 61), densities from empty to full, repeated and unsorted rows.
+TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(0.f, 1.f);
+    for (int cols : {1, 7, 8, 9, 61}) {
+        for (float density : {0.f, 0.03f, 0.33f, 1.f}) {
+            const int rows = 6;
+            std::vector<float> dense(static_cast<size_t>(rows) * cols);
+            for (auto& x : dense) x = uniform(rng) < density ? 0.1f + uniform(rng) : 0.f;
+            auto fill = [&](int m, float* row) { std::copy_n(dense.begin() + m * cols, cols, row); };
+            const int32_t used[] = {4, 0, 5, 4, 2};
+            const float weight[] = {0.5f, -1.25f, 2.f, 0.125f, 3.f};
+            std::vector<double> want(cols, 0.0);
+            for (int e = 0; e < 5; e++)
+                for (int n = 0; n < cols; n++) want[n] += double(weight[e]) * dense[used[e] * cols + n];
+            for (auto format : {CompactBasis::Format::bitmap, CompactBasis::Format::list, CompactBasis::Format::dense}) {
+                CompactBasis basis(rows, cols, fill, format);
+                CAPTURE(cols);
+                CAPTURE(density);
+                CAPTURE(static_cast<int>(format));
+                long long nnz = 0;
+                std::vector<float> row(cols);
+                for (int m = 0; m < rows; m++) {
+                    long long row_nnz = 0;
+                    for (int n = 0; n < cols; n++) row_nnz += dense[m * cols + n] != 0.f;
+                    CHECK(basis.row_nnz(m) == row_nnz);
+                    nnz += row_nnz;
+                    basis.expand_row(m, row.data());
+                    CHECK(std::equal(row.begin(), row.end(), dense.begin() + m * cols));
+                }
+                CHECK(basis.nnz() == nnz);
+                // Poisoned buffers: every entry, padding included, must be written.
+                std::vector<float> fast(basis.padded_cols(), NAN), portable(basis.padded_cols(), NAN);
+                basis.combine(used, weight, 5, fast.data());
+                basis.combine_portable(used, weight, 5, portable.data());
+                for (int n = 0; n < basis.padded_cols(); n++) {
+                    const double expect = n < cols ? want[n] : 0.0;
+                    CHECK(fast[n] == doctest::Approx(expect).epsilon(1e-6));
+                    CHECK(portable[n] == doctest::Approx(expect).epsilon(1e-6));
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("compact basis: the format follows the density") {
+    // 1024 x 640 floats = 2.5 MB: over the 2 MB up to which the dense rows are kept.
+    const int rows = 1024, cols = 640;
+    auto with_nonzeros = [&](int per_row) {
+        return CompactBasis(rows, cols, [&](int, float* row) {
+            for (int n = 0; n < cols; n++) row[n] = n < per_row ? 1.f : 0.f;
+        });
+    };
+    CHECK(with_nonzeros(39).format() == CompactBasis::Format::list);     // 39/640 < 1/16
+    CHECK(with_nonzeros(40).format() == CompactBasis::Format::bitmap);   // 40/640 = 1/16
+    CHECK(with_nonzeros(213).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
+    // 1024 x 512 floats = 2 MB exactly: dense rows, even with one non-zero per row.
+    CHECK(CompactBasis(1024, 512, [](int, float* row) { std::fill_n(row, 512, 0.f); row[0] = 1.f; }).format() ==
+          CompactBasis::Format::dense);
+    INFO("AVX2 kernel tested above: " << (compact_basis_avx2_supported() ? "yes" : "no (portable only)"));
 }

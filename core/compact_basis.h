@@ -1,0 +1,72 @@
+#pragma once
+// The predictor's thresholded basis [rows = K, cols = N] stored compactly (SPEC 2, step 5), and the
+// per-query product approx = sum_e weight[e] * basis[row_e] over it (step 6).
+//
+// Why: the product reads eight basis rows of N floats per query row; stored dense that is 128 KB
+// per row at N = 4097, streamed from L3, and it was the predictor's largest cost. Two formats,
+// picked by density when the basis is built:
+// - bitmap: per row one bit per column plus the non-zero values packed in column order. At the
+//   ~1/3 density of trained and of seeded bases this is ~5.4 KB per row instead of 16 KB, and
+//   AVX2 expands eight columns at a time (a permutation from a 256-entry table). Measured on a
+//   loaded Zen 3: about as fast as the dense rows it replaces (the expansion costs what the
+//   smaller reads save), with a basis 3x smaller (3.7 MB instead of 11 MB per block at N = 4097).
+// - list: per row (column, value) pairs in column order, scattered one by one. Smaller than the
+//   bitmap below 1/16 density (8 bytes per non-zero vs N/8 bytes of bits + 4 per non-zero).
+// - dense: the rows with their zeros, when the whole basis is at most 2 MB (it then stays in
+//   L2/L3, so reading the zeros costs little while the bitmap's expansion does: the predictor ran
+//   ~10% slower at N = 197, 577 and 1025 with the bitmap; at N = 4097, 11 MB, the two tie).
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace sparsifiner {
+
+class CompactBasis {
+public:
+    enum class Format { bitmap, list, dense };
+
+    CompactBasis() = default;
+    // fill_row(m, row) writes basis row m (cols floats, zeros included) into row. Entries equal to
+    // 0 are not stored. The format is dense for a basis of at most 2 MB, else the bitmap unless
+    // fewer than 1/16 of the entries are non-zero.
+    CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row);
+    // The same with the format forced (for tests).
+    CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format);
+    // Rebuilds in place as the first constructor does, reusing this object's buffers (the
+    // predictor re-slices its basis on every call after token pruning; no new pages then).
+    void assign(int rows, int cols, const std::function<void(int, float*)>& fill_row);
+
+    int rows() const { return rows_; }
+    int cols() const { return cols_; }
+    Format format() const { return format_; }
+    long long nnz() const { return nnz_; }
+    long long row_nnz(int m) const { return row_nnz_[m]; }
+    // Floats the caller's approx buffer must hold: cols rounded up to a multiple of 8 (the bitmap
+    // kernels write whole groups of eight).
+    int padded_cols() const { return (cols_ + 7) / 8 * 8; }
+    // row [cols] = basis row m, zeros included.
+    void expand_row(int m, float* row) const;
+
+    // approx [padded_cols()] = sum over e < count, in order of e, of weight[e] * basis row
+    // rows_used[e]. combine uses AVX2 when the CPU has it; combine_portable never does.
+    void combine(const int32_t* rows_used, const float* weight, int count, float* approx) const;
+    void combine_portable(const int32_t* rows_used, const float* weight, int count, float* approx) const;
+
+private:
+    void build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format);
+
+    int rows_ = 0, cols_ = 0, groups_ = 0;  // groups_: bitmap bytes per row, ceil(cols / 8)
+    Format format_ = Format::bitmap;
+    std::vector<long long> row_start_;      // [rows + 1]: row m's values are [row_start[m], row_start[m+1])
+    std::vector<float> values_;             // non-zeros in column order (dense: every entry), + 8 floats of padding
+    std::vector<uint8_t> bits_;             // bitmap: [rows, groups_], bit l of byte g = column 8 g + l
+    std::vector<int32_t> columns_;          // list: the column of each value
+    std::vector<long long> row_nnz_;        // [rows]: non-zeros of each row (all formats)
+    long long nnz_ = 0;
+    std::vector<float> scratch_row_;        // [cols]: one row handed to fill_row while building
+};
+
+// Whether CompactBasis::combine uses its AVX2 kernel on this CPU.
+bool compact_basis_avx2_supported();
+
+}  // namespace sparsifiner
