@@ -22,9 +22,11 @@ import os
 import sys
 import time
 
-# A 1024^3 product is 2.1 GFLOP: OpenBLAS does it in ~20 ms on one Zen 3 core, the reference BLAS
-# in about a second. Anything under this rate is not an optimised BLAS.
-MIN_BLAS_GFLOPS = 15.0
+# A 1024^3 product is 2.1 GFLOP: OpenBLAS does it in ~20 ms on one Zen 3 core (~100 GFLOP/s), the
+# reference BLAS in about a second (~2 GFLOP/s). Anything under this rate is not an optimised BLAS.
+# The bar sits well below OpenBLAS on a loaded machine (12-15 GFLOP/s were measured while a training
+# job and builds shared the two cores) and well above the reference BLAS.
+MIN_BLAS_GFLOPS = 5.0
 
 
 def parse_args():
