@@ -16,6 +16,21 @@ struct InfoFlags {
     bool json = false;
 };
 
+// "recorded      top-1 on <data>: dense 90.12%, learned@0.25 89.80%, ..." from `evaluation`.
+void print_recorded_top1(const nlohmann::json& evaluation) {
+    if (!evaluation.contains("top1") || !evaluation["top1"].is_object()) return;
+    std::string line;
+    for (const auto& [setting, top1] : evaluation["top1"].items()) {
+        if (!top1.is_number()) continue;
+        char value[32];
+        std::snprintf(value, sizeof value, " %.2f%%", 100.0 * top1.get<double>());
+        line += (line.empty() ? "" : ",") + (" " + setting) + value;
+    }
+    std::string data = evaluation.contains("data") && evaluation["data"].is_string()
+                           ? " on " + evaluation["data"].get<std::string>() : "";
+    std::printf("recorded      top-1%s:%s\n", data.c_str(), line.c_str());
+}
+
 int info_run(const InfoFlags& flags) {
     DeitWeights weights = model_load(flags.model);
     const DeitConfig& c = weights.config;
@@ -41,6 +56,8 @@ int info_run(const InfoFlags& flags) {
                               {"keep_rate", c.keep_rate}, {"basis_coef_topk", c.basis_coef_topk},
                               {"basis_threshold", c.basis_threshold}, {"prune_at", c.prune_at},
                               {"token_keep", c.token_keep}};
+    // What its maker measured and recorded in the file (weights/METADATA.md `evaluation`).
+    if (!c.evaluation.empty()) model["evaluation"] = nlohmann::json::parse(c.evaluation);
     nlohmann::json macs_json = {{"unit", "macs"},
                                 {"total", macs.total()},
                                 {"patch_embed", macs.patch_embed},
@@ -89,6 +106,7 @@ int info_run(const InfoFlags& flags) {
     if (c.sparsifiner)
         std::printf("predictor     c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g\n",
                     c.predictor_c, c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold);
+    if (model.contains("evaluation")) print_recorded_top1(model["evaluation"]);
     return kExitOk;
 }
 

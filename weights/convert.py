@@ -35,7 +35,8 @@ BLOCK_TENSORS = [f"{layer}.{kind}" for layer in ("norm1", "attn.qkv", "attn.proj
 # re-writing one of our own files (shapes are always re-derived from the tensors).
 KEPT_INPUT_METADATA = ("arch", "num_heads", "label_set", "class_names", "keep_rate",
                        "basis_coef_topk", "basis_threshold", "prune_at", "token_keep", "seed",
-                       "untrained", "mean", "std", "crop_pct")
+                       "untrained", "mean", "std", "crop_pct", "evaluation", "training",
+                       "description")
 
 # Field names under which a training run's `args` (or a nested config) may carry the Sparsifiner
 # hyper-parameters: the official config's upper-case names and common lower-case spellings.
@@ -84,6 +85,9 @@ def parse_args(argv):
                    help="evaluation crop_pct in (0, 1] (default: args.crop_pct, else 0.875)")
     p.add_argument("--class-names", metavar="FILE",
                    help="class names, one per line (default: the checkpoint's class_names)")
+    p.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
+                   help="an informative metadata entry, e.g. evaluation='{...}' (repeatable); "
+                   "keys the converter derives or has a flag for are refused")
     p.add_argument("--print-metadata", action="store_true",
                    help="print the written metadata as JSON on stdout")
     args = p.parse_args(argv)
@@ -97,7 +101,36 @@ def parse_args(argv):
         if value is not None and not 0.0 < value <= 1.0:
             p.error(f"--{name.replace('_', '-')}: must be in (0, 1], got {value}")
     deit_arch.parse_normalisation_flags(p, args)
+    args.metadata = parse_metadata_flags(p, args.metadata)
     return args
+
+
+# Keys --metadata may set: informative ones the engine only displays (weights/METADATA.md).
+# Everything else either describes the tensors (derived here) or has its own checked flag.
+FREE_METADATA_KEYS = ("evaluation", "training", "description")
+
+
+def parse_metadata_flags(parser, entries):
+    """["evaluation={...}"] -> {"evaluation": "{...}"}; `evaluation` must be a JSON object."""
+    metadata = {}
+    for entry in entries:
+        key, equals, value = entry.partition("=")
+        if not equals or not key:
+            parser.error(f"--metadata: expected KEY=VALUE, got '{entry}'")
+        if key not in FREE_METADATA_KEYS:
+            parser.error(f"--metadata: '{key}' cannot be set this way (free keys: "
+                         f"{', '.join(FREE_METADATA_KEYS)}; the others are derived or have a flag)")
+        if key in metadata:
+            parser.error(f"--metadata: '{key}' given twice")
+        if key == "evaluation":
+            try:
+                parsed = json.loads(value)
+            except ValueError as err:
+                parser.error(f"--metadata evaluation: not JSON ({err})")
+            if not isinstance(parsed, dict):
+                parser.error("--metadata evaluation: must be a JSON object")
+        metadata[key] = value
+    return metadata
 
 
 # ---------------------------------------------------------------- reading and layout
@@ -486,6 +519,7 @@ def build_metadata(path, geo, heads, predictor, hyper, input_meta, args):
         meta["prune_at"] = deit_arch.meta_int_list(args.prune_at)
     if args.token_keep is not None:
         meta["token_keep"] = deit_arch.meta_float(args.token_keep)
+    meta.update(args.metadata)
     return meta
 
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "weights/deit_metadata.h"
 #include "weights/deit_weights.h"
 #include "weights/error_text.h"
@@ -151,6 +153,12 @@ void read_geometry(const SafetensorsFile& file, const MetadataReader& meta, cons
             meta.fail("class_names", std::to_string(config->class_names.size()) + " names for " +
                                          std::to_string(config->num_classes) + " classes");
         }
+    }
+    // Informative only (how the file's model measured, as its maker recorded it); shown by `info`.
+    if (meta.has("evaluation")) {
+        nlohmann::json evaluation = nlohmann::json::parse(meta.text("evaluation"), nullptr, false);
+        if (evaluation.is_discarded() || !evaluation.is_object()) meta.fail("evaluation", "not a JSON object");
+        config->evaluation = meta.text("evaluation");
     }
 }
 

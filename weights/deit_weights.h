@@ -25,6 +25,7 @@ struct DeitConfig {
     bool distilled = false;     // has dist_token and head_dist
     std::vector<std::string> class_names;  // from metadata, empty when absent
     std::string label_set;                 // e.g. "imagenet1k" from metadata, empty when absent
+    std::string evaluation;                // metadata `evaluation`: a JSON object, empty when absent
 
     // Input normalisation (one value per input channel) and timm's crop_pct; without metadata
     // the ImageNet values DeiT was trained with.

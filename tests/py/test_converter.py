@@ -26,6 +26,8 @@ CONVERT = os.path.join(WEIGHTS_DIR, "convert.py")
 sys.path.insert(0, WEIGHTS_DIR)
 from safetensors_io import BF16, bf16_to_f32, f32_to_bf16  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
+from test_parity_dense import find_binary  # noqa: E402
 
 # Runs convert.py as __main__ with torch made unimportable; exit 99 if torch got loaded anyway.
 NO_TORCH_WRAPPER = """
@@ -275,6 +277,40 @@ class TestLayouts(ConverterCase):
         proc = run_convert(src, "-o", self.path("m.safetensors"), "--print-metadata")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(json.loads(proc.stdout)["embed_dim"], "192")
+
+    def test_metadata_flag_free_keys_only_and_shown_by_info(self):
+        src = self.save({"model": make_state_dict()}, "m.pth")
+        evaluation = {"data": "toy set", "top1": {"dense": 0.9, "learned@0.25": 0.875}}
+        _, meta = self.convert_ok(src, "--metadata", "evaluation=" + json.dumps(evaluation),
+                                  "--metadata", "description=a b=c")
+        self.assertEqual(json.loads(meta["evaluation"]), evaluation)
+        self.assertEqual(meta["description"], "a b=c")  # only the first '=' splits
+        # Re-converting the written file keeps the informative keys.
+        again = self.path("again.safetensors")
+        self.assertEqual(run_convert(self.path("m.pth.safetensors"), "-o", again).returncode, 0)
+        self.assertEqual(json.loads(read_safetensors(again)[1]["evaluation"]), evaluation)
+        binary = find_binary()
+        if binary:
+            info = subprocess.run([binary, "info", "-m", again, "--json"], capture_output=True, text=True)
+            self.assertEqual(info.returncode, 0, info.stderr)
+            self.assertEqual(json.loads(info.stdout)["model"]["evaluation"], evaluation)
+            text = subprocess.run([binary, "info", "-m", again], capture_output=True, text=True).stdout
+            self.assertIn("top-1 on toy set: dense 90.00%, learned@0.25 87.50%", text)
+            # The loader refuses a malformed `evaluation` in a stranger's file: one line, exit 3.
+            meta_bad = dict(read_safetensors(again)[1], evaluation="[1, 2]")
+            bad = self.path("bad_eval.safetensors")
+            write_safetensors(bad, read_safetensors(again)[0], meta_bad)
+            info = subprocess.run([binary, "info", "-m", bad], capture_output=True, text=True)
+            self.assertEqual(info.returncode, 3, info.stderr)
+            self.assertEqual(info.stdout, "")
+            self.assertEqual(len(info.stderr.strip().splitlines()), 1, info.stderr)
+            self.assertIn("evaluation", info.stderr)
+        for flag, expected in (("embed_dim=12", "cannot be set"), ("evaluation=[1]", "JSON object"),
+                               ("evaluation={", "not JSON"), ("nokey", "KEY=VALUE")):
+            proc = run_convert(src, "-o", self.path("x.safetensors"), "--metadata", flag)
+            self.assertEqual(proc.returncode, 2, flag)
+            self.assertIn(expected, proc.stderr, flag)
+            self.assertFalse(os.path.exists(self.path("x.safetensors")))
 
     def test_unknown_heads_and_bad_flags_are_usage_errors(self):
         sd = make_state_dict(D=96, heads=2)
