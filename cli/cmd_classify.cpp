@@ -6,6 +6,7 @@
 #include "cli/forward_dump.h"
 #include "cli/common.h"
 #include "cli/image_inputs.h"
+#include "cli/name_truth.h"
 #include "core/class_scores.h"
 #include "core/deit_model.h"
 #include "datasets/labels.h"
@@ -24,16 +25,21 @@ struct ClassifyFlags {
     float crop_pct = 0;  // 0 = the model's (its metadata, else 0.875)
     bool json = false;
     bool logits = false;
+    bool truth_from_name = false;
     std::string dump_activations;
     std::string dump_masks;
 };
 
+// truth: -1 = not asked for, -2 = asked for but the file name names no class.
 void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
-                      const std::vector<std::string>& names) {
-    std::printf("%s\n", path.c_str());
+                      const std::vector<std::string>& names, int truth) {
+    if (truth >= 0)
+        std::printf("%s  (true: %s (%d))\n", path.c_str(), names[truth].c_str(), truth);
+    else
+        std::printf("%s%s\n", path.c_str(), truth == -2 ? "  (true: unknown)" : "");
     for (size_t r = 0; r < top.size(); r++)
-        std::printf("  %zu  %7.4f  %s (%d)\n", r + 1, top[r].probability, names[top[r].index].c_str(),
-                    top[r].index);
+        std::printf("  %zu  %7.4f  %s (%d)%s\n", r + 1, top[r].probability, names[top[r].index].c_str(),
+                    top[r].index, r > 0 || truth < 0 ? "" : top[r].index == truth ? "  correct" : "  WRONG");
 }
 
 int classify_run(const ClassifyFlags& flags) {
@@ -61,6 +67,7 @@ int classify_run(const ClassifyFlags& flags) {
     dump.resize(config.depth);
     const ForwardObserver observer = dump.observer(!flags.dump_activations.empty(), !flags.dump_masks.empty());
     std::vector<float> all_logits;
+    int with_truth = 0, top1_correct = 0;
 
     for (size_t start = 0; start < paths.size(); start += flags.batch) {
         std::vector<std::string> chunk(paths.begin() + start,
@@ -87,11 +94,25 @@ int classify_run(const ClassifyFlags& flags) {
             const float* image_logits = logits.data() + (size_t)b * C;
             std::vector<ClassScore> top = top_classes(image_logits, C, flags.top);
             if (dumping) all_logits.insert(all_logits.end(), image_logits, image_logits + C);
+            int truth = -1;
+            if (flags.truth_from_name) {
+                truth = class_from_file_name(ok_paths[b], names);
+                if (truth < 0) {
+                    report_error(ok_paths[b] + ": the file name names no class after its first '_' (no true class shown)");
+                    truth = -2;
+                } else {
+                    with_truth++;
+                    top1_correct += top[0].index == truth;
+                }
+            }
             if (!flags.json) {
-                print_table_rows(ok_paths[b], top, names);
+                print_table_rows(ok_paths[b], top, names, truth);
                 continue;
             }
             nlohmann::json entry = {{"file", ok_paths[b]}, {"top", nlohmann::json::array()}};
+            if (flags.truth_from_name)
+                entry["true_class"] = truth >= 0 ? nlohmann::json{{"class", truth}, {"label", names[truth]}}
+                                                 : nlohmann::json(nullptr);
             for (const ClassScore& s : top)
                 entry["top"].push_back({{"class", s.index}, {"label", names[s.index]}, {"prob", s.probability}});
             if (flags.logits) entry["logits"] = std::vector<float>(image_logits, image_logits + C);
@@ -113,7 +134,10 @@ int classify_run(const ClassifyFlags& flags) {
                           {"crop_pct", preprocess.crop_pct}}},
             {"results", results},
             {"errors", errors}};
+        if (flags.truth_from_name) document["truth"] = {{"images", with_truth}, {"top1_correct", top1_correct}};
         std::printf("%s\n", document.dump(2).c_str());
+    } else if (flags.truth_from_name && with_truth > 0) {
+        std::printf("top-1 correct: %d of %d (%.1f%%)\n", top1_correct, with_truth, 100.0 * top1_correct / with_truth);
     }
     return errors.empty() ? kExitOk : kExitSomeInputsFailed;
 }
@@ -135,6 +159,9 @@ Command classify_command(CLI::App& app) {
         ->check(CLI::Range(0.05f, 1.0f));
     command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
     command->add_flag("--logits", flags->logits, "With --json: include the raw logits of every image");
+    command->add_flag("--truth-from-name", flags->truth_from_name,
+                      "Show the true class beside the prediction, read from the file name after its first '_' "
+                      "(0000_ankle-boot.png; matched against the class names, case and punctuation ignored)");
     command->add_option("--dump-activations", flags->dump_activations,
                         "Write the hidden state after every block (block_<i>.npy, [images, T, D]) and the "
                         "logits (logits.npy) to this folder");

@@ -264,7 +264,15 @@ def infer_geometry(path, t, args):
     return geo
 
 
-def infer_heads(path, t, geo, args, input_meta):
+def heads_from_args(obj):
+    """num_heads recorded in a training checkpoint's `args` (an integer), else None."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("args"), (Placeholder, dict)):
+        return None
+    value = find_field(obj["args"], ("num_heads",))
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def infer_heads(path, t, geo, args, input_meta, checkpoint_heads=None):
     D = geo["embed_dim"]
     predictor_d = None
     name = PREDICTOR.format(0) + "proj_c_q.weight"
@@ -276,6 +284,8 @@ def infer_heads(path, t, geo, args, input_meta):
         heads = int(input_meta["num_heads"])
     elif predictor_d:
         heads = D // predictor_d
+    elif checkpoint_heads is not None:
+        heads = checkpoint_heads
     elif D in deit_arch.HEADS_BY_WIDTH:
         heads = deit_arch.HEADS_BY_WIDTH[D]
     else:
@@ -544,7 +554,7 @@ def convert(args):
     sd = select_state_dict(args.input, obj, args.key)
     tensors = clean_state_dict(args.input, sd)
     geo = infer_geometry(args.input, tensors, args)
-    heads = infer_heads(args.input, tensors, geo, args, input_meta)
+    heads = infer_heads(args.input, tensors, geo, args, input_meta, heads_from_args(obj))
     predictor = infer_predictor(args.input, tensors, geo, heads)
     hyper = hyper_from_args(obj) if predictor is not None else {}
     meta = build_metadata(args.input, geo, heads, predictor, hyper, input_meta, args)

@@ -323,6 +323,10 @@ class TestLayouts(ConverterCase):
                            "--img-size", "224")
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("img-size", proc.stderr)
+        # A training checkpoint that records args.num_heads needs no flag.
+        src = self.save({"model": sd, "args": argparse.Namespace(num_heads=2, lr=1e-3)}, "with_args.pth")
+        tensors, meta = self.convert_ok(src)
+        self.assertEqual(meta["num_heads"], "2")
 
 
 class TestRefusals(ConverterCase):

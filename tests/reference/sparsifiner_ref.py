@@ -136,6 +136,8 @@ def config_from_metadata(metadata):
     for key in ("embed_dim", "num_heads", "depth", "mlp_hidden", "patch_size", "img_size", "num_classes"):
         config[key] = int(metadata[key])
     config["distilled"] = metadata.get("distilled") == "true"
+    if int(metadata.get("in_chans", 3)) != 3:  # grey models (a 1-channel patch embedding)
+        config["in_chans"] = int(metadata["in_chans"])
     if metadata.get("sparsifiner") == "true":
         config = sparsifiner_config(
             config, keep_rate=float(metadata["keep_rate"]),
