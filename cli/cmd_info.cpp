@@ -16,6 +16,14 @@ struct InfoFlags {
     bool json = false;
 };
 
+// 4.608 G, or 62.92 M for the small models (three decimals of G would hide them).
+std::string macs_text(double macs) {
+    char text[32];
+    if (macs >= 1e9) std::snprintf(text, sizeof text, "%.3f G", macs / 1e9);
+    else std::snprintf(text, sizeof text, "%.2f M", macs / 1e6);
+    return text;
+}
+
 // "recorded      top-1 on <data>: dense 90.12%, learned@0.25 89.80%, ..." from `evaluation`.
 void print_recorded_top1(const nlohmann::json& evaluation) {
     if (!evaluation.contains("top1") || !evaluation["top1"].is_object()) return;
@@ -97,12 +105,12 @@ int info_run(const InfoFlags& flags) {
                 c.crop_pct);
     std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + c.label_set + ")").c_str());
     std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
-    std::printf("MACs          %.3f G per image (q k + p v: %.3f G)\n", macs.total() / 1e9,
-                macs.attention_products() / 1e9);
+    std::printf("MACs          %s per image (q k + p v: %s)\n", macs_text(macs.total()).c_str(),
+                macs_text(macs.attention_products()).c_str());
     if (c.sparsifiner)
-        std::printf("MACs trained  %.3f G per image at keep rate %.3g%s (MHSA %.3f G; coef x basis estimated)\n",
-                    trained.total() / 1e9, c.keep_rate, c.prune_at.empty() ? "" : " with token pruning",
-                    trained.mhsa() / 1e9);
+        std::printf("MACs trained  %s per image at keep rate %.3g%s (MHSA %s; coef x basis estimated)\n",
+                    macs_text(trained.total()).c_str(), c.keep_rate, c.prune_at.empty() ? "" : " with token pruning",
+                    macs_text(trained.mhsa()).c_str());
     if (c.sparsifiner)
         std::printf("predictor     c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g\n",
                     c.predictor_c, c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold);
