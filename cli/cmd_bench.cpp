@@ -75,8 +75,10 @@ int bench_run(const BenchFlags& flags) {
                                {"gflops", gflops}, {"peak_gflops", peak.median_gflops},
                                {"peak_fraction", fraction}, {"linear_impl", impl}});
             if (!flags.json) {
-                std::printf("%6d %7d %10.2f %10.2f %10.1f %8.0f%%  %s\n", B, threads, median, p90, gflops,
-                            100 * fraction, impl.c_str());
+                char of_peak[16] = "        -";  // --no-peak: nothing to compare with
+                if (peak.median_gflops > 0) std::snprintf(of_peak, sizeof of_peak, "%8.0f%%", 100 * fraction);
+                std::printf("%6d %7d %10.2f %10.2f %10.1f %s  %s\n", B, threads, median, p90, gflops, of_peak,
+                            impl.c_str());
                 std::fflush(stdout);
             }
         }
@@ -114,7 +116,7 @@ Command bench_command(CLI::App& app) {
     auto flags = std::make_shared<BenchFlags>();
     CLI::App* command = app.add_subcommand(
         "bench", "Time the forward pass over batch sizes and thread counts (median and p90 of --runs)");
-    flags->model.add_to(*command);
+    flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("--batch", flags->batches, "Comma-separated batch sizes");
     command->add_option("--threads", flags->threads, "Comma-separated thread counts");
@@ -122,7 +124,10 @@ Command bench_command(CLI::App& app) {
     command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
     command->add_flag("--no-peak", flags->no_peak, "Skip timing the reference matmul");
     command->add_flag("--json", flags->json, "Print one JSON document (every sample included)");
-    return {command, [flags] { return bench_run(*flags); }};
+    return {command, [flags] {
+                flags->model.use_default_if_absent();
+                return bench_run(*flags);
+            }};
 }
 
 }  // namespace sparsifiner
