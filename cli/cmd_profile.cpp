@@ -45,6 +45,7 @@ constexpr int kTopSingularValues = 32;
 
 constexpr int kBlockOps = (int)BlockOp::count;
 constexpr int kModelOps = (int)ModelOp::count;
+constexpr int kSubOps = (int)SubOp::count;
 
 DeitWeights profile_weights(const ProfileFlags& flags) {
     if (!flags.random_weights) {
@@ -92,11 +93,54 @@ std::vector<float> profile_batch(const std::vector<float>& images, size_t image_
 
 struct Samples {
     std::vector<std::array<std::vector<double>, kBlockOps>> block;  // [depth][op] seconds per run
+    std::vector<std::array<std::vector<double>, kSubOps>> sub;      // [depth][sub-op] seconds per run
     std::array<std::vector<double>, kModelOps> model;
     std::vector<double> timed_total, untimed_total;
 };
 
 double ms(double seconds) { return seconds * 1e3; }
+
+// The parts of `parent` (mask or attention) that a block running `mask` has, with their latency,
+// and how much of the parent they leave out run by run; null when it has none.
+nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, MaskSource mask, double timed_median) {
+    nlohmann::json parts = nlohmann::json::object();
+    std::vector<double> unattributed = samples.block[block][(int)parent];
+    for (int sub = 0; sub < kSubOps; sub++) {
+        if (sub_op_parent((SubOp)sub) != parent || !sub_op_applies((SubOp)sub, mask)) continue;
+        const std::vector<double>& runs = samples.sub[block][sub];
+        for (size_t r = 0; r < runs.size(); r++) unattributed[r] -= runs[r];
+        const double median = quantile(runs, 0.5);
+        parts[sub_op_name((SubOp)sub)] = {
+            {"median_ms", ms(median)}, {"p90_ms", ms(quantile(runs, 0.9))}, {"share", median / timed_median}};
+    }
+    if (parts.empty()) return nullptr;
+    return {{"sub_ops", parts},
+            {"sub_op_timing", mask == MaskSource::learned && parent == BlockOp::mask ? "apportioned" : "wall"},
+            {"unattributed_ms", ms(quantile(unattributed, 0.5))}};
+}
+
+// Mask and attention of every block with their parts indented beneath (from the JSON layers).
+void sub_ops_table(const nlohmann::json& layers) {
+    std::printf("mask and attention by part: median and p90 (ms), share of the pass with op timers; the learned "
+                "predictor's phases are apportioned by thread time (see cli/JSON_SCHEMAS.md)\n");
+    std::printf("%5s   %-14s %9s %9s %7s\n", "block", "op", "median", "p90", "share");
+    for (const auto& layer : layers)
+        for (const char* parent : {"mask", "attention"}) {
+            const auto& op = layer["ops"][parent];
+            std::printf("%5d   %-14s %9.3f %9.3f %6.1f%%%s\n", layer["block"].get<int>(), parent,
+                        op["median_ms"].get<double>(), op["p90_ms"].get<double>(), 100 * op["share"].get<double>(),
+                        op.value("fused", false) ? "  fused: q k, softmax and p v per query row" : "");
+            if (!op.contains("sub_ops")) continue;
+            // In the order of the computation (JSON objects keep their keys sorted).
+            for (int sub = 0; sub < kSubOps; sub++) {
+                const char* name = sub_op_name((SubOp)sub);
+                if (!op["sub_ops"].contains(name)) continue;
+                const auto& part = op["sub_ops"][name];
+                std::printf("%5s     %-12s %9.3f %9.3f %6.1f%%\n", "", name, part["median_ms"].get<double>(),
+                            part["p90_ms"].get<double>(), 100 * part["share"].get<double>());
+            }
+        }
+}
 
 // Per block, over heads (and images): kept mass, output error, and the tail of the spectra.
 void fidelity_table(const nlohmann::json& layers, int images) {
@@ -158,6 +202,7 @@ int profile_run(const ProfileFlags& flags) {
     // Runs with and without op timers alternate so that machine noise hits both alike.
     Samples samples;
     samples.block.resize(depth);
+    samples.sub.resize(depth);
     for (int r = 0; r < flags.repeat; r++) {
         double start = seconds_now();
         model.forward(input.data(), B, logits.data());
@@ -166,6 +211,8 @@ int profile_run(const ProfileFlags& flags) {
         samples.timed_total.push_back(timed.total_seconds);
         for (int i = 0; i < depth; i++)
             for (int op = 0; op < kBlockOps; op++) samples.block[i][op].push_back(timed.blocks[i].seconds[op]);
+        for (int i = 0; i < depth; i++)
+            for (int sub = 0; sub < kSubOps; sub++) samples.sub[i][sub].push_back(timed.blocks[i].sub_seconds[sub]);
         for (int op = 0; op < kModelOps; op++) samples.model[op].push_back(timed.seconds[op]);
     }
     model.forward(input.data(), B, logits.data(), &count_observer);
@@ -227,6 +274,11 @@ int profile_run(const ProfileFlags& flags) {
                                                {"median_ms", ms(median)},
                                                {"p90_ms", ms(quantile(samples.block[i][op], 0.9))},
                                                {"share", median / timed_median}};
+        }
+        ops["attention"]["fused"] = s.mask != MaskSource::dense;
+        for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
+            const nlohmann::json parts = sub_ops_json(samples, i, parent, s.mask, timed_median);
+            if (!parts.is_null()) ops[block_op_name(parent)].update(parts);
         }
         mlp_macs += a.fc1 + a.fc2;
         nlohmann::json layer = {
@@ -321,6 +373,7 @@ int profile_run(const ProfileFlags& flags) {
                 ms(untimed_median), ms(quantile(samples.untimed_total, 0.9)), B / untimed_median, ms(timed_median),
                 100 * timer_overhead, ms(sum_of_op_medians));
     std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
+    sub_ops_table(layers);
     if (flags.fidelity) fidelity_table(layers, image_count);
     return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/dnnl_context.h"
+#include "core/timing.h"
 
 namespace sparsifiner {
 
@@ -46,7 +47,8 @@ DenseAttention::Plan& DenseAttention::plan_for(int B, int N) {
     return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
-void DenseAttention::forward(const float* qkv, float* scores, float* out, int B, int N) {
+void DenseAttention::forward(const float* qkv, float* scores, float* out, int B, int N,
+                             DenseAttentionSeconds* seconds) {
     Plan& plan = plan_for(B, N);
     const int D = H_ * d_;
     plan.q.set_data_handle(const_cast<float*>(qkv));
@@ -55,9 +57,23 @@ void DenseAttention::forward(const float* qkv, float* scores, float* out, int B,
     plan.s.set_data_handle(scores);
     plan.o.set_data_handle(out);
     auto& stream = dnnl_cpu_stream();
+    if (!seconds) {
+        plan.qk.execute(stream, plan.qk_args);
+        plan.softmax.execute(stream, plan.softmax_args);
+        plan.pv.execute(stream, plan.pv_args);
+        return;
+    }
+    // oneDNN's CPU execute() returns when the primitive is done, so wall clock between the
+    // calls is each primitive's time.
+    const double start = seconds_now();
     plan.qk.execute(stream, plan.qk_args);
+    const double qk_done = seconds_now();
     plan.softmax.execute(stream, plan.softmax_args);
+    const double softmax_done = seconds_now();
     plan.pv.execute(stream, plan.pv_args);
+    seconds->qk += qk_done - start;
+    seconds->softmax += softmax_done - qk_done;
+    seconds->pv += seconds_now() - softmax_done;
 }
 
 }  // namespace sparsifiner

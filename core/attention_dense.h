@@ -12,12 +12,18 @@
 
 namespace sparsifiner {
 
+// Seconds in each of the three primitives, added to by forward() when given.
+struct DenseAttentionSeconds {
+    double qk = 0, softmax = 0, pv = 0;
+};
+
 class DenseAttention {
 public:
     DenseAttention(int num_heads, int head_dim) : H_(num_heads), d_(head_dim) {}
 
     // qkv [B, N, 3D]; scores is scratch of B*H*N*N floats (holds P afterwards); out [B, N, D].
-    void forward(const float* qkv, float* scores, float* out, int B, int N);
+    // seconds, when given, has the time of each primitive added (nullptr: no clock reads).
+    void forward(const float* qkv, float* scores, float* out, int B, int N, DenseAttentionSeconds* seconds = nullptr);
 
 private:
     struct Plan {

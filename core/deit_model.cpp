@@ -149,20 +149,21 @@ void DeitModel::embed(const float* images, int B, const Buffers& buf) {
 
 // The kept keys of every non-cls query row, [B, H, T-1, k], from the plan's mask source.
 int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
-                           PredictorCounts* counts) {
+                           PredictorCounts* counts, PredictorSeconds* phases) {
     const int T = tokens.T, H = config_.num_heads, d = config_.head_dim(), D = config_.embed_dim;
     const size_t per_head = (size_t)(T - 1) * budget;
     int32_t* key_index = grow_to(key_index_, (size_t)B * H * per_head);
     const bool pruned = T != tokens_;
     switch (plan_.mask) {
         case MaskSource::learned:
-            if (!pruned) return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index, counts);
+            if (!pruned)
+                return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index, counts, phases);
             // Each image has its own survivors, so its own rows of proj_n and columns of basis.
             for (int b = 0; b < B; b++) {
                 PredictorCounts image_counts;
                 blocks_[index].predictor->predict(buf.qkv + (size_t)b * T * 3 * D, 1, T, budget,
                                                   tokens.positions + (size_t)b * T, key_index + b * H * per_head,
-                                                  counts ? &image_counts : nullptr);
+                                                  counts ? &image_counts : nullptr, phases);
                 if (counts) {
                     counts->basis_nnz += image_counts.basis_nnz;
                     counts->macs_qc += image_counts.macs_qc;
@@ -200,7 +201,13 @@ void DeitModel::attention_forward(int index, int B, const Buffers& buf, const To
         if (stats) stats->mask = MaskSource::dense, stats->kept_keys = T;
         if (observer && observer->masks) observer->masks(index, nullptr, tokens.positions, B, H, T, T);
         clock.lap(BlockOp::mask);
-        attention_.forward(buf.qkv, buf.scores, buf.attn, B, T);
+        DenseAttentionSeconds parts;
+        attention_.forward(buf.qkv, buf.scores, buf.attn, B, T, clock.block ? &parts : nullptr);
+        if (clock.block) {
+            clock.block->sub_seconds[(size_t)SubOp::qk] += parts.qk;
+            clock.block->sub_seconds[(size_t)SubOp::softmax] += parts.softmax;
+            clock.block->sub_seconds[(size_t)SubOp::pv] += parts.pv;
+        }
         if (want_cls_probs)
             for (int bh = 0; bh < B * H; bh++)
                 std::copy(buf.scores + (size_t)bh * T * T, buf.scores + (size_t)bh * T * T + T,
@@ -208,7 +215,21 @@ void DeitModel::attention_forward(int index, int B, const Buffers& buf, const To
         clock.lap(BlockOp::attention);
         return;
     }
-    const int k = masks_build(index, B, buf, tokens, budget, stats ? &stats->predictor : nullptr);
+    // Sub-op times only in timed runs (clock.block is set then): the predictor's phases, or the
+    // whole build for oracle and window.
+    PredictorSeconds phases{};
+    const double mask_start = clock.block ? seconds_now() : 0;
+    const int k = masks_build(index, B, buf, tokens, budget, stats ? &stats->predictor : nullptr,
+                              clock.block && plan_.mask == MaskSource::learned ? &phases : nullptr);
+    if (clock.block) {
+        const double build_seconds = seconds_now() - mask_start;
+        if (plan_.mask == MaskSource::learned)
+            for (int p = 0; p < (int)PredictorPhase::count; p++)
+                clock.block->sub_seconds[(size_t)sub_op_of((PredictorPhase)p)] += phases[p];
+        else
+            clock.block->sub_seconds[(size_t)(plan_.mask == MaskSource::oracle ? SubOp::topk : SubOp::pattern)] +=
+                build_seconds;
+    }
     if (stats) stats->mask = plan_.mask, stats->kept_keys = k;
     if (observer && observer->masks) observer->masks(index, key_index_.data(), tokens.positions, B, H, T, k);
     clock.lap(BlockOp::mask);

@@ -83,7 +83,7 @@ private:
     void attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens, bool want_cls_probs,
                            const ForwardObserver* observer, OpClock& clock);
     int masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
-                    PredictorCounts* counts);
+                    PredictorCounts* counts, PredictorSeconds* phases);
     void tokens_prune(int index, int B, Buffers& buf, TokenState& tokens);
     void head_forward(int B, const Buffers& buf, const TokenState& tokens, float* logits);
 

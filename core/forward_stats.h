@@ -16,6 +16,16 @@ enum class ModelOp { patch_embed, head, count };
 const char* block_op_name(BlockOp op);
 const char* model_op_name(ModelOp op);
 
+// The parts of `mask` and `attention` (issue 5). Which ones a block has depends on what it ran:
+// the learned predictor's phases (PredictorPhase), the oracle's scores with their top-k (`topk`),
+// the window pattern (`pattern`), or dense attention's three oneDNN primitives. Sparse attention
+// is one fused kernel (q k, softmax and p v per query row) and has none.
+enum class SubOp { alive_slice, qc, kc, kl, cheap, coef_topk, coef_basis, key_topk, topk, pattern, qk, softmax, pv, count };
+const char* sub_op_name(SubOp op);
+BlockOp sub_op_parent(SubOp op);                   // mask or attention
+bool sub_op_applies(SubOp op, MaskSource mask);    // a block that ran `mask` (BlockStats::mask) has it
+SubOp sub_op_of(PredictorPhase phase);
+
 struct BlockStats {
     MaskSource mask = MaskSource::dense;  // what this block actually ran (dense when k == T)
     int tokens_in = 0;                    // T at the block's input
@@ -23,6 +33,8 @@ struct BlockStats {
     int kept_keys = 0;                    // k per non-cls query row (== tokens_in when dense)
     PredictorCounts predictor;            // summed over the batch; zero unless learned masks ran
     std::array<double, (size_t)BlockOp::count> seconds{};
+    // Within seconds[mask] and seconds[attention]: their parts, filled only when timed.
+    std::array<double, (size_t)SubOp::count> sub_seconds{};
 };
 
 struct ForwardStats {

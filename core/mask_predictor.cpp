@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <immintrin.h>
 
 #include "core/cpu_info.h"
+#include "core/timing.h"
 #include "core/topk.h"
 
 namespace sparsifiner {
@@ -206,6 +209,15 @@ __attribute__((optimize("no-trapping-math"))) SPARSIFINER_CLONES void scaled_sof
     for (int m = 0; m < K; m++) row[m] *= inv_sum;
 }
 
+// Adds a parallel region's wall time to its phases, split in proportion to the thread time each
+// phase took (threads overlap, so thread times add up to more than the wall; issue 5).
+void apportion(double wall, std::initializer_list<std::pair<PredictorPhase, double>> busy, PredictorSeconds& seconds) {
+    double total_busy = 0;
+    for (const auto& phase : busy) total_busy += phase.second;
+    if (total_busy <= 0) return;
+    for (const auto& phase : busy) seconds[static_cast<size_t>(phase.first)] += wall * phase.second / total_busy;
+}
+
 }  // namespace
 
 MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w,
@@ -256,7 +268,7 @@ MaskPredictor::MaskPredictor(const DeitBlockWeights& block, const DeitConfig& co
 }
 
 int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, const int32_t* token_positions,
-                           int32_t* key_index, PredictorCounts* counts) const {
+                           int32_t* key_index, PredictorCounts* counts, PredictorSeconds* seconds) const {
     if (N_alive < 1 || N_alive > N_)
         throw std::invalid_argument("mask predictor: " + std::to_string(N_alive) + " tokens, the predictor has " +
                                     std::to_string(N_));
@@ -275,6 +287,9 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     // The basis and proj_n restricted to the alive tokens, renumbered (no copy when nothing was
     // pruned). Built by the calling thread, read by every worker.
     const int H = H_, d = d_, K = K_, N = N_alive, D = H_ * d_, cp = cp_, kp = kp_;
+    // Timed only when asked: a few clock reads per (image, head) and per query row, nothing else.
+    const bool timed = seconds != nullptr;
+    double timer = timed ? seconds_now() : 0;
     const CompactBasis* basis = &basis_;
     const float* proj_n = proj_n_.data();
     thread_local CompactBasis sliced_basis;
@@ -292,6 +307,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
                       sliced_proj_n.begin() + static_cast<size_t>(i) * kp);
         basis = &sliced_basis;
         proj_n = sliced_proj_n.data();
+        if (timed) (*seconds)[static_cast<size_t>(PredictorPhase::alive_slice)] += seconds_now() - timer;
     }
 
     const long long row_stride = 3LL * D;
@@ -308,7 +324,9 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         shared_products.resize(static_cast<size_t>(BH) * (n_cp + cp_kp));
     float* qc_all = shared_products.data();
     float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
-#pragma omp parallel for schedule(static)
+    if (timed) timer = seconds_now();
+    double qc_busy = 0, kc_busy = 0, kl_busy = 0;  // thread seconds, summed over threads
+#pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy, kl_busy)
     for (int bh = 0; bh < BH; bh++) {
         const int b = bh / H, h = bh % H;
         float* kc = thread_floats(2 * n_cp);
@@ -316,12 +334,27 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
+        const double start = timed ? seconds_now() : 0;
         gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+        const double qc_done = timed ? seconds_now() : 0;
         gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        const double kc_done = timed ? seconds_now() : 0;
         // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
         // weights times zero bias, so their kl rows are zero and never read).
         transpose(kc, N, c, cp, kc_t, N);
         gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
+        if (timed) {
+            qc_busy += qc_done - start;
+            kc_busy += kc_done - qc_done;
+            kl_busy += seconds_now() - kc_done;
+        }
+    }
+    if (timed) {
+        const double now = seconds_now();
+        apportion(now - timer,
+                  {{PredictorPhase::qc, qc_busy}, {PredictorPhase::kc, kc_busy}, {PredictorPhase::kl, kl_busy}},
+                  *seconds);
+        timer = now;
     }
 
     // Phase 2, per (image, head, block of query rows): each group of four rows goes from cheap
@@ -331,7 +364,9 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const int rows = N - 1;
     const int blocks_per_head = (rows + kRowBlock - 1) / kRowBlock;
     long long coef_basis_macs = 0;
-#pragma omp parallel for schedule(static) reduction(+ : coef_basis_macs)
+    double cheap_busy = 0, coef_topk_busy = 0, coef_basis_busy = 0, key_topk_busy = 0;
+#pragma omp parallel for schedule(static) \
+    reduction(+ : coef_basis_macs, cheap_busy, coef_topk_busy, coef_basis_busy, key_topk_busy)
     for (int task = 0; task < BH * blocks_per_head; task++) {
         const int bh = task / blocks_per_head;
         const int row_begin = (task % blocks_per_head) * kRowBlock;
@@ -349,20 +384,46 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         // whole block in one product: each 16-column panel of kl then stays in L1 for every group
         // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
         // are the same as before, so the values are too.
+        double lap = timed ? seconds_now() : 0;
         gemm_rows(qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
+        if (timed) {
+            const double now = seconds_now();
+            cheap_busy += now - lap;
+            lap = now;
+        }
         for (int r = row_begin; r < row_end; r++) {
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
             scaled_softmax(coef, K, cheap_scale);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
             const int n_kept = topk_select(coef, K, coef_topk, kept);
+            if (timed) {
+                const double now = seconds_now();
+                coef_topk_busy += now - lap;
+                lap = now;
+            }
             for (int e = 0; e < n_kept; e++) {
                 kept_weight[e] = coef[kept[e]];
                 coef_basis_macs += basis->row_nnz(kept[e]);
             }
             basis->combine(kept, kept_weight, n_kept, approx);
+            if (timed) {
+                const double now = seconds_now();
+                coef_basis_busy += now - lap;
+                lap = now;
+            }
             topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
+            if (timed) {
+                const double now = seconds_now();
+                key_topk_busy += now - lap;
+                lap = now;
+            }
         }
     }
+    if (timed)
+        apportion(seconds_now() - timer,
+                  {{PredictorPhase::cheap, cheap_busy}, {PredictorPhase::coef_topk, coef_topk_busy},
+                   {PredictorPhase::coef_basis, coef_basis_busy}, {PredictorPhase::key_topk, key_topk_busy}},
+                  *seconds);
 
     if (counts) {
         const long long bh = static_cast<long long>(B) * H;

@@ -11,6 +11,7 @@
 //   coef = softmax over K, keep the basis_coef_topk largest (ties to the lower index)
 //   approx = coef basis                            [N-1, N]   (over the basis non-zeros)
 //   key_index[b, h, i-1, :] = topk_select(approx row, budget)  (ties to the lower key index)
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +32,15 @@ struct PredictorCounts {
     long long total() const { return macs_qc + macs_kc + macs_kl + macs_cheap + macs_coef_basis; }
 };
 
+// The phases of predict(), for the profiler (issue 5): alive_slice restricts proj_n and the basis
+// to the alive tokens (with token positions only); then SPEC 2's products and selections: qc, kc,
+// kl (with the transpose of kc), cheap, coef_topk (coef softmax and its top-k), coef_basis, key_topk.
+enum class PredictorPhase { alive_slice, qc, kc, kl, cheap, coef_topk, coef_basis, key_topk, count };
+// Wall seconds per phase. qc..kl and cheap..key_topk run inside two parallel loops where threads
+// overlap: each thread sums its own time per phase, and each loop's wall time is split between its
+// phases in proportion to those sums ("apportioned"; with one thread, each phase's own time).
+using PredictorSeconds = std::array<double, static_cast<size_t>(PredictorPhase::count)>;
+
 class MaskPredictor {
 public:
     MaskPredictor() = default;
@@ -45,9 +55,11 @@ public:
     // qkv [B, N_alive, 3D]; token_positions [N_alive]: the alive tokens' original indices,
     // strictly ascending, in [0, N) (nullptr: all N tokens, N_alive must equal N). budget is
     // clamped to [1, N_alive]; key_index [B, H, N_alive - 1, budget]. Returns the budget used.
-    // counts, when given, receives this call's work. Parallel over (image, head).
+    // counts, when given, receives this call's work; seconds, when given, has this call's phase
+    // times added (a few clock reads per (image, head) and per query row; none without it).
+    // Parallel over (image, head).
     int predict(const float* qkv, int B, int N_alive, int budget, const int32_t* token_positions,
-                int32_t* key_index, PredictorCounts* counts = nullptr) const;
+                int32_t* key_index, PredictorCounts* counts = nullptr, PredictorSeconds* seconds = nullptr) const;
 
     int heads() const { return H_; }
     int tokens() const { return N_; }        // the N of proj_n

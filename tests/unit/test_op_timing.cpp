@@ -1,0 +1,168 @@
+// Sub-op timing (issue 5): timing sinks must not change results, and the sub-ops of `mask` and
+// `attention` must account for their parent's time run by run (they are timed inside it, so
+// their sum can only fall short, by the bookkeeping between them).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/attention_dense.h"
+#include "core/deit_model.h"
+#include "core/mask_predictor.h"
+#include "core/threading.h"
+#include "core/timing.h"
+#include "weights/random_weights.h"
+
+using namespace sparsifiner;
+
+namespace {
+
+std::vector<float> normal_floats(size_t n, float scale, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng) * scale;
+    return v;
+}
+
+double predictor_phase_sum(const PredictorSeconds& seconds) {
+    return std::accumulate(seconds.begin(), seconds.end(), 0.0);
+}
+
+// The sub-ops of `parent` in one block, summed.
+double sub_op_sum(const BlockStats& block, BlockOp parent) {
+    double sum = 0;
+    for (int s = 0; s < (int)SubOp::count; s++)
+        if (sub_op_parent((SubOp)s) == parent) sum += block.sub_seconds[s];
+    return sum;
+}
+
+}  // namespace
+
+TEST_CASE("op timing: the predictor's timing sink changes no key index") {
+    // Several row blocks per head (N = 139), a batch of two, and the token-position path (which
+    // adds the alive_slice phase), each with one and two threads.
+    const int B = 2, H = 2, d = 16, c = 8, N = 139, K = 10, coef_topk = 3, budget = 35;
+    auto wq = normal_floats(c * d, 0.4f, 1), bq = normal_floats(c, 0.2f, 2), wk = normal_floats(c * d, 0.4f, 3);
+    auto bk = normal_floats(c, 0.2f, 4), pn = normal_floats(N * K, 0.3f, 5), pbn = normal_floats(N * K, 0.5f, 6);
+    auto qkv = normal_floats(static_cast<size_t>(B) * N * 3 * H * d, 1.f, 7);
+    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.2f,
+                            coef_topk);
+    // Every third token alive (the cls token always): 47 tokens.
+    std::vector<int32_t> positions;
+    for (int t = 0; t < N; t += 3) positions.push_back(t);
+    const int alive = (int)positions.size();
+    const int saved_threads = threads_get();
+    for (int threads : {1, 2}) {
+        threads_set(threads);
+        CAPTURE(threads);
+        const size_t size = static_cast<size_t>(B) * H * (N - 1) * budget;
+        std::vector<int32_t> untimed(size, -1), timed(size, -2);
+        predictor.predict(qkv.data(), B, N, budget, nullptr, untimed.data());
+        PredictorSeconds seconds{};
+        predictor.predict(qkv.data(), B, N, budget, nullptr, timed.data(), nullptr, &seconds);
+        CHECK(untimed == timed);
+        for (double s : seconds) CHECK(s >= 0);
+        CHECK(seconds[(size_t)PredictorPhase::alive_slice] == 0);  // nothing was pruned
+        CHECK(seconds[(size_t)PredictorPhase::key_topk] > 0);
+
+        const size_t sliced = static_cast<size_t>(H) * (alive - 1) * budget;
+        std::vector<int32_t> untimed_sliced(sliced, -1), timed_sliced(sliced, -2);
+        std::vector<float> qkv_alive;
+        for (int32_t t : positions)
+            qkv_alive.insert(qkv_alive.end(), qkv.begin() + t * 3 * H * d, qkv.begin() + (t + 1) * 3 * H * d);
+        predictor.predict(qkv_alive.data(), 1, alive, budget, positions.data(), untimed_sliced.data());
+        PredictorSeconds sliced_seconds{};
+        predictor.predict(qkv_alive.data(), 1, alive, budget, positions.data(), timed_sliced.data(), nullptr,
+                          &sliced_seconds);
+        CHECK(untimed_sliced == timed_sliced);
+        CHECK(sliced_seconds[(size_t)PredictorPhase::alive_slice] > 0);
+    }
+    threads_set(saved_threads);
+}
+
+TEST_CASE("op timing: the predictor's phases add to the wall time of the call, not more") {
+    // The phases split the wall time of the parallel regions (apportioned by thread time), so
+    // together they can never exceed the call they are part of.
+    const int B = 1, H = 3, d = 16, c = 8, N = 257, K = 42, coef_topk = 4, budget = 60;
+    auto wq = normal_floats(c * d, 0.4f, 11), bq = normal_floats(c, 0.2f, 12), wk = normal_floats(c * d, 0.4f, 13);
+    auto bk = normal_floats(c, 0.2f, 14), pn = normal_floats(N * K, 0.3f, 15), pbn = normal_floats(N * K, 0.5f, 16);
+    auto qkv = normal_floats(static_cast<size_t>(B) * N * 3 * H * d, 1.f, 17);
+    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.2f,
+                            coef_topk);
+    std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
+    for (int run = 0; run < 5; run++) {
+        PredictorSeconds seconds{};
+        const double start = seconds_now();
+        predictor.predict(qkv.data(), B, N, budget, nullptr, index.data(), nullptr, &seconds);
+        const double wall = seconds_now() - start;
+        CHECK(predictor_phase_sum(seconds) > 0);
+        CHECK(predictor_phase_sum(seconds) <= wall);
+    }
+}
+
+TEST_CASE("op timing: the dense attention's timing sink changes nothing") {
+    const int B = 2, H = 3, d = 8, N = 21, D = H * d;
+    auto qkv = normal_floats(static_cast<size_t>(B) * N * 3 * D, 1.f, 21);
+    DenseAttention attention(H, d);
+    std::vector<float> scores(static_cast<size_t>(B) * H * N * N), untimed(static_cast<size_t>(B) * N * D, -1.f),
+        timed(untimed.size(), -2.f);
+    attention.forward(qkv.data(), scores.data(), untimed.data(), B, N);
+    DenseAttentionSeconds seconds;
+    attention.forward(qkv.data(), scores.data(), timed.data(), B, N, &seconds);
+    CHECK(untimed == timed);
+    CHECK(seconds.qk > 0);
+    CHECK(seconds.softmax > 0);
+    CHECK(seconds.pv > 0);
+}
+
+TEST_CASE("op timing: sub-ops account for mask and attention in every run and mask source") {
+    // DeiT-Ti-shaped Sparsifiner at 96 px (N = 37) with pruning at block 1, so that later blocks
+    // run the predictor on sliced weights. Per run and block: 0 <= parent - sum of its sub-ops
+    // <= 10% of the parent + 50 us. Each sub-op that does not belong to the block's mask source
+    // (or to its kind of attention) stays zero.
+    DeitWeights weights = deit_weights_random(deit_config_for_arch("deit_tiny", 96, false, true), 9);
+    DeitModel model(weights, 0);
+    const int B = 2;
+    auto images = normal_floats(static_cast<size_t>(B) * 3 * 96 * 96, 1.f, 31);
+    std::vector<float> logits(static_cast<size_t>(B) * model.num_classes());
+    for (std::string mask : {"dense", "learned", "oracle", "window"}) {
+        CAPTURE(mask);
+        const bool dense = mask == "dense";
+        model.set_attention_plan(attention_plan_make(model.config(), mask, dense ? std::vector<float>{} : std::vector<float>{0.25f},
+                                                     {1}, 0.7f));
+        ForwardStats stats;
+        stats.timed = true;
+        ForwardObserver observer;
+        observer.stats = &stats;
+        model.forward(images.data(), B, logits.data(), &observer);  // warm-up: plans and buffers
+        for (int run = 0; run < 3; run++) {
+            model.forward(images.data(), B, logits.data(), &observer);
+            for (const BlockStats& block : stats.blocks) {
+                for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
+                    const bool has_parts = block.mask == MaskSource::dense ? parent == BlockOp::attention
+                                                                            : parent == BlockOp::mask;
+                    if (!has_parts) continue;
+                    CAPTURE(std::string(block_op_name(parent)));
+                    const double whole = block.seconds[(size_t)parent], parts = sub_op_sum(block, parent);
+                    CHECK(parts <= whole);
+                    CHECK(whole - parts <= 0.1 * whole + 50e-6);
+                }
+                for (int s = 0; s < (int)SubOp::count; s++) {
+                    CAPTURE(sub_op_name((SubOp)s));
+                    if (!sub_op_applies((SubOp)s, block.mask)) CHECK(block.sub_seconds[s] == 0);
+                }
+                if (block.mask == MaskSource::dense) {
+                    CHECK(block.sub_seconds[(size_t)SubOp::softmax] > 0);
+                } else {
+                    CHECK(sub_op_sum(block, BlockOp::mask) > 0);
+                    CHECK(sub_op_sum(block, BlockOp::attention) == 0);  // the sparse kernel is fused
+                }
+            }
+        }
+    }
+}
