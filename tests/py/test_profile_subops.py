@@ -13,7 +13,7 @@ DENSE_ATTENTION = {"qk", "softmax", "pv"}
 
 
 def profile(*args):
-    result = subprocess.run([BIN, "profile", "--json", "--repeat", "3", "--warmup", "1", *args],
+    result = subprocess.run([BIN, "profile", "--json", "--repeat", "9", "--warmup", "1", *args],
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise AssertionError(result.stderr)
@@ -40,6 +40,7 @@ class ProfileSubOpsTest(unittest.TestCase):
             self.assertGreaterEqual(sub["p90_ms"], sub["median_ms"], name)
             self.assertGreaterEqual(sub["share"], 0, name)
         # Sub-ops are timed inside their parent: per run, parent - sum(sub-ops) lies in
+        # (medians over 9 runs: a shared machine preempts the odd run for a scheduler tick)
         # [0, 10% of the parent + 50 us]; the JSON gives the median of that difference.
         self.assertGreaterEqual(op["unattributed_ms"], 0)
         self.assertLessEqual(op["unattributed_ms"], 0.1 * op["median_ms"] + 0.05)
