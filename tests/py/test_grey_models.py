@@ -257,6 +257,41 @@ class GreyModelTest(unittest.TestCase):
         top = doc["results"][0]["top"][0]
         self.assertEqual(top["label"], FASHION_CLASSES[top["class"]])
 
+    def test_classify_truth_from_name(self):
+        ckpt = os.path.join(self.tmp, "fashion_truth.pth")
+        self.fashion_checkpoint(ckpt, depth=1)
+        model = os.path.join(self.tmp, "fashion_truth.safetensors")
+        self.convert(ckpt, "-o", model, "--crop-pct", "1.0")
+        folder = os.path.join(self.tmp, "named")
+        os.makedirs(folder, exist_ok=True)
+        # name -> the class index the file name states (None: it states none).
+        expected = {"0001_t-shirt-top.png": 0, "0002_Ankle_Boot.png": 9, "0003_bag.png": 8,
+                    "0004_hat.png": None, "noclass.png": None}
+        for name in expected:
+            shutil.copy(self.images[0], os.path.join(folder, name))
+        doc = json.loads(run([self.bin, "classify", "-m", model, folder, "--truth-from-name", "--json",
+                              "--top", "1"]).stdout)
+        truths = {os.path.basename(r["file"]): r["true_class"] for r in doc["results"]}
+        for name, index in expected.items():
+            self.assertEqual(truths[name], None if index is None else
+                             {"class": index, "label": FASHION_CLASSES[index]}, name)
+        predicted = {os.path.basename(r["file"]): r["top"][0]["class"] for r in doc["results"]}
+        correct = sum(predicted[n] == i for n, i in expected.items() if i is not None)
+        self.assertEqual(doc["truth"], {"images": 3, "top1_correct": correct})
+        table = run([self.bin, "classify", "-m", model, folder, "--truth-from-name", "--top", "2"])
+        lines = table.stdout.splitlines()
+        for name, index in expected.items():
+            at = [i for i, line in enumerate(lines) if line.startswith(os.path.join(folder, name))][0]
+            if index is None:
+                self.assertTrue(lines[at].endswith("(true: unknown)"), lines[at])
+                self.assertIn(name + ": the file name names no class", table.stderr)
+            else:
+                self.assertTrue(lines[at].endswith("(true: %s (%d))" % (FASHION_CLASSES[index], index)), lines[at])
+                verdict = "correct" if predicted[name] == index else "WRONG"
+                self.assertTrue(lines[at + 1].endswith("  " + verdict), lines[at + 1])
+                self.assertFalse(lines[at + 2].endswith(("correct", "WRONG")), "only the top-1 row is judged")
+        self.assertEqual(lines[-1], "top-1 correct: %d of 3 (%.1f%%)" % (correct, 100.0 * correct / 3))
+
     def test_converter_flags_override_the_checkpoint(self):
         ckpt = os.path.join(self.tmp, "fashion_flags.pth")
         self.fashion_checkpoint(ckpt, depth=1)
@@ -302,7 +337,8 @@ class GreyModelTest(unittest.TestCase):
 
         missing = os.path.join(self.tmp, "missing.safetensors")
         for command in (["classify", self.images[0]], ["sweep", "--images", self.images[0]],
-                        ["profile", "--repeat", "1"], ["visualize", self.images[0], "-o", "x.png", "--layer", "0"]):
+                        ["profile", "--repeat", "1"], ["visualize", self.images[0], "-o", "x.png", "--layer", "0"],
+                        ["bench", "--runs", "1", "--no-peak"]):
             result = run([self.bin] + command, env={"SPARSIFINER_MODEL": missing}, check_ok=False)
             self.assertEqual(result.returncode, 3, command)
             self.assertEqual(result.stdout, "")
@@ -318,13 +354,9 @@ class GreyModelTest(unittest.TestCase):
         result = run([installed_bin, "info", "--json"], check_ok=False)
         source_model = os.path.join(SOURCE_DIR, "weights", "models", "fashion_sparsifiner.safetensors")
         installed_model = os.path.join(prefix, "share", "sparsifiner", "models", "fashion_sparsifiner.safetensors")
-        if os.path.exists(source_model):
-            self.assertEqual(json.loads(result.stdout)["model"]["file"], source_model)
-        else:  # nothing bundled yet: the error lists what was tried
-            self.assertEqual(result.returncode, 3)
-            self.assertEqual(len(result.stderr.strip().splitlines()), 1)
-            for text in ("$SPARSIFINER_MODEL", installed_model, source_model, "pass -m MODEL"):
-                self.assertIn(text, result.stderr)
+        # The bundled model is committed (issue 6): the source tree's copy is found last.
+        self.assertTrue(os.path.exists(source_model), source_model)
+        self.assertEqual(json.loads(result.stdout)["model"]["file"], source_model)
         os.makedirs(os.path.dirname(installed_model), exist_ok=True)
         shutil.copy(self.grey_model, installed_model)
         info = json.loads(run([installed_bin, "info", "--json"]).stdout)
