@@ -286,6 +286,8 @@ def infer_heads(path, t, geo, args, input_meta, checkpoint_heads=None):
         heads = D // predictor_d
     elif checkpoint_heads is not None:
         heads = checkpoint_heads
+        if heads <= 0 or D % heads:  # the checkpoint's word, not the user's: invalid input
+            raise ConvertError(f"{path}: args.num_heads {heads} does not divide embed_dim {D}")
     elif D in deit_arch.HEADS_BY_WIDTH:
         heads = deit_arch.HEADS_BY_WIDTH[D]
     else:

@@ -327,6 +327,8 @@ class TestLayouts(ConverterCase):
         src = self.save({"model": sd, "args": argparse.Namespace(num_heads=2, lr=1e-3)}, "with_args.pth")
         tensors, meta = self.convert_ok(src)
         self.assertEqual(meta["num_heads"], "2")
+        src = self.save({"model": sd, "args": argparse.Namespace(num_heads=5)}, "bad_heads.pth")
+        self.assertIn("args.num_heads 5 does not divide embed_dim 96", self.convert_fails(src, code=3))
 
 
 class TestRefusals(ConverterCase):

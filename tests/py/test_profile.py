@@ -15,8 +15,8 @@ SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(_
 MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
 
 
-def profile(*args):
-    result = subprocess.run([BIN, "profile", "--json", "--repeat", "2", "--warmup", "0", *args],
+def profile(*args, repeat=2, warmup=0):
+    result = subprocess.run([BIN, "profile", "--json", "--repeat", str(repeat), "--warmup", str(warmup), *args],
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise AssertionError(result.stderr)

@@ -1,10 +1,13 @@
 """sparsifiner profile: the sub-ops of `mask` and `attention` (issue 5). Names per mask source,
 q k / softmax / p v only where attention ran dense, the sparse kernel marked fused, latencies
 non-negative, and the sub-ops accounting for their parent's time run by run."""
-import json
 import os
 import subprocess
+import sys
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_profile import profile as profile_json  # noqa: E402
 
 BIN = os.environ.get("SPARSIFINER_BIN", "")
 
@@ -13,11 +16,7 @@ DENSE_ATTENTION = {"qk", "softmax", "pv"}
 
 
 def profile(*args):
-    result = subprocess.run([BIN, "profile", "--json", "--repeat", "9", "--warmup", "1", *args],
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise AssertionError(result.stderr)
-    return json.loads(result.stdout)
+    return profile_json(*args, repeat=9, warmup=1)
 
 
 def table(*args):
