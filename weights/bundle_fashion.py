@@ -72,7 +72,7 @@ def sweep(binary, model, masks, keep_rates, limit, jobs, json_path):
     return json.loads(merged)
 
 
-def evaluation_of(document, binary):
+def evaluation_of(document):
     """The `evaluation` metadata: per setting label, what the sweep measured."""
     rows = [document["dense"]] + [row for row in document["settings"] if row["keep_rate"] < 1.0]
     pick = lambda field: {row["setting"]: row[field] for row in rows}  # noqa: E731
@@ -125,7 +125,7 @@ def main():
         convert(checkpoint, output, arch)
         document = sweep(args.bin, output, masks, rates, args.limit, args.jobs,
                          os.path.join(args.run, f"fashion_{stem}.sweep.json"))
-        evaluation = evaluation_of(document, args.bin)
+        evaluation = evaluation_of(document)
         convert(checkpoint, output, arch, {"evaluation": json.dumps(evaluation, separators=(",", ":"))})
         print(markdown_table(os.path.basename(output), evaluation))
     return 0
