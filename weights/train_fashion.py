@@ -11,6 +11,9 @@ Three stages, one run directory, resumable at every epoch boundary (--resume):
                 model (KL of the logits and squared error of the final tokens) plus the label loss
                 and the reconstruction loss, which is what teaches the predictor (the top-k mask
                 itself passes no gradient).
+A dense model can also be trained further in a new run: --init-from <earlier run>/dense.pth starts
+stage 1 from it for another warm-up + cosine cycle (a warm restart, by default 6 epochs at a peak of
+3e-4), then runs stages 2 and 3 as usual; the earlier schedule is recorded under `init_from`.
 Checkpoints are written in the official training layout ({"model", "optimizer", "args", "epoch",
 ...}) so weights/convert.py reads them: <run>/dense.pth after stage 1, <run>/sparsifiner.pth after
 stage 3; <run>/state.pth is the resume point, <run>/log.jsonl the per-epoch log.
@@ -314,12 +317,14 @@ def run_stage(stage, model, teacher, cfg, data, state, run_dir):
     steps_per_epoch = train_x.shape[0] // batch
     total_steps = epochs * steps_per_epoch
     warmup = steps_per_epoch if stage != "predictor" else 0
-    generator = torch.Generator().manual_seed(cfg["seed"] * 1000 + STAGES.index(stage) * 100)
+    # A continued run (--init-from) draws fresh orders and augmentations, not the first run's again.
+    seed = cfg["seed"] + 100000 * cfg.get("round", 0)
+    generator = torch.Generator().manual_seed(seed * 1000 + STAGES.index(stage) * 100)
     for _ in range(start):  # replay the generator so a resumed run draws what a straight run draws
         torch.randperm(train_x.shape[0], generator=generator)
     for epoch in range(start, epochs):
-        torch.manual_seed(cfg["seed"] * 7919 + epoch + 100 * STAGES.index(stage))
-        epoch_gen = torch.Generator().manual_seed(cfg["seed"] * 31 + epoch + 100 * STAGES.index(stage))
+        torch.manual_seed(seed * 7919 + epoch + 100 * STAGES.index(stage))
+        epoch_gen = torch.Generator().manual_seed(seed * 31 + epoch + 100 * STAGES.index(stage))
         order = torch.randperm(train_x.shape[0], generator=generator)
         model.train()
         if stage == "predictor":
@@ -380,7 +385,12 @@ def parse_args(argv):
     p.add_argument("--data", default=FASHION_DIR, help="folder with the Fashion-MNIST IDX files")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs-dense", type=int, help="default 12")
+    p.add_argument("--init-from", metavar="DENSE_PTH",
+                   help="start the dense stage from an earlier run's dense.pth (same geometry and data "
+                        "normalisation) and train it for another cosine cycle: a warm restart")
+    p.add_argument("--lr-dense", type=float, help="peak learning rate of the dense stage "
+                   "(default 1e-3, or 3e-4 with --init-from)")
+    p.add_argument("--epochs-dense", type=int, help="default 12 (6 with --init-from)")
     p.add_argument("--epochs-predictor", type=int, help="default 1")
     p.add_argument("--epochs-finetune", type=int, help="default 2")
     p.add_argument("--depth", type=int, default=6)
@@ -390,12 +400,35 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def continued_config(args):
+    """The config of a run that continues an earlier dense model (--init-from): its geometry,
+    normalisation and recipe, with a new dense cycle. The earlier run's own schedule is kept under
+    `init_from` so the released checkpoint still tells the whole training history."""
+    earlier = torch.load(args.init_from, weights_only=False)
+    if earlier.get("stage") != "dense" or "model" not in earlier or "args" not in earlier:
+        sys.exit("train_fashion.py: %s: not a dense.pth written by this script" % args.init_from)
+    cfg = dict(vars(earlier["args"]))
+    history = {key: cfg.pop(key) for key in ("epochs_dense", "lr_dense", "schedule_changes", "init_from")
+               if key in cfg}
+    history.update(path=os.path.basename(args.init_from), epochs=earlier["epoch"],
+                   test_top1_dense=earlier["metrics"]["test_top1_dense"])
+    cfg["init_from"] = history
+    cfg["round"] = cfg.get("round", 0) + 1
+    cfg["epochs_dense"] = args.epochs_dense or 6
+    cfg["lr_dense"] = args.lr_dense or 3e-4
+    cfg["epochs_predictor"] = args.epochs_predictor or cfg["epochs_predictor"]
+    cfg["epochs_finetune"] = args.epochs_finetune or cfg["epochs_finetune"]
+    cfg["limit"] = args.limit
+    weights = {k: v for k, v in earlier["model"].items() if ".mask_predictor." not in k}
+    return cfg, weights
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
     state_path = os.path.join(args.run, "state.pth")
-    state = None
+    state, init_weights = None, None
     if args.resume and os.path.exists(state_path):
         state = torch.load(state_path)
         cfg = state["cfg"]
@@ -414,13 +447,17 @@ def main(argv=None):
                     cfg.setdefault("schedule_changes", []).append(
                         "%s: %d -> %d epochs after epoch %d" % (stage, cfg["epochs_" + stage], wanted, state["epoch"]))
                 cfg["epochs_" + stage] = wanted
+    elif args.init_from:
+        if os.path.exists(state_path):
+            sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
+        cfg, init_weights = continued_config(args)
     else:
         if os.path.exists(state_path):
             sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
         cfg = {"arch": "deit_fashion", "embed_dim": args.embed_dim, "num_heads": args.embed_dim // 64,
                "depth": args.depth, "mlp_hidden": 4 * args.embed_dim, "patch_size": 4, "img_size": 28,
                "in_chans": 1, "crop_pct": 1.0, "num_classes": 10, "drop_path": 0.05, "seed": args.seed,
-               "batch_size": args.batch_size, "lr_dense": 1e-3, "lr_predictor": 1e-3, "lr_finetune": 1e-4,
+               "batch_size": args.batch_size, "lr_dense": args.lr_dense or 1e-3, "lr_predictor": 1e-3, "lr_finetune": 1e-4,
                "weight_decay": 0.05, "label_smoothing": 0.1, "recon_weight": 1.0,
                "epochs_dense": args.epochs_dense or 12, "epochs_predictor": args.epochs_predictor or 1,
                "epochs_finetune": args.epochs_finetune or 2, "finetune_keep_rates": [0.1, 0.25, 0.25, 0.5],
@@ -445,6 +482,10 @@ def main(argv=None):
         model.add_predictors(cfg)
     if state:
         model.load_state_dict(state["model"])
+    elif init_weights is not None:
+        model.load_state_dict(init_weights)
+        log("dense stage starts from %s (test top-1 %.4f)" % (
+            cfg["init_from"]["path"], cfg["init_from"]["test_top1_dense"]))
 
     for index, stage in enumerate(STAGES):
         if index < done or (index == done and stage_finished):
