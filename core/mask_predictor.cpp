@@ -218,6 +218,23 @@ void apportion(double wall, std::initializer_list<std::pair<PredictorPhase, doub
     for (const auto& phase : busy) seconds[static_cast<size_t>(phase.first)] += wall * phase.second / total_busy;
 }
 
+// Thread time per phase: mark() returns the seconds since the previous mark (or since
+// construction) and starts the next lap. Untimed, it never reads the clock and returns 0.
+class PhaseClock {
+public:
+    explicit PhaseClock(bool timed) : timed_(timed), lap_(timed ? seconds_now() : 0) {}
+    double mark() {
+        if (!timed_) return 0;
+        const double now = seconds_now(), spent = now - lap_;
+        lap_ = now;
+        return spent;
+    }
+
+private:
+    bool timed_;
+    double lap_;
+};
+
 }  // namespace
 
 MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w,
@@ -289,7 +306,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const int H = H_, d = d_, K = K_, N = N_alive, D = H_ * d_, cp = cp_, kp = kp_;
     // Timed only when asked: a few clock reads per (image, head) and per query row, nothing else.
     const bool timed = seconds != nullptr;
-    double timer = timed ? seconds_now() : 0;
+    PhaseClock wall(timed);  // the calling thread's clock: wall time of each stage
     const CompactBasis* basis = &basis_;
     const float* proj_n = proj_n_.data();
     thread_local CompactBasis sliced_basis;
@@ -307,7 +324,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
                       sliced_proj_n.begin() + static_cast<size_t>(i) * kp);
         basis = &sliced_basis;
         proj_n = sliced_proj_n.data();
-        if (timed) (*seconds)[static_cast<size_t>(PredictorPhase::alive_slice)] += seconds_now() - timer;
+        if (timed) (*seconds)[static_cast<size_t>(PredictorPhase::alive_slice)] += wall.mark();
     }
 
     const long long row_stride = 3LL * D;
@@ -324,7 +341,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         shared_products.resize(static_cast<size_t>(BH) * (n_cp + cp_kp));
     float* qc_all = shared_products.data();
     float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
-    if (timed) timer = seconds_now();
+    wall.mark();
     double qc_busy = 0, kc_busy = 0, kl_busy = 0;  // thread seconds, summed over threads
 #pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy, kl_busy)
     for (int bh = 0; bh < BH; bh++) {
@@ -334,28 +351,21 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
-        const double start = timed ? seconds_now() : 0;
+        PhaseClock clock(timed);
         gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
-        const double qc_done = timed ? seconds_now() : 0;
+        qc_busy += clock.mark();
         gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
-        const double kc_done = timed ? seconds_now() : 0;
+        kc_busy += clock.mark();
         // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
         // weights times zero bias, so their kl rows are zero and never read).
         transpose(kc, N, c, cp, kc_t, N);
         gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
-        if (timed) {
-            qc_busy += qc_done - start;
-            kc_busy += kc_done - qc_done;
-            kl_busy += seconds_now() - kc_done;
-        }
+        kl_busy += clock.mark();
     }
-    if (timed) {
-        const double now = seconds_now();
-        apportion(now - timer,
+    if (timed)
+        apportion(wall.mark(),
                   {{PredictorPhase::qc, qc_busy}, {PredictorPhase::kc, kc_busy}, {PredictorPhase::kl, kl_busy}},
                   *seconds);
-        timer = now;
-    }
 
     // Phase 2, per (image, head, block of query rows): each group of four rows goes from cheap
     // to its key indices while its rows are in L1, with no [N, K] or [N, N] buffer. Blocks start
@@ -384,43 +394,27 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         // whole block in one product: each 16-column panel of kl then stays in L1 for every group
         // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
         // are the same as before, so the values are too.
-        double lap = timed ? seconds_now() : 0;
+        PhaseClock clock(timed);
         gemm_rows(qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
-        if (timed) {
-            const double now = seconds_now();
-            cheap_busy += now - lap;
-            lap = now;
-        }
+        cheap_busy += clock.mark();
         for (int r = row_begin; r < row_end; r++) {
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
             scaled_softmax(coef, K, cheap_scale);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
             const int n_kept = topk_select(coef, K, coef_topk, kept);
-            if (timed) {
-                const double now = seconds_now();
-                coef_topk_busy += now - lap;
-                lap = now;
-            }
+            coef_topk_busy += clock.mark();
             for (int e = 0; e < n_kept; e++) {
                 kept_weight[e] = coef[kept[e]];
                 coef_basis_macs += basis->row_nnz(kept[e]);
             }
             basis->combine(kept, kept_weight, n_kept, approx);
-            if (timed) {
-                const double now = seconds_now();
-                coef_basis_busy += now - lap;
-                lap = now;
-            }
+            coef_basis_busy += clock.mark();
             topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
-            if (timed) {
-                const double now = seconds_now();
-                key_topk_busy += now - lap;
-                lap = now;
-            }
+            key_topk_busy += clock.mark();
         }
     }
     if (timed)
-        apportion(seconds_now() - timer,
+        apportion(wall.mark(),
                   {{PredictorPhase::cheap, cheap_busy}, {PredictorPhase::coef_topk, coef_topk_busy},
                    {PredictorPhase::coef_basis, coef_basis_busy}, {PredictorPhase::key_topk, key_topk_busy}},
                   *seconds);
