@@ -13,8 +13,11 @@
 #include "core/compact_basis.h"
 #include "core/mask_predictor.h"
 #include "core/threading.h"
+#include "tests/unit/random_predictor.h"
 
 using namespace sparsifiner;
+using test_support::PredictorScales;
+using test_support::RandomPredictorWeights;
 
 namespace {
 
@@ -88,12 +91,11 @@ TEST_CASE("predictor: two basis coefficients mix the rows") {
 namespace {
 
 // SPEC 2 steps 1-7 in double precision with dense matrices, for one image and head.
-std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int N, int H, int h, int d, int c, int K,
-                                         const std::vector<float>& wq, const std::vector<float>& bq,
-                                         const std::vector<float>& wk, const std::vector<float>& bk,
-                                         const std::vector<float>& proj_n, const std::vector<float>& proj_back_n,
+std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int H, int h, const RandomPredictorWeights& w,
                                          float threshold, int coef_topk, int budget) {
-    const int D = H * d;
+    const int N = w.N, d = w.d, c = w.c, K = w.K, D = H * d;
+    const std::vector<float>&wq = w.wq, &bq = w.bq, &wk = w.wk, &bk = w.bk;
+    const std::vector<float>&proj_n = w.proj_n, &proj_back_n = w.proj_back_n;
     std::vector<double> qc(N * c), kc(N * c), kl(c * K, 0.0);
     for (int i = 0; i < N; i++)
         for (int a = 0; a < c; a++) {
@@ -147,22 +149,15 @@ TEST_CASE("predictor: random weights against a double-precision reference") {
     for (const float threshold : {0.3f, 1.9f}) {
         CAPTURE(threshold);
         std::mt19937 rng(21);
-        std::normal_distribution<float> normal;
-        auto fill = [&](size_t n) {
-            std::vector<float> v(n);
-            for (auto& x : v) x = normal(rng);
-            return v;
-        };
-        auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
-        auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d);
-        MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
-                                coef_topk);
+        const RandomPredictorWeights w(d, c, N, K, rng, PredictorScales{});
+        auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+        MaskPredictor predictor = w.make(H, threshold, coef_topk);
         std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
         predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
-                auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
+                auto want = predictor_reference(image, H, h, w, threshold, coef_topk, budget);
                 std::vector<int32_t> got(index.begin() + (b * H + h) * (N - 1) * budget,
                                          index.begin() + (b * H + h + 1) * (N - 1) * budget);
                 CAPTURE(b);
@@ -175,24 +170,18 @@ TEST_CASE("predictor: random weights against a double-precision reference") {
 TEST_CASE("predictor: token positions equal a predictor built on the sliced proj_n and basis") {
     const int H = 3, d = 16, c = 8, N = 30, K = 5, B = 2, budget = 7;
     std::mt19937 rng(8);
-    std::normal_distribution<float> normal;
-    auto fill = [&](size_t n) {
-        std::vector<float> v(n);
-        for (auto& x : v) x = normal(rng) * 0.3f;
-        return v;
-    };
-    auto wq = fill(c * d), bq = fill(c), wk = fill(c * d), bk = fill(c), pn = fill(N * K), pbn = fill(N * K);
+    const RandomPredictorWeights w(d, c, N, K, rng, PredictorScales{0.3f, 0.3f, 0.3f, 0.3f});
     const std::vector<int32_t> positions = {0, 1, 4, 5, 6, 9, 13, 14, 20, 22, 23, 27, 29};
     const int alive = static_cast<int>(positions.size());
     std::vector<float> pn_sliced, pbn_sliced;
     for (int p : positions) {
-        pn_sliced.insert(pn_sliced.end(), pn.begin() + p * K, pn.begin() + (p + 1) * K);
-        pbn_sliced.insert(pbn_sliced.end(), pbn.begin() + p * K, pbn.begin() + (p + 1) * K);
+        pn_sliced.insert(pn_sliced.end(), w.proj_n.begin() + p * K, w.proj_n.begin() + (p + 1) * K);
+        pbn_sliced.insert(pbn_sliced.end(), w.proj_back_n.begin() + p * K, w.proj_back_n.begin() + (p + 1) * K);
     }
-    auto qkv = fill(static_cast<size_t>(B) * alive * 3 * H * d);
-    MaskPredictor full(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.1f, 3);
-    MaskPredictor sliced(wq.data(), bq.data(), wk.data(), bk.data(), pn_sliced.data(), pbn_sliced.data(), H, d, c,
-                         alive, K, 0.1f, 3);
+    auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * alive * 3 * H * d, 0.3f);
+    MaskPredictor full = w.make(H, 0.1f, 3);
+    MaskPredictor sliced(w.wq.data(), w.bq.data(), w.wk.data(), w.bk.data(), pn_sliced.data(), pbn_sliced.data(), H, d,
+                         c, alive, K, 0.1f, 3);
     std::vector<int32_t> got(static_cast<size_t>(B) * H * (alive - 1) * budget), want(got.size());
     PredictorCounts got_counts, want_counts;
     full.predict(qkv.data(), B, alive, budget, positions.data(), got.data(), &got_counts);
@@ -208,7 +197,8 @@ TEST_CASE("predictor: token positions equal a predictor built on the sliced proj
     CHECK_THROWS(full.predict(qkv.data(), 1, 3, 2, unordered.data(), got.data()));
     CHECK_THROWS(full.predict(qkv.data(), 1, 3, 2, outside.data(), got.data()));
     CHECK_THROWS(full.predict(qkv.data(), 1, alive, 2, nullptr, got.data()));
-    CHECK_THROWS(MaskPredictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, 0, 0.1f, 3));
+    CHECK_THROWS(MaskPredictor(w.wq.data(), w.bq.data(), w.wk.data(), w.bk.data(), w.proj_n.data(),
+                               w.proj_back_n.data(), H, d, c, N, 0, 0.1f, 3));
 }
 
 TEST_CASE("predictor: widths that are not whole column blocks, many kept coefficients") {
@@ -220,22 +210,13 @@ TEST_CASE("predictor: widths that are not whole column blocks, many kept coeffic
     for (int c : {5, 21})
         for (int coef_topk : {6, 9}) {
             std::mt19937 rng(100 + c + coef_topk);
-            std::normal_distribution<float> normal;
-            auto fill = [&](size_t n, float scale) {
-                std::vector<float> v(n);
-                for (auto& x : v) x = normal(rng) * scale;
-                return v;
-            };
-            auto wq = fill(c * d, 0.3f), bq = fill(c, 0.3f), wk = fill(c * d, 0.3f), bk = fill(c, 0.3f);
-            auto pn = fill(N * K, 0.3f), pbn = fill(N * K, 1.f);
-            auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d, 1.f);
-            MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K,
-                                    threshold, coef_topk);
+            const RandomPredictorWeights w(d, c, N, K, rng, PredictorScales{0.3f, 0.3f, 0.3f, 1.f});
+            auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+            MaskPredictor predictor = w.make(H, threshold, coef_topk);
             std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget, -1);
             predictor.predict(qkv.data(), B, N, budget, nullptr, index.data());
             for (int h = 0; h < H; h++) {
-                auto want = predictor_reference(qkv, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk,
-                                                budget);
+                auto want = predictor_reference(qkv, H, h, w, threshold, coef_topk, budget);
                 std::vector<int32_t> got(index.begin() + h * (N - 1) * budget,
                                          index.begin() + (h + 1) * (N - 1) * budget);
                 CAPTURE(c);
@@ -254,17 +235,9 @@ TEST_CASE("predictor: several row blocks per head and a row tail, batch and thre
     const int B = 2, H = 2, d = 16, c = 8, N = 139, K = 10, coef_topk = 3, budget = 35;
     const float threshold = 0.2f;
     std::mt19937 rng(57);
-    std::normal_distribution<float> normal;
-    auto fill = [&](size_t n, float scale) {
-        std::vector<float> v(n);
-        for (auto& x : v) x = normal(rng) * scale;
-        return v;
-    };
-    auto wq = fill(c * d, 0.4f), bq = fill(c, 0.2f), wk = fill(c * d, 0.4f), bk = fill(c, 0.2f);
-    auto pn = fill(N * K, 0.3f), pbn = fill(N * K, 0.5f);
-    auto qkv = fill(static_cast<size_t>(B) * N * 3 * H * d, 1.f);
-    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, threshold,
-                            coef_topk);
+    const RandomPredictorWeights w(d, c, N, K, rng, PredictorScales{0.4f, 0.2f, 0.3f, 0.5f});
+    auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+    MaskPredictor predictor = w.make(H, threshold, coef_topk);
     const size_t per_image = static_cast<size_t>(H) * (N - 1) * budget;
     const int saved_threads = threads_get();
     std::vector<int32_t> one_thread(B * per_image, -1), two_threads(B * per_image, -2), alone(per_image, -3);
@@ -279,7 +252,7 @@ TEST_CASE("predictor: several row blocks per head and a row tail, batch and thre
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             std::vector<float> image(qkv.begin() + b * N * 3 * H * d, qkv.begin() + (b + 1) * N * 3 * H * d);
-            auto want = predictor_reference(image, N, H, h, d, c, K, wq, bq, wk, bk, pn, pbn, threshold, coef_topk, budget);
+            auto want = predictor_reference(image, H, h, w, threshold, coef_topk, budget);
             std::vector<int32_t> got(one_thread.begin() + (b * H + h) * (N - 1) * budget,
                                      one_thread.begin() + (b * H + h + 1) * (N - 1) * budget);
             CAPTURE(b);

@@ -15,6 +15,7 @@
 #include "core/mask_predictor.h"
 #include "core/threading.h"
 #include "core/timing.h"
+#include "tests/unit/random_predictor.h"
 #include "weights/random_weights.h"
 
 using namespace sparsifiner;
@@ -47,11 +48,10 @@ TEST_CASE("op timing: the predictor's timing sink changes no key index") {
     // Several row blocks per head (N = 139), a batch of two, and the token-position path (which
     // adds the alive_slice phase), each with one and two threads.
     const int B = 2, H = 2, d = 16, c = 8, N = 139, K = 10, coef_topk = 3, budget = 35;
-    auto wq = normal_floats(c * d, 0.4f, 1), bq = normal_floats(c, 0.2f, 2), wk = normal_floats(c * d, 0.4f, 3);
-    auto bk = normal_floats(c, 0.2f, 4), pn = normal_floats(N * K, 0.3f, 5), pbn = normal_floats(N * K, 0.5f, 6);
-    auto qkv = normal_floats(static_cast<size_t>(B) * N * 3 * H * d, 1.f, 7);
-    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.2f,
-                            coef_topk);
+    std::mt19937 rng(1);
+    const test_support::RandomPredictorWeights w(d, c, N, K, rng, {0.4f, 0.2f, 0.3f, 0.5f});
+    auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+    MaskPredictor predictor = w.make(H, 0.2f, coef_topk);
     // Every third token alive (the cls token always): 47 tokens.
     std::vector<int32_t> positions;
     for (int t = 0; t < N; t += 3) positions.push_back(t);
@@ -89,11 +89,10 @@ TEST_CASE("op timing: the predictor's phases add to the wall time of the call, n
     // The phases split the wall time of the parallel regions (apportioned by thread time), so
     // together they can never exceed the call they are part of.
     const int B = 1, H = 3, d = 16, c = 8, N = 257, K = 42, coef_topk = 4, budget = 60;
-    auto wq = normal_floats(c * d, 0.4f, 11), bq = normal_floats(c, 0.2f, 12), wk = normal_floats(c * d, 0.4f, 13);
-    auto bk = normal_floats(c, 0.2f, 14), pn = normal_floats(N * K, 0.3f, 15), pbn = normal_floats(N * K, 0.5f, 16);
-    auto qkv = normal_floats(static_cast<size_t>(B) * N * 3 * H * d, 1.f, 17);
-    MaskPredictor predictor(wq.data(), bq.data(), wk.data(), bk.data(), pn.data(), pbn.data(), H, d, c, N, K, 0.2f,
-                            coef_topk);
+    std::mt19937 rng(11);
+    const test_support::RandomPredictorWeights w(d, c, N, K, rng, {0.4f, 0.2f, 0.3f, 0.5f});
+    auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 1.f);
+    MaskPredictor predictor = w.make(H, 0.2f, coef_topk);
     std::vector<int32_t> index(static_cast<size_t>(B) * H * (N - 1) * budget);
     for (int run = 0; run < 5; run++) {
         PredictorSeconds seconds{};
