@@ -388,7 +388,7 @@ def parse_args(argv):
     p.add_argument("--init-from", metavar="DENSE_PTH",
                    help="start the dense stage from an earlier run's dense.pth (same geometry and data "
                         "normalisation) and train it for another cosine cycle: a warm restart")
-    p.add_argument("--lr-dense", type=float, help="peak learning rate of the dense stage "
+    p.add_argument("--lr-dense", type=float, help="peak learning rate of the dense stage of a new run "
                    "(default 1e-3, or 3e-4 with --init-from)")
     p.add_argument("--epochs-dense", type=int, help="default 12 (6 with --init-from)")
     p.add_argument("--epochs-predictor", type=int, help="default 1")
@@ -447,13 +447,11 @@ def main(argv=None):
                     cfg.setdefault("schedule_changes", []).append(
                         "%s: %d -> %d epochs after epoch %d" % (stage, cfg["epochs_" + stage], wanted, state["epoch"]))
                 cfg["epochs_" + stage] = wanted
+    elif os.path.exists(state_path):
+        sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
     elif args.init_from:
-        if os.path.exists(state_path):
-            sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
         cfg, init_weights = continued_config(args)
     else:
-        if os.path.exists(state_path):
-            sys.exit("train_fashion.py: %s exists; pass --resume or choose another --run" % state_path)
         cfg = {"arch": "deit_fashion", "embed_dim": args.embed_dim, "num_heads": args.embed_dim // 64,
                "depth": args.depth, "mlp_hidden": 4 * args.embed_dim, "patch_size": 4, "img_size": 28,
                "in_chans": 1, "crop_pct": 1.0, "num_classes": 10, "drop_path": 0.05, "seed": args.seed,
