@@ -291,7 +291,26 @@ def release_checkpoint(model, cfg, stage, epoch, metrics):
             "stage": stage, "metrics": metrics, "class_names": FASHION_CLASSES}
 
 
-def run_stage(stage, model, teacher, cfg, data, state, run_dir):
+class EpochBudget:
+    """--stop-after: how many more epochs this invocation may train (None: no limit), so that a
+    session with little time left ends at an epoch boundary and a later one continues (--resume)."""
+
+    def __init__(self, epochs):
+        self.left = epochs
+
+    def spend(self):
+        if self.left is not None:
+            self.left -= 1
+
+    def exhausted(self):
+        return self.left is not None and self.left <= 0
+
+
+class StopForNow(Exception):
+    pass
+
+
+def run_stage(stage, model, teacher, cfg, data, state, run_dir, epoch_budget):
     train_x, train_y, test_x, test_y = data
     epochs = cfg["epochs_" + stage]
     start = state["epoch"] if state and state["stage"] == stage else 0
@@ -374,6 +393,10 @@ def run_stage(stage, model, teacher, cfg, data, state, run_dir):
             f.write(json.dumps(metrics) + "\n")
         save_atomic({"stage": stage, "epoch": epoch + 1, "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "cfg": cfg}, os.path.join(run_dir, "state.pth"))
+        epoch_budget.spend()
+        # A stage's last epoch stops only after its release checkpoint is written (in main).
+        if epoch_budget.exhausted() and epoch + 1 < epochs:
+            raise StopForNow()
     return {"stage": stage, "epoch": epochs}
 
 
@@ -397,6 +420,8 @@ def parse_args(argv):
     p.add_argument("--embed-dim", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke tests)")
+    p.add_argument("--stop-after", type=int, metavar="EPOCHS",
+                   help="stop after this many epochs of this invocation (any stage); continue with --resume")
     return p.parse_args(argv)
 
 
@@ -485,6 +510,7 @@ def main(argv=None):
         log("dense stage starts from %s (test top-1 %.4f)" % (
             cfg["init_from"]["path"], cfg["init_from"]["test_top1_dense"]))
 
+    epoch_budget = EpochBudget(args.stop_after)
     for index, stage in enumerate(STAGES):
         if index < done or (index == done and stage_finished):
             continue
@@ -498,7 +524,12 @@ def main(argv=None):
             teacher.load_state_dict(dense["model"])
             teacher.eval()
         resume_state = state if (state and state["stage"] == stage) else None
-        run_stage(stage, model, teacher, cfg, data, resume_state, args.run)
+        try:
+            run_stage(stage, model, teacher, cfg, data, resume_state, args.run, epoch_budget)
+        except StopForNow:
+            log("stopping in stage %s after %d epochs of this run (--stop-after); continue with --resume" % (
+                stage, args.stop_after))
+            return
         metrics = {"test_top1_dense": evaluate(model, test_x, test_y, cfg)}
         if stage == "dense":
             save_atomic(release_checkpoint(model, cfg, stage, cfg["epochs_dense"], metrics),
@@ -510,6 +541,10 @@ def main(argv=None):
                         os.path.join(args.run, "sparsifiner.pth"))
         log("stage %s done: %s" % (stage, json.dumps(metrics)))
         state = None
+        if epoch_budget.exhausted() and index + 1 < len(STAGES):
+            log("stopping after stage %s, %d epochs of this run (--stop-after); continue with --resume" % (
+                stage, args.stop_after))
+            return
     log("all stages done")
 
 
