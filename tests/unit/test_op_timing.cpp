@@ -24,10 +24,7 @@ namespace {
 
 std::vector<float> normal_floats(size_t n, float scale, uint32_t seed) {
     std::mt19937 rng(seed);
-    std::normal_distribution<float> normal;
-    std::vector<float> v(n);
-    for (float& x : v) x = normal(rng) * scale;
-    return v;
+    return test_support::normal_floats(rng, n, scale);
 }
 
 double predictor_phase_sum(const PredictorSeconds& seconds) {
