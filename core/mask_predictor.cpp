@@ -27,9 +27,10 @@ float* thread_floats(size_t count) {
 
 // The predictor's products and its softmax are plain loops written so that the compiler
 // vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
-// size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
-// one and picks it at load time, so the default build stays any-x86-64.
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+// size arrays that stay in registers). target_clones builds AVX-512 (x86-64-v4) and AVX2+FMA
+// (x86-64-v3) copies next to the baseline one and picks one at load time, so the default build
+// stays any-x86-64. The loops fix the order of every reduction, so the copies give the same values.
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
 // Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the

@@ -1,6 +1,9 @@
 #include "core/topk.h"
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on inlined intrinsics (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 
@@ -25,7 +28,8 @@ inline uint64_t rank_key(int32_t rank, int index) {
 // For a handful of winners (the predictor keeps ~8 basis coefficients out of K), a running
 // sorted list of the best keys is cheaper than narrowing: after the first few entries nearly every
 // key fails the single comparison against the current k-th best. With AVX2 eight ranks are tested
-// against it at once (an equal rank never enters: its index is higher than the list's).
+// against it at once, sixteen with AVX-512 (an equal rank never enters: its index is higher than
+// the list's).
 constexpr int kSmallK = 16;
 
 // Inserts key into best [count] (descending) keeping at most k entries; returns the new count.
@@ -59,13 +63,43 @@ SPARSIFINER_AVX2 int running_scan_avx2(const int32_t* ranks, int n, int k, uint6
     return count;
 }
 
-int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out, bool avx2) {
+// With AVX-512 the list starts from a floor instead of the first k entries: the maxima of the
+// sixteen lanes are sixteen distinct entries, so the k-th largest of them is at most the row's
+// k-th largest, and only the entries at or above it (typically a dozen or two) are inserted, in
+// index order. Rows full of ties only make more candidates, never a wrong answer.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) int running_scan_avx512(const int32_t* ranks, int n,
+                                                                                      int k, uint64_t* best) {
+    __m512i lane_max = _mm512_set1_epi32(INT32_MIN);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        lane_max = _mm512_mask_max_epi32(lane_max, lanes, lane_max, _mm512_maskz_loadu_epi32(lanes, ranks + i));
+    }
+    int32_t maxima[16];
+    _mm512_storeu_si512(maxima, lane_max);
+    std::nth_element(maxima, maxima + (k - 1), maxima + 16, [](int32_t a, int32_t b) { return a > b; });
+    const __m512i floor = _mm512_set1_epi32(maxima[k - 1]);
+    int count = 0;
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        unsigned mask = _mm512_mask_cmpge_epi32_mask(lanes, _mm512_maskz_loadu_epi32(lanes, ranks + i), floor);
+        while (mask) {
+            const int lane = __builtin_ctz(mask);
+            mask &= mask - 1;
+            count = running_insert(best, count, k, rank_key(ranks[i + lane], i + lane));
+        }
+    }
+    return count;
+}
+
+int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out, TopkIsa isa) {
     thread_local std::vector<int32_t> rank_buffer;
     if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
     int32_t lo, hi;
     kernels.rank_row(scores, n, rank_buffer.data(), &lo, &hi);
     uint64_t best[kSmallK];  // descending
-    if (avx2) {
+    if (isa == TopkIsa::avx512) {
+        running_scan_avx512(rank_buffer.data(), n, k, best);
+    } else if (isa == TopkIsa::avx2) {
         running_scan_avx2(rank_buffer.data(), n, k, best);
     } else {
         int count = 0;
@@ -93,7 +127,7 @@ int topk_select_isa(TopkIsa isa, const float* scores, int n, int k, int32_t* out
         return n;
     }
     const TopkKernels& kernels = kernels_of(isa);
-    if (k <= kSmallK) return topk_small(kernels, scores, n, k, out, isa != TopkIsa::portable);
+    if (k <= kSmallK) return topk_small(kernels, scores, n, k, out, isa);
     return topk_search(kernels, scores, n, k, out);
 }
 
