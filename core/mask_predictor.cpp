@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "core/cpu_info.h"
+#include "core/predictor_gemm.h"
 #include "core/timing.h"
 #include "core/topk.h"
 
@@ -138,10 +139,19 @@ SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int row
 }
 
 const bool use_avx2 = cpu_has_avx2_fma();
+const bool use_avx512 = cpu_has_avx512();
 
+// AVX-512 for the whole blocks of four rows (core/predictor_gemm.h: the same values as AVX2),
+// the last one to three rows through the plain version as the AVX2 kernel does.
 void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld, const float* bias,
                float* out) {
-    if (use_avx2)
+    const int full = rows / 4 * 4;
+    if (use_avx512) {
+        predictor_gemm_rows4_avx512(x, x_stride, full, inner, w, ld, bias, out);
+        if (full < rows)
+            gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
+                            out + static_cast<long long>(full) * ld);
+    } else if (use_avx2)
         gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
     else
         gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
