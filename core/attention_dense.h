@@ -2,7 +2,8 @@
 // Dense multi-head attention core on oneDNN: S = (Q K^T) d^-0.5, P = softmax(S), O = P V, for all
 // images and heads at once as batched matmuls. Q, K and V are read in place from the qkv output
 // ([B, N, 3, H, d], SPEC 1) through strided memory descriptors and O is written straight into
-// [B, N, H, d] = [B*N, D], the layout proj reads: no transposes, no copies.
+// [B, N, H, d] = [B*N, D], the layout proj reads: no transposes, no copies. Images go through in
+// chunks whose scores fit in L2.
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -33,6 +34,8 @@ private:
         std::unordered_map<int, dnnl::memory> qk_args, softmax_args, pv_args;
     };
     Plan& plan_for(int B, int N);
+    // forward() on a chunk of images small enough for their scores to stay in cache.
+    void forward_chunk(const float* qkv, float* scores, float* out, int B, int N, DenseAttentionSeconds* seconds);
 
     int H_, d_;
     std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans_;
