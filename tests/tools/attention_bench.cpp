@@ -27,13 +27,13 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.h"
-#include "core/attention_dense.h"
-#include "core/cpu_info.h"
-#include "core/mask_patterns.h"
-#include "core/mask_predictor.h"
-#include "core/sparse_attention.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/kernels/attention_dense.h"
+#include "core/platform/cpu_info.h"
+#include "core/masks/mask_patterns.h"
+#include "core/masks/mask_predictor.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 
 using namespace sparsifiner;
 

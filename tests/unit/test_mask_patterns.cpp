@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "core/mask_patterns.h"
+#include "core/masks/mask_patterns.h"
 
 using namespace sparsifiner;
 

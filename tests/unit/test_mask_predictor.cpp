@@ -10,9 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "core/compact_basis.h"
-#include "core/mask_predictor.h"
-#include "core/threading.h"
+#include "core/masks/compact_basis.h"
+#include "core/masks/mask_predictor.h"
+#include "core/platform/threading.h"
 #include "tests/unit/random_predictor.h"
 
 using namespace sparsifiner;

@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "core/image.h"
-#include "core/resample.h"
+#include "image/image.h"
+#include "image/resample.h"
 
 using namespace sparsifiner;
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "core/attention_dense.h"
-#include "core/sparse_attention.h"
-#include "core/threading.h"
+#include "core/kernels/attention_dense.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/platform/threading.h"
 
 using namespace sparsifiner;
 

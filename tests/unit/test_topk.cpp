@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "core/topk.h"
+#include "core/kernels/topk.h"
 
 using namespace sparsifiner;
 
