@@ -27,7 +27,7 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
 // The JPEG decoder this build uses: "libjpeg-turbo" (Pillow's, bit for bit) or "stb_image".
 const char* image_jpeg_decoder();
 
-// Pillow's Image.resize((width, height), BICUBIC) for 8-bit RGB, bit for bit (core/resample.cpp).
+// Pillow's Image.resize((width, height), BICUBIC) for 8-bit RGB, bit for bit (image/resample.cpp).
 RgbImage image_resize_bicubic(const RgbImage& image, int width, int height);
 
 // Resize the shorter side to floor(size / crop_pct) with Pillow's antialiased bicubic (the

@@ -68,7 +68,7 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
                          std::to_string(height) + ", at most " + std::to_string(max_side) +
                          " per side and 2^27 pixels)");
 
-    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it: see core/image_jpeg.cpp.
+    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it: see image/image_jpeg.cpp.
     if (size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
         RgbImage image;
         std::string problem;

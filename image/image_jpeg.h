@@ -1,5 +1,5 @@
 #pragma once
-// Internal to core/image_decode.cpp: the optional libjpeg-turbo path for JPEG (core/image_jpeg.cpp).
+// Internal to image/image_decode.cpp: the optional libjpeg-turbo path for JPEG (image/image_jpeg.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <string>

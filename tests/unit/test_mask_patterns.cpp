@@ -1,4 +1,4 @@
-// Mask patterns (core/mask_patterns.cpp): the window pattern on small grids against expectations
+// Mask patterns (core/masks/mask_patterns.cpp): the window pattern on small grids against expectations
 // worked out by hand, the oracle against a brute-force top-k of q.k, and the budget rule.
 #include <doctest/doctest.h>
 
