@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "core/compact_basis.h"
-#include "core/cpu_info.h"
+#include "core/masks/compact_basis.h"
+#include "core/platform/cpu_info.h"
 
 using namespace sparsifiner;
 

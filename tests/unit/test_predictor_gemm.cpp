@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "core/cpu_info.h"
-#include "core/predictor_gemm.h"
+#include "core/platform/cpu_info.h"
+#include "core/kernels/predictor_gemm.h"
 
 using namespace sparsifiner;
 
