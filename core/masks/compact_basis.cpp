@@ -7,7 +7,6 @@
 
 #include <immintrin.h>
 
-#include "core/masks/compact_basis_avx512.h"
 #include "core/platform/cpu_info.h"
 
 namespace sparsifiner {
@@ -15,7 +14,6 @@ namespace sparsifiner {
 namespace {
 
 const bool use_avx2 = cpu_has_avx2_fma();
-const bool use_avx512 = cpu_has_avx512();
 
 // For each bitmap byte: output lane l takes packed value number (set bits of the byte below bit
 // l), so that a permutation of the eight values loaded at the group's start puts each value in
@@ -231,12 +229,7 @@ void CompactBasis::expand_row(int m, float* row) const {
 }
 
 void CompactBasis::combine(const int32_t* rows_used, const float* weight, int count, float* approx) const {
-    if (use_avx512 && format_ == Format::dense)
-        compact_basis_combine_dense_avx512(cols_, row_start_.data(), values_.data(), rows_used, weight, count, approx);
-    else if (use_avx512 && format_ == Format::bitmap)
-        compact_basis_combine_bitmap_avx512(bits_.data(), groups_, row_start_.data(), values_.data(), rows_used, weight,
-                                            count, approx);
-    else if (use_avx2 && format_ == Format::dense)
+    if (use_avx2 && format_ == Format::dense)
         combine_dense_avx2(cols_, row_start_.data(), values_.data(), rows_used, weight, count, approx);
     else if (use_avx2 && format_ == Format::bitmap)
         combine_bitmap_avx2(bits_.data(), groups_, row_start_.data(), values_.data(), rows_used, weight, count,

@@ -1,7 +1,6 @@
-// CompactBasis::combine (AVX-512 or AVX2, whichever this CPU runs) against ordered scalar FMAs:
-// per column, fused multiply-adds in the order of e (four rows per pass, then one at a time, as
-// every vector kernel does), bit for bit. This is what keeps the predictor's masks the same on
-// AVX-512 and AVX2 machines.
+// CompactBasis::combine's vector kernel against ordered scalar FMAs: per column, fused
+// multiply-adds in the order of e, bit for bit. Any faster kernel (an AVX-512 one was tried in
+// issue 15 and measured slower on Zen 4) must keep this order so that the masks do not change.
 #include <doctest/doctest.h>
 
 #include <cmath>
