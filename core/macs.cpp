@@ -61,7 +61,7 @@ ForwardMacs planned_macs(const DeitConfig& c, const AttentionPlan& plan, const s
     for (int i = 0; i < c.depth; i++) {
         BlockStats s;
         s.tokens_in = s.tokens_out = T;
-        const int budget = plan.mask == MaskSource::dense ? T : mask_budget(plan.keep_rate[i], T);
+        const int budget = attention_plan_budget(plan, i, patches + extra, T, extra);
         s.mask = budget >= T ? MaskSource::dense : plan.mask;
         s.kept_keys = std::min(budget, T);
         if (s.mask == MaskSource::learned && i < (int)basis_nnz.size()) {

@@ -45,7 +45,7 @@ struct ForwardMacs {
 ForwardMacs forward_macs(const DeitConfig& config, const ForwardStats& stats, int img_size);
 
 // The same without running anything, for an attention plan (e.g. a Sparsifiner model's trained
-// keep rate and pruning): tokens per block from the plan's pruning, k = mask_budget(keep rate, T).
+// keep rate and pruning): tokens per block from the plan's pruning, k = attention_plan_budget.
 // The predictor's coef x basis product depends on which coefficients an image keeps; here each
 // query row is counted at basis_coef_topk basis rows of the mean non-zero count (the basis's
 // non-zeros / K, scaled by T / N on pruned blocks). basis_nnz: per block, the non-zeros of the

@@ -129,12 +129,17 @@ class SparseParityBase(unittest.TestCase):
             failures.append(label)
 
     def check_case(self, model_key, source, keep_rate=None, prune_at=(), token_keep=0.7,
-                   strict=False, pass_mask_flag=True):
+                   strict=False, pass_mask_flag=True, budget_rule=None, expect_kept=None):
         """Runs the CLI and the reference (following the engine's masks where they legitimately
-        differ) and compares everything. strict: no row may differ at all. -> engine logits."""
+        differ) and compares everything. strict: no row may differ at all. budget_rule: passed
+        as --budget-rule (None: the default, official). expect_kept: per block the keys each
+        engine row must keep (None for a dense block), checked on block_i_keys.npy. -> engine
+        logits."""
         path, config, model = self.models[model_key]
         image_paths = self.images(config["img_size"])
         flags = ["--mask", source] if pass_mask_flag else []
+        if budget_rule is not None:
+            flags += ["--budget-rule", budget_rule]
         rate_text = ""
         if keep_rate is not None:
             rates = keep_rate if isinstance(keep_rate, (list, tuple)) else [keep_rate]
@@ -142,8 +147,8 @@ class SparseParityBase(unittest.TestCase):
             flags += ["--keep-rate", rate_text]
         if prune_at:
             flags += ["--prune-at", ",".join(str(b) for b in prune_at), "--token-keep", repr(token_keep)]
-        tag = "%s_%d_%s_%s_%s" % (model_key[0], model_key[1], source, rate_text.replace(",", "-") or "default",
-                                  "-".join(map(str, prune_at)) or "noprune")
+        tag = "%s_%d_%s_%s_%s_%s" % (model_key[0], model_key[1], source, rate_text.replace(",", "-") or "default",
+                                     "-".join(map(str, prune_at)) or "noprune", budget_rule or "official")
         print("\n%s: %s" % (tag, " ".join(flags)))
         doc, acts, masks = self.run_cli(path, image_paths, flags, tag)
 
@@ -160,8 +165,13 @@ class SparseParityBase(unittest.TestCase):
                 engine_keys[i] = np.load(keys_path)
                 self.assertEqual(engine_keys[i].dtype, np.int32, "block_%d_keys.npy dtype" % i)
 
+        if expect_kept is not None:
+            got_kept = [int(engine_keys[i].shape[-1]) if i in engine_keys else None for i in range(depth)]
+            print("  keys per row by block: %s" % got_kept)
+            self.assertEqual(got_kept, list(expect_kept), "keys kept per row, block by block")
         model.set_masks(source, keep_rate=keep_rate, prune_at=prune_at, token_keep=token_keep,
-                        forced_keys=engine_keys, forced_tokens={i: t for i, t in engine_tokens.items() if i > 0})
+                        forced_keys=engine_keys, forced_tokens={i: t for i, t in engine_tokens.items() if i > 0},
+                        budget_rule=budget_rule or "official")
         with torch.no_grad():
             features, hidden = model.forward_features(self.pixels(image_paths))
             ref_logits = model.head(features).numpy()
@@ -244,8 +254,18 @@ class DeitSmallSparseParity(SparseParityBase):
         self.check_case(DEIT_S, "window", keep_rate=0.25)
 
     def test_pruning_with_learned_and_window(self):
-        self.check_case(DEIT_S, "learned", prune_at=(3, 6, 9), token_keep=0.7)
-        self.check_case(DEIT_S, "window", keep_rate=0.25, prune_at=(3, 6, 9), token_keep=0.7)
+        """The official budget (SPEC 3): ceil(0.25 x 197) = 50 keys per row in every block, also
+        after pruning at 3, 6, 9 (197 -> 138 -> 98 -> 69 tokens), never recomputed from the alive
+        tokens (which gave 35, 25 and 18)."""
+        self.check_case(DEIT_S, "learned", prune_at=(3, 6, 9), token_keep=0.7, expect_kept=[50] * 12)
+        self.check_case(DEIT_S, "window", keep_rate=0.25, prune_at=(3, 6, 9), token_keep=0.7,
+                        expect_kept=[50] * 12)
+
+    def test_pruning_with_the_alive_budget_rule(self):
+        """--budget-rule alive: ceil(0.25 x T) of the T tokens alive at each block."""
+        alive = [197] * 4 + [1 + 138] * 3 + [1 + 98] * 3 + [1 + 69] * 2
+        self.check_case(DEIT_S, "window", keep_rate=0.25, prune_at=(3, 6, 9), token_keep=0.7,
+                        budget_rule="alive", expect_kept=[math.ceil(0.25 * t) for t in alive])
 
     def test_full_keep_rate_is_dense(self):
         """keep rate 1.0 keeps every key: learned and oracle must equal dense attention (engine
@@ -266,8 +286,12 @@ class DeitSmallSparseParity(SparseParityBase):
 class SmallSparseParity(SparseParityBase):
     """A small distilled geometry whose seed leaves no ambiguous row: masks must be identical."""
 
+    # The last two prune hard enough (36 -> 26 -> 18 patches at 0.7) that the official budget
+    # ceil(0.75 x 38) = 29 is clamped to the alive patches: 26, then 18 keys of 28 and 20 tokens.
     CASES = (("learned", None, ()), ("learned", DYADIC_RATES_4, ()), ("oracle", 0.25, ()),
-             ("window", 0.25, ()), ("learned", None, (1, 2)), ("window", 0.25, (1, 2)))
+             ("window", 0.25, ()), ("learned", None, (1, 2)), ("window", 0.25, (1, 2)),
+             ("learned", 0.75, (1, 2)), ("oracle", 0.75, (1, 2)))
+    EXPECT_KEPT = {("learned", 0.75, (1, 2)): [29, 29, 26, 18], ("oracle", 0.75, (1, 2)): [29, 29, 26, 18]}
 
     def seed_for(self, source, rate, prune):
         """The first seed from 100 whose reference margins for this case (both images, every
@@ -288,7 +312,8 @@ class SmallSparseParity(SparseParityBase):
     def test_cases_strict(self):
         for source, rate, prune in self.CASES:
             key = self.seed_for(source, rate, prune)
-            self.check_case(key, source, keep_rate=rate, prune_at=prune, strict=True)
+            self.check_case(key, source, keep_rate=rate, prune_at=prune, strict=True,
+                            expect_kept=self.EXPECT_KEPT.get((source, rate, prune)))
 
     def test_full_keep_rate_is_dense(self):
         key = self.seed_for("learned", None, ())
@@ -316,6 +341,16 @@ class ReferenceSelfChecks(unittest.TestCase):
                 got = model.set_masks(source, keep_rate=1.0)(x)
                 self.assertLess(float((got - dense).abs().max()), 1e-12, source)
 
+    def test_official_budget_after_pruning(self):
+        """SPEC 3: ceil(rate x all tokens), after pruning clamped to the alive patches only."""
+        self.assertEqual(S.row_budget(0.25, 197, 197, 1, False), 50)
+        self.assertEqual(S.row_budget(0.25, 197, 139, 1, True), 50)
+        self.assertEqual(S.row_budget(0.25, 197, 70, 1, True), 50)
+        self.assertEqual(S.row_budget(0.25, 197, 40, 1, True), 39)  # 39 patches alive (+ cls)
+        self.assertEqual(S.row_budget(1.0, 197, 139, 1, True), 138)  # one key short of dense
+        self.assertEqual(S.row_budget(0.25, 197, 139, 1, True, "alive"), 35)
+        self.assertEqual(S.row_budget(1.0, 197, 139, 1, True, "alive"), 139)
+
     def test_topk_ties_to_lower_index(self):
         scores = torch.tensor([[1.0, 3.0, 3.0, 0.0, 3.0, 0.0, 0.0]], dtype=torch.float64)
         self.assertEqual(S.topk_lower_index(scores, 2).tolist(), [[1, 2]])
@@ -329,7 +364,7 @@ class ReferenceSelfChecks(unittest.TestCase):
         cells, the diagonal 5."""
         config = {"distilled": False}
         alive = torch.arange(10).unsqueeze(0)
-        keys, _ = S.window_keys(config, alive, 1, 0.45, 3)
+        keys, _ = S.window_keys(config, alive, 1, S.budget(0.45, 10), 3)
         self.assertEqual(keys[0, 0, 4].tolist(), [0, 2, 4, 5, 6])  # query token 5 (row 4)
         self.assertEqual(keys[0, 0, 0].tolist(), [0, 1, 2, 4, 5])
 

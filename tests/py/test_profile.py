@@ -107,6 +107,11 @@ class ProfileTest(unittest.TestCase):
             expected = [197] * 4 + [1 + math.ceil(0.7 * 196)] * 3 + [1 + math.ceil(0.49 * 196)] * 3 + \
                        [1 + math.ceil(0.343 * 196)] * 2
             self.assertEqual(alive, expected)
+            # The official budget (SPEC 3): ceil(0.25 x 197) = 50 keys per row in every block, also
+            # after pruning; the attention MACs follow (the cls row dense).
+            self.assertEqual([layer["kept_keys"] for layer in doc["layers"]], [50] * 12)
+            for layer, T in zip(doc["layers"], expected):
+                self.assertEqual(layer["macs"]["qk"], 192 * (T + (T - 1) * 50))
             keys = np.load(os.path.join(masks, "block_5_keys.npy"))
             tokens = np.load(os.path.join(masks, "block_5_tokens.npy"))
             self.assertEqual(tokens.shape, (1, expected[5]))
