@@ -21,6 +21,7 @@ DeitMacs deit_dense_macs(const DeitConfig& c, int img_size) {
     m.block.proj = N * D * D;
     m.block.fc1 = N * D * hidden;
     m.block.fc2 = N * hidden * D;
+    m.layernorm_elements = (2.0 * c.depth + 1) * N * D;
     return m;
 }
 
@@ -46,7 +47,10 @@ ForwardMacs forward_macs(const DeitConfig& c, const ForwardStats& stats, int img
         b.fc1 = T_out * D * hidden;
         b.fc2 = T_out * hidden * D;
         m.blocks.push_back(b);
+        m.layernorm_elements += (T + T_out) * D;
     }
+    const double T_end = stats.blocks.empty() ? 0 : stats.blocks.back().tokens_out;
+    m.layernorm_elements += T_end * D;
     return m;
 }
 
