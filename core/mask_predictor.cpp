@@ -26,10 +26,10 @@ float* thread_floats(size_t count) {
     return buffer.data();
 }
 
-// The predictor's products and its softmax are plain loops written so that the compiler
-// vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
-// size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
-// one and picks it at load time, so the default build stays any-x86-64.
+// The predictor's plain products are loops written so that the compiler vectorises them (inner
+// loops over contiguous, padded rows of fixed width, accumulators in fixed size arrays that stay
+// in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline one and
+// picks it at load time, so the default build stays any-x86-64.
 #define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
