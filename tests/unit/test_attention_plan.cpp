@@ -1,4 +1,4 @@
-// The per-row key budget of an attention plan (core/attention_plan.cpp, SPEC 3): the official
+// The per-row key budget of an attention plan (core/model/attention_plan.cpp, SPEC 3): the official
 // rule keeps ceil(rate x all tokens) after pruning, clamped to the alive patches only; the alive
 // rule recomputes it from the alive tokens. Also what the planned MAC counts make of it.
 #include <doctest/doctest.h>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/attention_plan.h"
-#include "core/macs.h"
+#include "core/model/attention_plan.h"
+#include "core/model/macs.h"
 
 using namespace sparsifiner;
 

@@ -1,4 +1,4 @@
-// The predictor's coefficient softmax and its exponential (core/coef_softmax.cpp): accuracy
+// The predictor's coefficient softmax and its exponential (core/masks/coef_softmax.cpp): accuracy
 // against libm in ulps, and the portable and AVX2 builds giving the same bits.
 #include <doctest/doctest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/coef_softmax.h"
-#include "core/mask_predictor.h"
+#include "core/masks/coef_softmax.h"
+#include "core/masks/mask_predictor.h"
 
 using namespace sparsifiner;
 
