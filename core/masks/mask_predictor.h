@@ -1,7 +1,7 @@
 #pragma once
 // The Sparsifiner connectivity predictor (SPEC 2, steps 1-7): from the qkv activation of a block
 // to the ELL key_index that sparse attention reads. Built once per block from its weights; the
-// thresholded basis |proj_back_n|^T is stored compactly (core/compact_basis.h) since only about a
+// thresholded basis |proj_back_n|^T is stored compactly (core/masks/compact_basis.h) since only about a
 // third of it survives the threshold in trained models.
 //
 // Per image b and head h, with q, k [N, d] read in place from qkv [B, N, 3, H, d]:
