@@ -43,6 +43,9 @@ void print_table_rows(const std::string& path, const std::vector<ClassScore>& to
 }
 
 int classify_run(const ClassifyFlags& flags) {
+    // Output folders fail now, not after the run.
+    if (!flags.dump_activations.empty()) output_folder_check(flags.dump_activations);
+    if (!flags.dump_masks.empty()) output_folder_check(flags.dump_masks);
     threads_apply(flags.threads);
     DeitWeights weights = model_load(flags.model);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
@@ -135,7 +138,7 @@ int classify_run(const ClassifyFlags& flags) {
             {"results", results},
             {"errors", errors}};
         if (flags.truth_from_name) document["truth"] = {{"images", with_truth}, {"top1_correct", top1_correct}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
     } else if (flags.truth_from_name && with_truth > 0) {
         std::printf("top-1 correct: %d of %d (%.1f%%)\n", top1_correct, with_truth, 100.0 * top1_correct / with_truth);
     }

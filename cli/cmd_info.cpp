@@ -92,7 +92,7 @@ int info_run(const InfoFlags& flags) {
     if (flags.json) {
         nlohmann::json document = {{"schema_version", kJsonSchemaVersion}, {"command", "info"},
                                    {"tool", tool_identity()}, {"model", model}, {"macs", macs_json}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
         return kExitOk;
     }
     std::printf("file          %s\n", flags.model.path.c_str());

@@ -103,7 +103,7 @@ int merge_run(const MergeFlags& flags) {
             merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
         merged["merged_from"] = merged_from;
         if (!flags.plot.empty()) sweep_plot_svg(merged, flags.plot);
-        std::printf("%s\n", merged.dump(2).c_str());
+        std::printf("%s\n", json_text(merged).c_str());
         return partial ? 130 : errors.empty() ? kExitOk : kExitSomeInputsFailed;
     } catch (const nlohmann::json::exception& e) {
         throw CommandError(kExitUsage, "a part lacks a sweep field: " + std::string(e.what()));

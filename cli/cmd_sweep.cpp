@@ -278,6 +278,9 @@ int sweep_run(const SweepFlags& flags) {
         throw CommandError(kExitUsage, "give exactly one of --data PATH and --images FILE...");
     int shard_index = 1, shard_count = 1;
     shard_parse(flags.shard, &shard_index, &shard_count);
+    // Output paths fail now, not after the run.
+    if (!flags.plot.empty()) output_path_check(flags.plot);
+    if (!flags.predictions.empty()) output_path_check(flags.predictions);
     threads_apply(flags.threads);
 
     ImageSource source;
@@ -414,7 +417,7 @@ int sweep_run(const SweepFlags& flags) {
         {"settings", settings_json}};
     if (!flags.plot.empty()) sweep_plot_svg(document, flags.plot);
     if (flags.json)
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
     else
         print_table(document);
     std::fflush(stdout);

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "cli/output_file.h"
+
 #include <cstdio>
 #include <sstream>
 
@@ -146,6 +148,26 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& flag
     }
     if (values.empty()) throw CommandError(kExitUsage, flag + ": needs at least one value");
     return values;
+}
+
+void output_path_check(const std::string& path) {
+    try {
+        output_check_writable(path);
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
+    }
+}
+
+void output_folder_check(const std::string& folder) {
+    try {
+        output_folder_prepare(folder);
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
+    }
+}
+
+std::string json_text(const nlohmann::json& document) {
+    return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void report_error(const std::string& message) { std::fprintf(stderr, "sparsifiner: %s\n", message.c_str()); }
