@@ -92,6 +92,7 @@ int classify_run(const ClassifyFlags& flags) {
         if (ok_paths.empty()) continue;
         const int B = (int)ok_paths.size();
         model.forward(images.data(), B, logits.data(), dumping ? &observer : nullptr);
+        logits_check(logits.data(), (size_t)B * C, flags.model.path);
 
         for (int b = 0; b < B; b++) {
             const float* image_logits = logits.data() + (size_t)b * C;

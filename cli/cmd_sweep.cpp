@@ -341,6 +341,7 @@ int sweep_run(const SweepFlags& flags) {
             model->set_attention_plan(dense_plan);
             auto t0 = clock::now();
             model->forward(images.data(), B, dense_logits.data(), &observer);
+            logits_check(dense_logits.data(), (size_t)B * C, flags.model.path);
             double seconds = std::chrono::duration<double>(clock::now() - t0).count();
             totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
                              seconds);
@@ -358,6 +359,7 @@ int sweep_run(const SweepFlags& flags) {
                 observer.stats = &setting_stats;
                 t0 = clock::now();
                 model->forward(images.data(), B, logits.data(), &observer);
+                logits_check(logits.data(), (size_t)B * C, flags.model.path);
                 seconds = std::chrono::duration<double>(clock::now() - t0).count();
                 totals_add_batch(s.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
                                  forward_macs(config, setting_stats, S), seconds);

@@ -2,6 +2,8 @@
 
 #include "cli/output_file.h"
 
+#include <cmath>
+
 #include <cstdio>
 #include <sstream>
 
@@ -148,6 +150,14 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& flag
     }
     if (values.empty()) throw CommandError(kExitUsage, flag + ": needs at least one value");
     return values;
+}
+
+void logits_check(const float* logits, size_t count, const std::string& model_path) {
+    for (size_t i = 0; i < count; i++)
+        if (!std::isfinite(logits[i]))
+            throw CommandError(kExitRuntimeError, (model_path.empty() ? std::string("model") : model_path) +
+                                                      ": the model computed NaN or infinite logits (its weights "
+                                                      "overflow float arithmetic): no result");
 }
 
 void output_path_check(const std::string& path) {

@@ -80,6 +80,11 @@ nlohmann::json machine_identity();
 // "1,8" -> {1, 8}; every value in [minimum, 4096]. Throws CommandError(kExitUsage).
 std::vector<int> parse_int_list(const std::string& text, const std::string& flag, int minimum = 1);
 
+// After a forward pass: NaN or infinity among the logits (finite weights so large that the float
+// arithmetic overflows) is CommandError(kExitRuntimeError) naming the model file, never printed
+// as NaN probabilities with success.
+void logits_check(const float* logits, size_t count, const std::string& model_path);
+
 // Early checks of output paths, before any long work (cli/output_file.h); a problem is
 // CommandError(kExitRuntimeError) naming the path.
 void output_path_check(const std::string& path);

@@ -2,9 +2,11 @@
 // so that a hostile or corrupt file is refused before anything large is allocated.
 #include "core/image.h"
 #include "core/image_jpeg.h"
+#include "core/image_preflight.h"
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -17,6 +19,12 @@
 #define STBI_ONLY_TGA
 #define STBI_ONLY_GIF
 #define STBI_ONLY_PNM
+// Zeroed allocations: should a decoder ever leave a pixel unwritten (a short stream the checks
+// in core/image_preflight.cpp do not catch), the result is the same zero on every run, never
+// whatever the heap held before.
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(pointer, size) std::realloc(pointer, size)
+#define STBI_FREE(pointer) std::free(pointer)
 // Static: the decoder's symbols stay private to this file; many of them go unused.
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
@@ -42,6 +50,15 @@ struct stbi_freer {
     void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
 
+bool is_png(const uint8_t* bytes, size_t size) {
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    return size >= 8 && std::memcmp(bytes, signature, 8) == 0;
+}
+
+bool is_gif(const uint8_t* bytes, size_t size) {
+    return size >= 4 && std::memcmp(bytes, "GIF8", 4) == 0;
+}
+
 std::string failure_reason() {
     const char* reason = stbi_failure_reason();
     return reason ? reason : "unknown reason";
@@ -55,6 +72,21 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
     if (size > static_cast<size_t>(max_file_bytes))
         throw ImageError(label + ": file larger than 1 GiB, refused");
     int len = static_cast<int>(size);
+
+    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it (core/image_jpeg.cpp), header
+    // included: stb's JPEG header parser is not given JPEG bytes at all then.
+    const bool jpeg = size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+    if (jpeg) {
+        RgbImage image;
+        std::string problem;
+        jpeg_result result = image_decode_jpeg(bytes, size, {max_side, max_pixels}, image, problem);
+        if (result == jpeg_result::decoded) return image;
+        if (result == jpeg_result::failed) throw ImageError(label + ": " + problem);
+    }
+    // Structure and length first (16-bit and truncated PNM, truncated GIF and BMP, ...).
+    const std::string problem = image_preflight(bytes, size);
+    if (!problem.empty()) throw ImageError(label + ": " + problem);
+
     int width = 0, height = 0, channels = 0;
     // Read the header first: the size check must come before stb allocates the pixel buffer.
     if (!stbi_info_from_memory(bytes, len, &width, &height, &channels))
@@ -68,13 +100,12 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
                          std::to_string(height) + ", at most " + std::to_string(max_side) +
                          " per side and 2^27 pixels)");
 
-    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it: see core/image_jpeg.cpp.
-    if (size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
-        RgbImage image;
-        std::string problem;
-        jpeg_result result = image_decode_jpeg(bytes, size, {max_side, max_pixels}, image, problem);
-        if (result == jpeg_result::decoded) return image;
-        if (result == jpeg_result::failed) throw ImageError(label + ": " + problem);
+    // The one format without a signature: what stb accepted and is none of the others is a TGA.
+    if (!jpeg && !is_png(bytes, size) && !is_gif(bytes, size)) {
+        if (!(size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') && !(size >= 2 && bytes[0] == 'P')) {
+            const std::string tga_problem = image_preflight_tga(bytes, size);
+            if (!tga_problem.empty()) throw ImageError(label + ": " + tga_problem);
+        }
     }
 
     // Asking stb for 3 channels replicates grey and drops alpha without compositing, which is
