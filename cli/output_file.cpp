@@ -160,8 +160,8 @@ void output_finish_stdout() {
     errno = 0;
     const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) != 0;
     if (failed) {
-        const int error = errno ? errno : EIO;
-        throw OutputError(std::string("stdout: cannot write: ") + errno_text(error));
+        // An error from an earlier printf is sticky but its errno is gone: say what is known.
+        throw OutputError(std::string("stdout: write failed") + (errno ? ": " + errno_text(errno) : " (disk full?)"));
     }
 }
 

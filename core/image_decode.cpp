@@ -39,7 +39,7 @@ namespace {
 
 constexpr int max_side = 16384;
 // 2^27 pixels (134 megapixels, 384 MiB as RGB) is beyond any camera and keeps memory bounded.
-constexpr long long max_pixels = 1LL << 27;
+constexpr long long default_max_pixels = 1LL << 27;
 constexpr long long max_file_bytes = 1LL << 30;
 
 struct file_closer {
@@ -66,7 +66,8 @@ std::string failure_reason() {
 
 }  // namespace
 
-RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label) {
+RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label, long long max_pixels) {
+    if (max_pixels <= 0 || max_pixels > default_max_pixels) max_pixels = default_max_pixels;
     if (size == 0) throw ImageError(label + ": empty file, not an image");
     // stb takes an int length; the file-size cap keeps us well inside it.
     if (size > static_cast<size_t>(max_file_bytes))
@@ -98,7 +99,7 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
         static_cast<long long>(width) * height > max_pixels)
         throw ImageError(label + ": image too large (" + std::to_string(width) + "x" +
                          std::to_string(height) + ", at most " + std::to_string(max_side) +
-                         " per side and 2^27 pixels)");
+                         " per side and " + std::to_string(max_pixels) + " pixels)");
 
     // The one format without a signature: what stb accepted and is none of the others is a TGA.
     if (!jpeg && !is_png(bytes, size) && !is_gif(bytes, size)) {

@@ -85,7 +85,7 @@ static bool decode_with_libjpeg(const uint8_t* bytes, size_t size, const image_l
         width * height > limits.max_pixels) {
         jpeg_destroy_decompress(&info);
         problem = "image too large (" + std::to_string(width) + "x" + std::to_string(height) +
-                  ", at most " + std::to_string(limits.max_side) + " per side and 2^27 pixels)";
+                  ", at most " + std::to_string(limits.max_side) + " per side and " + std::to_string(limits.max_pixels) + " pixels)";
         return false;
     }
     info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
