@@ -285,7 +285,7 @@ int sweep_run(const SweepFlags& flags) {
 
     ImageSource source;
     try {
-        source = flags.data.empty() ? image_source_paths(flags.images) : image_source_open(flags.data, flags.classes_file);
+        source = flags.data.empty() ? image_source_paths(flags.images) : image_source_open(flags.data, flags.classes_file, flags.limit);
     } catch (const DataSourceError& e) {
         throw CommandError(kExitUsage, e.what());
     }
@@ -406,7 +406,7 @@ int sweep_run(const SweepFlags& flags) {
         {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S}, {"num_classes", C},
                    {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
         {"data", {{"kind", source.kind}, {"location", source.location}, {"labelled", source.labelled},
-                  {"classes", source.class_names.size()}, {"images_in_source", source.items.size()},
+                  {"classes", source.class_names.size()}, {"images_in_source", source.images_in_source},
                   {"limit", flags.limit}, {"images_selected", limited}}},
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
         {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", preprocess.crop_pct},
