@@ -34,11 +34,11 @@ struct ClassifyFlags {
 void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
                       const std::vector<std::string>& names, int truth) {
     if (truth >= 0)
-        std::printf("%s  (true: %s (%d))\n", path.c_str(), names[truth].c_str(), truth);
+        std::printf("%s  (true: %s (%d))\n", table_text(path).c_str(), table_text(names[truth]).c_str(), truth);
     else
-        std::printf("%s%s\n", path.c_str(), truth == -2 ? "  (true: unknown)" : "");
+        std::printf("%s%s\n", table_text(path).c_str(), truth == -2 ? "  (true: unknown)" : "");
     for (size_t r = 0; r < top.size(); r++)
-        std::printf("  %zu  %7.4f  %s (%d)%s\n", r + 1, top[r].probability, names[top[r].index].c_str(),
+        std::printf("  %zu  %7.4f  %s (%d)%s\n", r + 1, top[r].probability, table_text(names[top[r].index]).c_str(),
                     top[r].index, r > 0 || truth < 0 ? "" : top[r].index == truth ? "  correct" : "  WRONG");
 }
 

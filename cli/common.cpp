@@ -160,6 +160,24 @@ void logits_check(const float* logits, size_t count, const std::string& model_pa
                                                       "overflow float arithmetic): no result");
 }
 
+std::string table_text(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); i++) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        const bool c1_utf8 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                             static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+        if (c < 0x20 || c == 0x7F || c1_utf8) {
+            const unsigned char shown = c1_utf8 ? static_cast<unsigned char>(text[++i]) : c;
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", shown);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 void output_path_check(const std::string& path) {
     try {
         output_check_writable(path);

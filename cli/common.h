@@ -85,6 +85,11 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& flag
 // as NaN probabilities with success.
 void logits_check(const float* logits, size_t count, const std::string& model_path);
 
+// Text from a file (model metadata, class names, file names) made safe for a terminal table:
+// control characters (C0, DEL, and C1 as UTF-8 or raw bytes) become \xNN, so a hostile name
+// cannot retitle the window or clear the screen. JSON output needs no such step.
+std::string table_text(const std::string& text);
+
 // Early checks of output paths, before any long work (cli/output_file.h); a problem is
 // CommandError(kExitRuntimeError) naming the path.
 void output_path_check(const std::string& path);

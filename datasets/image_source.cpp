@@ -62,6 +62,14 @@ ImageSource folder_open(const std::string& data, const std::string& classes_file
         if (source.items.empty()) throw DataSourceError(data + ": no image files and no class sub-folders");
         return source;
     }
+    // Loose images beside class sub-folders: read as a class layout they would be dropped (and
+    // one sub-folder is one class, so every prediction scores wrong). Ambiguous: refused.
+    const std::vector<std::string> loose = image_files_in(data);
+    if (!loose.empty())
+        throw DataSourceError(data + ": holds " + std::to_string(loose.size()) + " image file(s) beside " +
+                              std::to_string(sub_folders.size()) +
+                              " sub-folder(s): ambiguous (a class layout needs every image in a class "
+                              "sub-folder; for the loose images use --images " + data + ")");
     source.kind = "folder";
     source.labelled = true;
     source.class_names = classes_file.empty() ? sub_folders : class_list_read(classes_file);
