@@ -17,9 +17,6 @@ target_link_options(fuzz_safetensors PRIVATE ${FUZZ_SANITIZERS})
 # and the evaluation transform. Only the image sources are compiled in, with the sanitizers.
 find_package(JPEG REQUIRED)
 file(GLOB FUZZ_IMAGE_SOURCES CONFIGURE_DEPENDS
-     ${CMAKE_SOURCE_DIR}/core/image.cpp ${CMAKE_SOURCE_DIR}/core/image_decode.cpp
-     ${CMAKE_SOURCE_DIR}/core/image_jpeg.cpp ${CMAKE_SOURCE_DIR}/core/image_preflight.cpp
-     ${CMAKE_SOURCE_DIR}/core/resample.cpp
      ${CMAKE_SOURCE_DIR}/image/image.cpp ${CMAKE_SOURCE_DIR}/image/image_decode.cpp
      ${CMAKE_SOURCE_DIR}/image/image_jpeg.cpp ${CMAKE_SOURCE_DIR}/image/image_preflight.cpp
      ${CMAKE_SOURCE_DIR}/image/resample.cpp)

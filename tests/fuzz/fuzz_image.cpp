@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/image.h"
+#include "image/image.h"
 
 namespace {
 
