@@ -59,9 +59,23 @@ bool is_gif(const uint8_t* bytes, size_t size) {
     return size >= 4 && std::memcmp(bytes, "GIF8", 4) == 0;
 }
 
+// stb puts raw bytes of the file in some reasons ("<chunk type> PNG chunk not known"): escaped,
+// so that the message stays one printable line.
 std::string failure_reason() {
     const char* reason = stbi_failure_reason();
-    return reason ? reason : "unknown reason";
+    if (reason == nullptr) return "unknown reason";
+    std::string out;
+    for (const char* p = reason; *p; p++) {
+        const unsigned char c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c >= 0x7F) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 }  // namespace

@@ -98,6 +98,16 @@ class HostileImagesTest(unittest.TestCase):
         self.assert_accepted("whole_rle.tga", rle)
         self.assert_refused("cut_rle.tga", rle[:len(rle) // 2], "truncated TGA")
 
+    def test_decoder_messages_stay_one_printable_line(self):
+        # stb names an unknown PNG chunk by its raw type bytes (found by the image fuzzer).
+        import zlib
+        raw = b"\x00" + bytes(3 * 4)
+        chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data +
+                                    struct.pack(">I", zlib.crc32(kind + data)))
+        png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 1, 8, 2, 0, 0, 0)) +
+               chunk(b"\x0c\x14\n\x0d", b"") + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        self.assert_refused("chunk.png", png, "PNG chunk not known", "\\x0a")
+
     def test_truncated_and_corrupt_jpeg_is_refused(self):
         jpeg = pillow_bytes("RGB", "JPEG")
         self.assert_accepted("whole.jpg", jpeg)
