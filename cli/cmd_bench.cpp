@@ -127,7 +127,7 @@ int bench_run(const BenchFlags& flags) {
             {"matmul_peak", peaks},
             {"matmul_peak_gflops", peaks.empty() ? nlohmann::json(nullptr) : peaks.begin().value()["median_gflops"]},
             {"configs", configs}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
     }
     return kExitOk;
 }

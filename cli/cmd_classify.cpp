@@ -34,15 +34,18 @@ struct ClassifyFlags {
 void print_table_rows(const std::string& path, const std::vector<ClassScore>& top,
                       const std::vector<std::string>& names, int truth) {
     if (truth >= 0)
-        std::printf("%s  (true: %s (%d))\n", path.c_str(), names[truth].c_str(), truth);
+        std::printf("%s  (true: %s (%d))\n", table_text(path).c_str(), table_text(names[truth]).c_str(), truth);
     else
-        std::printf("%s%s\n", path.c_str(), truth == -2 ? "  (true: unknown)" : "");
+        std::printf("%s%s\n", table_text(path).c_str(), truth == -2 ? "  (true: unknown)" : "");
     for (size_t r = 0; r < top.size(); r++)
-        std::printf("  %zu  %7.4f  %s (%d)%s\n", r + 1, top[r].probability, names[top[r].index].c_str(),
+        std::printf("  %zu  %7.4f  %s (%d)%s\n", r + 1, top[r].probability, table_text(names[top[r].index]).c_str(),
                     top[r].index, r > 0 || truth < 0 ? "" : top[r].index == truth ? "  correct" : "  WRONG");
 }
 
 int classify_run(const ClassifyFlags& flags) {
+    // Output folders fail now, not after the run.
+    if (!flags.dump_activations.empty()) output_folder_check(flags.dump_activations);
+    if (!flags.dump_masks.empty()) output_folder_check(flags.dump_masks);
     threads_apply(flags.threads);
     DeitWeights weights = model_load(flags.model);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
@@ -89,6 +92,7 @@ int classify_run(const ClassifyFlags& flags) {
         if (ok_paths.empty()) continue;
         const int B = (int)ok_paths.size();
         model.forward(images.data(), B, logits.data(), dumping ? &observer : nullptr);
+        logits_check(logits.data(), (size_t)B * C, flags.model.path);
 
         for (int b = 0; b < B; b++) {
             const float* image_logits = logits.data() + (size_t)b * C;
@@ -135,7 +139,7 @@ int classify_run(const ClassifyFlags& flags) {
             {"results", results},
             {"errors", errors}};
         if (flags.truth_from_name) document["truth"] = {{"images", with_truth}, {"top1_correct", top1_correct}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
     } else if (flags.truth_from_name && with_truth > 0) {
         std::printf("top-1 correct: %d of %d (%.1f%%)\n", top1_correct, with_truth, 100.0 * top1_correct / with_truth);
     }

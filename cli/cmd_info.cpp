@@ -36,7 +36,7 @@ void print_recorded_top1(const nlohmann::json& evaluation) {
     }
     std::string data = evaluation.contains("data") && evaluation["data"].is_string()
                            ? " on " + evaluation["data"].get<std::string>() : "";
-    std::printf("recorded      top-1%s:%s\n", data.c_str(), line.c_str());
+    std::printf("recorded      top-1%s:%s\n", table_text(data).c_str(), table_text(line).c_str());
 }
 
 int info_run(const InfoFlags& flags) {
@@ -94,18 +94,18 @@ int info_run(const InfoFlags& flags) {
     if (flags.json) {
         nlohmann::json document = {{"schema_version", kJsonSchemaVersion}, {"command", "info"},
                                    {"tool", tool_identity()}, {"model", model}, {"macs", macs_json}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
         return kExitOk;
     }
-    std::printf("file          %s\n", flags.model.path.c_str());
-    std::printf("arch          %s%s%s\n", c.arch.c_str(), c.distilled ? " (distilled)" : "",
+    std::printf("file          %s\n", table_text(flags.model.path).c_str());
+    std::printf("arch          %s%s%s\n", table_text(c.arch).c_str(), c.distilled ? " (distilled)" : "",
                 c.sparsifiner ? " (sparsifiner)" : "");
     std::printf("geometry      D=%d H=%d d=%d depth=%d mlp=%d patch=%d\n", c.embed_dim, c.num_heads, c.head_dim(),
                 c.depth, c.mlp_hidden, c.patch_size);
     std::printf("input         %dx%d (trained at %d), %d tokens, %s, crop_pct %g\n", S, S, c.img_size, tokens,
                 c.in_chans == 1 ? "grey" : c.in_chans == 3 ? "RGB" : (std::to_string(c.in_chans) + " channels").c_str(),
                 c.crop_pct);
-    std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + c.label_set + ")").c_str());
+    std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + table_text(c.label_set) + ")").c_str());
     std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
     std::printf("MACs          %s per image (q k + p v: %s); with LayerNorm as fvcore counts it: %s\n",
                 macs_text(macs.total()).c_str(), macs_text(macs.attention_products()).c_str(),

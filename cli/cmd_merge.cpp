@@ -20,6 +20,41 @@ struct MergeFlags {
     std::string plot;  // --plot FILE.svg
 };
 
+// Every field merge reads, with its type, checked before it is read: a document from elsewhere
+// may lack any of them (nlohmann's const operator[] on a missing key is undefined behaviour).
+void part_validate(const nlohmann::json& doc, const std::string& path) {
+    auto need = [&path](const nlohmann::json& object, const char* key, nlohmann::json::value_t type,
+                        const std::string& where) -> const nlohmann::json& {
+        const auto found = object.find(key);
+        const bool number = type == nlohmann::json::value_t::number_integer;
+        if (found == object.end() ||
+            (number ? !found->is_number_integer() : found->type() != type))
+            throw CommandError(kExitUsage, path + ": field " + where + key + " is missing or of the wrong type");
+        return *found;
+    };
+    using T = nlohmann::json::value_t;
+    for (const char* key : {"model", "data", "options", "shard", "images", "dense"}) need(doc, key, T::object, "");
+    need(doc, "partial", T::boolean, "");
+    const nlohmann::json& shard = doc["shard"];
+    for (const char* key : {"index", "count", "images"}) need(shard, key, T::number_integer, "shard.");
+    for (const char* key : {"attempted", "ok"}) need(doc["images"], key, T::number_integer, "images.");
+    for (const nlohmann::json& error : need(doc, "errors", T::array, ""))
+        if (!error.is_object() || !error.contains("index"))
+            throw CommandError(kExitUsage, path + ": an entry of errors has no index");
+    const long count = shard["count"].get<long>(), index = shard["index"].get<long>();
+    if (count < 1 || count > 1000000 || index < 1 || index > count)
+        throw CommandError(kExitUsage, path + ": shard " + std::to_string(index) + "/" + std::to_string(count) +
+                                           " is not i/n with 1 <= i <= n <= 1000000");
+    for (const char* key : {"images", "attempted", "ok"}) {
+        const nlohmann::json& value = std::string(key) == "images" ? shard["images"] : doc["images"][key];
+        if (value.get<long long>() < 0 || value.get<long long>() > (1LL << 40))
+            throw CommandError(kExitUsage, path + ": image count out of range");
+    }
+    for (const nlohmann::json& setting : need(doc, "settings", T::array, ""))
+        if (!setting.is_object() || !setting.contains("attention"))
+            throw CommandError(kExitUsage, path + ": a setting has no attention field");
+}
+
 nlohmann::json part_read(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw CommandError(kExitUsage, path + ": cannot open");
@@ -27,6 +62,7 @@ nlohmann::json part_read(const std::string& path) {
     if (doc.is_discarded()) throw CommandError(kExitUsage, path + ": not valid JSON");
     if (!doc.is_object() || doc.value("command", "") != "sweep" || doc.value("schema_version", 0) != kJsonSchemaVersion)
         throw CommandError(kExitUsage, path + ": not a schema_version 1 sweep document");
+    part_validate(doc, path);
     return doc;
 }
 
@@ -55,10 +91,12 @@ nlohmann::json merged_totals(const nlohmann::json& first_row, const std::vector<
 }
 
 int merge_run(const MergeFlags& flags) {
+    if (!flags.plot.empty()) output_path_check(flags.plot);
     std::vector<nlohmann::json> docs;
     for (const std::string& path : flags.parts) docs.push_back(part_read(path));
     const nlohmann::json& first = docs[0];
     const int count = first["shard"]["count"].get<int>();
+    // count is at most 1000000 (part_validate): this table stays small; a missing shard is named below.
     std::vector<int> seen(count + 1, 0);
     try {
         for (size_t p = 0; p < docs.size(); p++) {
@@ -103,7 +141,7 @@ int merge_run(const MergeFlags& flags) {
             merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
         merged["merged_from"] = merged_from;
         if (!flags.plot.empty()) sweep_plot_svg(merged, flags.plot);
-        std::printf("%s\n", merged.dump(2).c_str());
+        std::printf("%s\n", json_text(merged).c_str());
         return partial ? 130 : errors.empty() ? kExitOk : kExitSomeInputsFailed;
     } catch (const nlohmann::json::exception& e) {
         throw CommandError(kExitUsage, "a part lacks a sweep field: " + std::string(e.what()));

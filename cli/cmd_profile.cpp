@@ -351,7 +351,7 @@ int profile_run(const ProfileFlags& flags) {
             {"head", {{"macs", actual.head}, {"median_ms", ms(quantile(samples.model[(int)ModelOp::head], 0.5))}}},
             {"layers", layers},
             {"totals", totals}};
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
         return kExitOk;
     }
     std::printf("%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)\n", config.arch.c_str(), S, S,

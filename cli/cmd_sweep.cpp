@@ -280,11 +280,14 @@ int sweep_run(const SweepFlags& flags) {
         throw CommandError(kExitUsage, "give exactly one of --data PATH and --images FILE...");
     int shard_index = 1, shard_count = 1;
     shard_parse(flags.shard, &shard_index, &shard_count);
+    // Output paths fail now, not after the run.
+    if (!flags.plot.empty()) output_path_check(flags.plot);
+    if (!flags.predictions.empty()) output_path_check(flags.predictions);
     threads_apply(flags.threads);
 
     ImageSource source;
     try {
-        source = flags.data.empty() ? image_source_paths(flags.images) : image_source_open(flags.data, flags.classes_file);
+        source = flags.data.empty() ? image_source_paths(flags.images) : image_source_open(flags.data, flags.classes_file, flags.limit);
     } catch (const DataSourceError& e) {
         throw CommandError(kExitUsage, e.what());
     }
@@ -340,6 +343,7 @@ int sweep_run(const SweepFlags& flags) {
             model->set_attention_plan(dense_plan);
             auto t0 = clock::now();
             model->forward(images.data(), B, dense_logits.data(), &observer);
+            logits_check(dense_logits.data(), (size_t)B * C, flags.model.path);
             double seconds = std::chrono::duration<double>(clock::now() - t0).count();
             totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
                              seconds);
@@ -357,6 +361,7 @@ int sweep_run(const SweepFlags& flags) {
                 observer.stats = &setting_stats;
                 t0 = clock::now();
                 model->forward(images.data(), B, logits.data(), &observer);
+                logits_check(logits.data(), (size_t)B * C, flags.model.path);
                 seconds = std::chrono::duration<double>(clock::now() - t0).count();
                 totals_add_batch(s.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
                                  forward_macs(config, setting_stats, S), seconds);
@@ -403,7 +408,7 @@ int sweep_run(const SweepFlags& flags) {
         {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S}, {"num_classes", C},
                    {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
         {"data", {{"kind", source.kind}, {"location", source.location}, {"labelled", source.labelled},
-                  {"classes", source.class_names.size()}, {"images_in_source", source.items.size()},
+                  {"classes", source.class_names.size()}, {"images_in_source", source.images_in_source},
                   {"limit", flags.limit}, {"images_selected", limited}}},
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
         {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", preprocess.crop_pct},
@@ -416,7 +421,7 @@ int sweep_run(const SweepFlags& flags) {
         {"settings", settings_json}};
     if (!flags.plot.empty()) sweep_plot_svg(document, flags.plot);
     if (flags.json)
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", json_text(document).c_str());
     else
         print_table(document);
     std::fflush(stdout);

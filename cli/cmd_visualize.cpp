@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/output_file.h"
 #include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
 #include "cli/visualize_maps.h"
@@ -73,7 +74,10 @@ int query_parse(const std::string& text, int tokens, int extra, int grid) {
 
 void picture_write(const std::string& path, const RgbImage& picture) {
     try {
-        image_write_png(path, picture);
+        const std::vector<uint8_t> png = image_encode_png(picture, path);
+        output_file_write(path, std::string(png.begin(), png.end()));
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
     } catch (const ImageError& e) {
         throw CommandError(kExitRuntimeError, e.what());
     }
@@ -238,6 +242,7 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
 }
 
 int visualize_run(const VisualizeFlags& flags) {
+    output_path_check(flags.output);
     threads_apply(flags.threads);
     const DeitWeights weights = model_load(flags.model);
     return flags.basis ? basis_run(flags, weights) : attention_run(flags, weights);

@@ -81,6 +81,25 @@ nlohmann::json machine_identity();
 // "1,8" -> {1, 8}; every value in [minimum, 4096]. Throws CommandError(kExitUsage).
 std::vector<int> parse_int_list(const std::string& text, const std::string& flag, int minimum = 1);
 
+// After a forward pass: NaN or infinity among the logits (finite weights so large that the float
+// arithmetic overflows) is CommandError(kExitRuntimeError) naming the model file, never printed
+// as NaN probabilities with success.
+void logits_check(const float* logits, size_t count, const std::string& model_path);
+
+// Text from a file (model metadata, class names, file names) made safe for a terminal table:
+// control characters (C0, DEL, and C1 as UTF-8 or raw bytes) become \xNN, so a hostile name
+// cannot retitle the window or clear the screen. JSON output needs no such step.
+std::string table_text(const std::string& text);
+
+// Early checks of output paths, before any long work (cli/output_file.h); a problem is
+// CommandError(kExitRuntimeError) naming the path.
+void output_path_check(const std::string& path);
+void output_folder_check(const std::string& folder);
+
+// A JSON document as text for stdout: indented, and strings that are not valid UTF-8 (file
+// names are bytes) get U+FFFD for the bad bytes instead of throwing after the work is done.
+std::string json_text(const nlohmann::json& document);
+
 // Prints "sparsifiner: <message>" on stderr.
 void report_error(const std::string& message);
 

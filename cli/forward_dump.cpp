@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "cli/npy_writer.h"
+#include "cli/output_file.h"
 
 namespace sparsifiner {
 
@@ -35,14 +36,14 @@ void ForwardDump::write(const std::string& activations_dir, const std::string& m
     const int64_t images = (int64_t)(all_logits.size() / C);
     const int depth = (int)hidden.size();
     if (!activations_dir.empty()) {
-        std::filesystem::create_directories(activations_dir);
+        output_folder_prepare(activations_dir);
         for (int i = 0; i < depth; i++)
             npy_write_f32(activations_dir + "/block_" + std::to_string(i) + ".npy", hidden[i].data(),
                           {images, hidden_T[i], D});
         npy_write_f32(activations_dir + "/logits.npy", all_logits.data(), {images, C});
     }
     if (!masks_dir.empty()) {
-        std::filesystem::create_directories(masks_dir);
+        output_folder_prepare(masks_dir);
         for (int i = 0; i < depth; i++) {
             const std::string prefix = masks_dir + "/block_" + std::to_string(i);
             npy_write_i32(prefix + "_tokens.npy", tokens[i].data(), {images, mask_T[i]});

@@ -11,6 +11,7 @@
 #include "build_info.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/output_file.h"
 
 using namespace sparsifiner;
 
@@ -52,8 +53,13 @@ int main(int argc, char** argv) {
     }
 
     try {
-        for (const Command& command : commands)
-            if (command.app->parsed()) return command.run();
+        for (const Command& command : commands) {
+            if (!command.app->parsed()) continue;
+            const int code = command.run();
+            // Results that never reached stdout (a full disk, /dev/full) are not a success.
+            output_finish_stdout();
+            return code;
+        }
     } catch (const CommandError& e) {
         report_error(e.what());
         return e.code;

@@ -1,9 +1,6 @@
 #include "cli/npy_writer.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <stdexcept>
+#include "cli/output_file.h"
 
 namespace sparsifiner {
 
@@ -24,16 +21,14 @@ static void npy_write(const std::string& path, const char* descr, const void* da
     header.append((64 - total % 64) % 64, ' ');
     header += '\n';
 
-    FILE* file = std::fopen(path.c_str(), "wb");
-    if (!file) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+    OutputFile file(path);
     const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                         (unsigned char)(header.size() & 0xff),
                                         (unsigned char)(header.size() >> 8)};
-    bool ok = std::fwrite(preamble, 1, 10, file) == 10 &&
-              std::fwrite(header.data(), 1, header.size(), file) == header.size() &&
-              std::fwrite(data, item_size, count, file) == count;
-    ok = (std::fclose(file) == 0) && ok;
-    if (!ok) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+    file.write(preamble, sizeof preamble);
+    file.write(header);
+    file.write(data, item_size * count);
+    file.commit();
 }
 
 void npy_write_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {

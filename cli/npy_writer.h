@@ -6,7 +6,7 @@
 
 namespace sparsifiner {
 
-// Throws std::runtime_error "<path>: cannot write: <reason>".
+// Written atomically (cli/output_file.h). Throws OutputError "<path>: cannot write: <reason>".
 void npy_write_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 void npy_write_i32(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape);
 

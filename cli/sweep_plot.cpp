@@ -1,5 +1,7 @@
 #include "cli/sweep_plot.h"
 
+#include "cli/output_file.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -147,10 +149,7 @@ void sweep_plot_svg(const nlohmann::json& doc, const std::string& path) {
         << "\" font-size=\"10\" fill=\"#555\">labels: keep rate</text>\n";
     svg << "</svg>\n";
 
-    std::ofstream file(path, std::ios::binary);
-    file << svg.str();
-    file.close();
-    if (!file) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+    output_file_write(path, svg.str());
 }
 
 }  // namespace sparsifiner

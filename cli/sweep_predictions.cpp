@@ -1,7 +1,5 @@
 #include "cli/sweep_predictions.h"
 
-#include <cerrno>
-#include <cstring>
 
 #include "cli/common.h"
 
@@ -22,28 +20,31 @@ std::string csv_field(const std::string& text) {
 
 }  // namespace
 
-PredictionsCsv::PredictionsCsv(const std::string& path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "w");
-    if (file_ == nullptr) throw CommandError(kExitRuntimeError, path + ": cannot write: " + std::strerror(errno));
-    std::fputs("index,name,label,setting,top1\n", file_);
+PredictionsCsv::PredictionsCsv(const std::string& path) {
+    try {
+        file_ = std::make_unique<OutputFile>(path);
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
+    }
+    std::fputs("index,name,label,setting,top1\n", file_->stream());
 }
 
-PredictionsCsv::~PredictionsCsv() {
-    if (file_ != nullptr) std::fclose(file_);
-}
+PredictionsCsv::~PredictionsCsv() = default;
 
 void PredictionsCsv::add(long index, const std::string& name, int label, const std::string& setting, int top1) {
     const std::string label_text = label >= 0 ? std::to_string(label) : "";
-    std::fprintf(file_, "%ld,%s,%s,%s,%d\n", index, csv_field(name).c_str(), label_text.c_str(),
+    std::fprintf(file_->stream(), "%ld,%s,%s,%s,%d\n", index, csv_field(name).c_str(), label_text.c_str(),
                  csv_field(setting).c_str(), top1);
 }
 
 void PredictionsCsv::close() {
-    if (file_ == nullptr) return;
-    const bool failed = std::ferror(file_) != 0;
-    const int closed = std::fclose(file_);
-    file_ = nullptr;
-    if (failed || closed != 0) throw CommandError(kExitRuntimeError, path_ + ": write failed");
+    if (!file_) return;
+    std::unique_ptr<OutputFile> file = std::move(file_);
+    try {
+        file->commit();
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
+    }
 }
 
 }  // namespace sparsifiner

@@ -5,14 +5,17 @@
 // index = the image's position in the data source (before --limit and --shard, so the files of
 // all shards concatenate), name = its file (or <idx file>#<i>), label = the true class or empty
 // when unknown, setting = the row's "setting" label in the sweep JSON ("dense", "learned@0.25").
-#include <cstdio>
+#include <memory>
 #include <string>
+
+#include "cli/output_file.h"
 
 namespace sparsifiner {
 
 class PredictionsCsv {
 public:
-    // Creates (truncates) path and writes the header. Throws CommandError(kExitRuntimeError).
+    // Starts a temporary file beside path and writes the header; close() renames it to path, and
+    // an instance destroyed without close() leaves nothing. Throws CommandError(kExitRuntimeError).
     explicit PredictionsCsv(const std::string& path);
     ~PredictionsCsv();
     PredictionsCsv(const PredictionsCsv&) = delete;
@@ -23,8 +26,7 @@ public:
     void close();
 
 private:
-    std::string path_;
-    std::FILE* file_ = nullptr;
+    std::unique_ptr<OutputFile> file_;
 };
 
 }  // namespace sparsifiner

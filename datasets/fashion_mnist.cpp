@@ -17,6 +17,9 @@ namespace sparsifiner {
 
 namespace {
 
+// Fashion-MNIST's largest file (train images) is 47 MB inflated.
+constexpr size_t kMaxInflatedBytes = size_t(1) << 30;
+
 uint32_t read_be32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 // RFC 1952: the header is 10 bytes, then optional extra field, name, comment and header CRC.
@@ -37,15 +40,25 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& bytes, const std::string
     if (at + 8 > bytes.size()) throw DataSourceError(path + ": truncated gzip header");
     const size_t stored_size = bytes[bytes.size() - 4] | bytes[bytes.size() - 3] << 8 |
                                bytes[bytes.size() - 2] << 16 | (size_t)bytes[bytes.size() - 1] << 24;
-    int out_size = 0;
+    // A gzip bomb must not inflate: the output buffer is exactly the size the trailer declares
+    // (ISIZE), which is capped and which deflate's 1032:1 maximum ratio must allow; a stream
+    // that would inflate to more fails inside the fixed buffer.
+    const size_t compressed = bytes.size() - at;
+    if (stored_size > kMaxInflatedBytes)
+        throw DataSourceError(path + ": gzip data declares " + std::to_string(stored_size) + " bytes, more than the " +
+                              std::to_string(kMaxInflatedBytes >> 20) + " MiB limit");
+    if (stored_size > compressed * 1032 + 1024) throw DataSourceError(path + ": gzip length field is impossible");
+    std::vector<uint8_t> result(stored_size);
     // The 8-byte trailer is handed over too: stb's bit reader looks ahead past the last code and
-    // calls a stream that ends exactly at the final block corrupt.
-    char* out = stbi_zlib_decode_noheader_malloc((const char*)bytes.data() + at, (int)(bytes.size() - at), &out_size);
-    if (out == nullptr) throw DataSourceError(path + ": corrupt gzip data");
-    std::vector<uint8_t> result(out, out + out_size);
-    std::free(out);
+    // calls a stream that ends exactly at the final block corrupt. One spare byte tells a stream
+    // longer than declared from an exact one.
+    result.push_back(0);
+    const int out_size = stbi_zlib_decode_noheader_buffer((char*)result.data(), (int)result.size(),
+                                                          (const char*)bytes.data() + at, (int)compressed);
+    if (out_size < 0) throw DataSourceError(path + ": corrupt gzip data, or longer than its length field");
     // ISIZE is the length modulo 2^32: a mismatch means a truncated or damaged stream.
-    if ((uint32_t)result.size() != (uint32_t)stored_size) throw DataSourceError(path + ": gzip length mismatch");
+    if ((size_t)out_size != stored_size) throw DataSourceError(path + ": gzip length mismatch");
+    result.resize(stored_size);
     return result;
 }
 
@@ -59,7 +72,7 @@ std::vector<uint8_t> file_read_maybe_gzip(const std::string& path) {
     return bytes;
 }
 
-GreyImages idx_images_read(const std::string& path) {
+GreyImages idx_images_read(const std::string& path, long limit, int* total) {
     const std::vector<uint8_t> bytes = file_read_maybe_gzip(path);
     if (bytes.size() < 16 || read_be32(bytes.data()) != 0x00000803)
         throw DataSourceError(path + ": not an IDX file of 8-bit images (magic 0x00000803)");
@@ -72,8 +85,10 @@ GreyImages idx_images_read(const std::string& path) {
     if (bytes.size() - 16 < needed)
         throw DataSourceError(path + ": truncated (" + std::to_string(count) + " images of " + std::to_string(rows) +
                               "x" + std::to_string(cols) + " need " + std::to_string(needed) + " bytes)");
-    images.count = (int)count, images.rows = (int)rows, images.cols = (int)cols;
-    images.pixels.assign(bytes.begin() + 16, bytes.begin() + 16 + needed);
+    if (total != nullptr) *total = (int)count;
+    const uint32_t kept = limit > 0 && (unsigned long)limit < count ? (uint32_t)limit : count;
+    images.count = (int)kept, images.rows = (int)rows, images.cols = (int)cols;
+    images.pixels.assign(bytes.begin() + 16, bytes.begin() + 16 + (size_t)kept * rows * cols);
     return images;
 }
 

@@ -25,7 +25,8 @@ std::vector<uint8_t> file_read_maybe_gzip(const std::string& path);
 
 // IDX type 0x08 (unsigned byte) with 3 dimensions / 1 dimension. Throws DataSourceError naming
 // the file and what is wrong (magic, sizes, truncation).
-GreyImages idx_images_read(const std::string& path);
+// limit > 0 keeps only the first `limit` images (total, when given, receives the file's count).
+GreyImages idx_images_read(const std::string& path, long limit = 0, int* total = nullptr);
 std::vector<uint8_t> idx_labels_read(const std::string& path);
 
 // The images and labels files of `split` ("t10k" or "train") in dir, with or without .gz;

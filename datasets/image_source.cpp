@@ -62,6 +62,14 @@ ImageSource folder_open(const std::string& data, const std::string& classes_file
         if (source.items.empty()) throw DataSourceError(data + ": no image files and no class sub-folders");
         return source;
     }
+    // Loose images beside class sub-folders: read as a class layout they would be dropped (and
+    // one sub-folder is one class, so every prediction scores wrong). Ambiguous: refused.
+    const std::vector<std::string> loose = image_files_in(data);
+    if (!loose.empty())
+        throw DataSourceError(data + ": holds " + std::to_string(loose.size()) + " image file(s) beside " +
+                              std::to_string(sub_folders.size()) +
+                              " sub-folder(s): ambiguous (a class layout needs every image in a class "
+                              "sub-folder; for the loose images use --images " + data + ")");
     source.kind = "folder";
     source.labelled = true;
     source.class_names = classes_file.empty() ? sub_folders : class_list_read(classes_file);
@@ -104,6 +112,10 @@ ImageSource list_open(const std::string& data) {
             if (used != label_text.size() || label < 0 || (words >> extra))
                 throw DataSourceError(data + ":" + std::to_string(line_number) +
                                       ": expected `path label` with a class index >= 0");
+            // One name is made per class up to the largest index: bound it before allocating.
+            if (label > kMaxClassIndex)
+                throw DataSourceError(data + ":" + std::to_string(line_number) + ": class index " + label_text +
+                                      " is above " + std::to_string(kMaxClassIndex));
             labelled++;
             max_label = std::max(max_label, label);
         }
@@ -118,7 +130,7 @@ ImageSource list_open(const std::string& data) {
     return source;
 }
 
-ImageSource fashion_mnist_open(const std::string& dir, const std::string& location) {
+ImageSource fashion_mnist_open(const std::string& dir, const std::string& location, long limit) {
     std::string images_path, labels_path;
     if (!fashion_mnist_find(dir, "t10k", &images_path, &labels_path))
         throw DataSourceError(dir + ": no t10k-images-idx3-ubyte(.gz) (install Debian's dataset-fashion-mnist)");
@@ -127,11 +139,13 @@ ImageSource fashion_mnist_open(const std::string& dir, const std::string& locati
     source.location = location;
     source.labelled = true;
     source.class_names = fashion_mnist_class_names();
-    source.grey = idx_images_read(images_path);
+    int total = 0;
+    source.grey = idx_images_read(images_path, limit, &total);
     const std::vector<uint8_t> labels = idx_labels_read(labels_path);
-    if ((int)labels.size() != source.grey.count)
+    if ((int)labels.size() != total)
         throw DataSourceError(labels_path + ": " + std::to_string(labels.size()) + " labels for " +
-                              std::to_string(source.grey.count) + " images");
+                              std::to_string(total) + " images");
+    source.images_in_source = (size_t)total;
     for (int i = 0; i < source.grey.count; i++) {
         if (labels[i] >= source.class_names.size())
             throw DataSourceError(labels_path + ": label " + std::to_string(labels[i]) + " is not a class 0..9");
@@ -140,19 +154,31 @@ ImageSource fashion_mnist_open(const std::string& dir, const std::string& locati
     return source;
 }
 
+ImageSource image_source_open_all(const std::string& data, const std::string& classes_file, long limit);
+
 }  // namespace
 
-ImageSource image_source_open(const std::string& data, const std::string& classes_file) {
+ImageSource image_source_open(const std::string& data, const std::string& classes_file, long limit) {
+    ImageSource source = image_source_open_all(data, classes_file, limit);
+    if (source.images_in_source == 0) source.images_in_source = source.items.size();
+    return source;
+}
+
+namespace {
+
+ImageSource image_source_open_all(const std::string& data, const std::string& classes_file, long limit) {
     std::error_code error;
-    if (data == "fashion-mnist") return fashion_mnist_open(kFashionMnistDebianDir, data);
+    if (data == "fashion-mnist") return fashion_mnist_open(kFashionMnistDebianDir, data, limit);
     if (!fs::exists(data, error)) throw DataSourceError(data + ": no such file or folder");
     if (fs::is_directory(data, error)) {
         std::string images_path, labels_path;
-        if (fashion_mnist_find(data, "t10k", &images_path, &labels_path)) return fashion_mnist_open(data, data);
+        if (fashion_mnist_find(data, "t10k", &images_path, &labels_path)) return fashion_mnist_open(data, data, limit);
         return folder_open(data, classes_file);
     }
     return list_open(data);
 }
+
+}  // namespace
 
 ImageSource image_source_paths(const std::vector<std::string>& paths) {
     ImageSource source;
@@ -167,6 +193,7 @@ ImageSource image_source_paths(const std::vector<std::string>& paths) {
         }
     }
     if (source.items.empty()) throw DataSourceError("--images: no image files found");
+    source.images_in_source = source.items.size();
     return source;
 }
 

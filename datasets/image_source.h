@@ -23,6 +23,7 @@ struct ImageSource {
     bool labelled = false;
     std::vector<std::string> class_names;  // labelled sources: class index -> name
     std::vector<ImageItem> items;          // in a fixed, sorted order (sharding relies on it)
+    size_t images_in_source = 0;           // all the source holds; items may stop at the limit
     GreyImages grey;                       // Fashion-MNIST pixels
 };
 
@@ -32,7 +33,11 @@ struct ImageSource {
 // "fashion-mnist" (Debian's copy), or a list file of `path label` lines (label = class index;
 // relative paths are relative to the list file; '#' lines and blank lines are skipped).
 // Throws DataSourceError with one line naming the path and the problem (missing, empty, ...).
-ImageSource image_source_open(const std::string& data, const std::string& classes_file);
+// limit > 0: items stop after the first `limit` images of an IDX file (and only those pixels are
+// kept), so --limit 20 on a file of millions of tiny images costs 20 images, not millions.
+// Class indices in a list file are at most kMaxClassIndex.
+ImageSource image_source_open(const std::string& data, const std::string& classes_file, long limit = 0);
+constexpr int kMaxClassIndex = 99999;
 
 // --images a.jpg b.jpg: unlabelled; folders contribute their image files.
 ImageSource image_source_paths(const std::vector<std::string>& paths);

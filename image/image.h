@@ -22,7 +22,8 @@ struct RgbImage {
 // RGBA become RGB (alpha dropped). Bounded: refuses images above a size cap. Throws ImageError
 // with one line "<path>: <problem>".
 RgbImage image_load(const std::string& path);
-RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label);
+// max_pixels lowers the pixel cap (0 = the default 2^27; the image fuzzer uses a small one).
+RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label, long long max_pixels = 0);
 
 // The JPEG decoder this build uses: "libjpeg-turbo" (Pillow's, bit for bit) or "stb_image".
 const char* image_jpeg_decoder();

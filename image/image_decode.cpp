@@ -2,9 +2,11 @@
 // so that a hostile or corrupt file is refused before anything large is allocated.
 #include "image/image.h"
 #include "image/image_jpeg.h"
+#include "image/image_preflight.h"
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -17,6 +19,12 @@
 #define STBI_ONLY_TGA
 #define STBI_ONLY_GIF
 #define STBI_ONLY_PNM
+// Zeroed allocations: should a decoder ever leave a pixel unwritten (a short stream the checks
+// in image/image_preflight.cpp do not catch), the result is the same zero on every run, never
+// whatever the heap held before.
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(pointer, size) std::realloc(pointer, size)
+#define STBI_FREE(pointer) std::free(pointer)
 // Static: the decoder's symbols stay private to this file; many of them go unused.
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
@@ -31,7 +39,7 @@ namespace {
 
 constexpr int max_side = 16384;
 // 2^27 pixels (134 megapixels, 384 MiB as RGB) is beyond any camera and keeps memory bounded.
-constexpr long long max_pixels = 1LL << 27;
+constexpr long long default_max_pixels = 1LL << 27;
 constexpr long long max_file_bytes = 1LL << 30;
 
 struct file_closer {
@@ -42,19 +50,58 @@ struct stbi_freer {
     void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
 
+bool is_png(const uint8_t* bytes, size_t size) {
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    return size >= 8 && std::memcmp(bytes, signature, 8) == 0;
+}
+
+bool is_gif(const uint8_t* bytes, size_t size) {
+    return size >= 4 && std::memcmp(bytes, "GIF8", 4) == 0;
+}
+
+// stb puts raw bytes of the file in some reasons ("<chunk type> PNG chunk not known"): escaped,
+// so that the message stays one printable line.
 std::string failure_reason() {
     const char* reason = stbi_failure_reason();
-    return reason ? reason : "unknown reason";
+    if (reason == nullptr) return "unknown reason";
+    std::string out;
+    for (const char* p = reason; *p; p++) {
+        const unsigned char c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c >= 0x7F) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 }  // namespace
 
-RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label) {
+RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& label, long long max_pixels) {
+    if (max_pixels <= 0 || max_pixels > default_max_pixels) max_pixels = default_max_pixels;
     if (size == 0) throw ImageError(label + ": empty file, not an image");
     // stb takes an int length; the file-size cap keeps us well inside it.
     if (size > static_cast<size_t>(max_file_bytes))
         throw ImageError(label + ": file larger than 1 GiB, refused");
     int len = static_cast<int>(size);
+
+    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it (image/image_jpeg.cpp), header
+    // included: stb's JPEG header parser is not given JPEG bytes at all then.
+    const bool jpeg = size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+    if (jpeg) {
+        RgbImage image;
+        std::string problem;
+        jpeg_result result = image_decode_jpeg(bytes, size, {max_side, max_pixels}, image, problem);
+        if (result == jpeg_result::decoded) return image;
+        if (result == jpeg_result::failed) throw ImageError(label + ": " + problem);
+    }
+    // Structure and length first (16-bit and truncated PNM, truncated GIF and BMP, ...).
+    const std::string problem = image_preflight(bytes, size);
+    if (!problem.empty()) throw ImageError(label + ": " + problem);
+
     int width = 0, height = 0, channels = 0;
     // Read the header first: the size check must come before stb allocates the pixel buffer.
     if (!stbi_info_from_memory(bytes, len, &width, &height, &channels))
@@ -66,15 +113,14 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
         static_cast<long long>(width) * height > max_pixels)
         throw ImageError(label + ": image too large (" + std::to_string(width) + "x" +
                          std::to_string(height) + ", at most " + std::to_string(max_side) +
-                         " per side and 2^27 pixels)");
+                         " per side and " + std::to_string(max_pixels) + " pixels)");
 
-    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it: see image/image_jpeg.cpp.
-    if (size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
-        RgbImage image;
-        std::string problem;
-        jpeg_result result = image_decode_jpeg(bytes, size, {max_side, max_pixels}, image, problem);
-        if (result == jpeg_result::decoded) return image;
-        if (result == jpeg_result::failed) throw ImageError(label + ": " + problem);
+    // The one format without a signature: what stb accepted and is none of the others is a TGA.
+    if (!jpeg && !is_png(bytes, size) && !is_gif(bytes, size)) {
+        if (!(size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') && !(size >= 2 && bytes[0] == 'P')) {
+            const std::string tga_problem = image_preflight_tga(bytes, size);
+            if (!tga_problem.empty()) throw ImageError(label + ": " + tga_problem);
+        }
     }
 
     // Asking stb for 3 channels replicates grey and drops alpha without compositing, which is

@@ -9,6 +9,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <vector>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -37,12 +38,26 @@ void on_message(j_common_ptr info, int level) {
     if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) failure->truncated = true;
 }
 
+// Pillow's CMYK -> RGB: R = (255 - K) - C (255 - K) / 255 with its rounding of the division.
+void cmyk_to_rgb(const uint8_t* cmyk, int width, bool inverted, uint8_t* rgb) {
+    for (int x = 0; x < width; x++) {
+        int ink[4];
+        for (int c = 0; c < 4; c++) ink[c] = inverted ? 255 - cmyk[4 * x + c] : cmyk[4 * x + c];
+        const int paper = 255 - ink[3];
+        for (int c = 0; c < 3; c++) {
+            const int product = ink[c] * paper + 128;
+            const int value = paper - (((product >> 8) + product) >> 8);
+            rgb[3 * x + c] = static_cast<uint8_t>(value < 0 ? 0 : value > 255 ? 255 : value);
+        }
+    }
+}
+
 }  // namespace
 
 // Everything that must survive the longjmp lives in the caller's frame or on the heap, and no
 // object with a destructor is created between setjmp and the libjpeg calls that may jump.
 static bool decode_with_libjpeg(const uint8_t* bytes, size_t size, const image_limits& limits,
-                                RgbImage& image, std::string& problem) {
+                                RgbImage& image, std::vector<uint8_t>& cmyk_row, std::string& problem) {
     jpeg_decompress_struct info;
     jpeg_failure failure;
     info.err = jpeg_std_error(&failure.manager);
@@ -56,10 +71,13 @@ static bool decode_with_libjpeg(const uint8_t* bytes, size_t size, const image_l
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, bytes, static_cast<unsigned long>(size));
     jpeg_read_header(&info, TRUE);
-    // CMYK and YCCK cannot become RGB inside libjpeg: leave those to stb_image.
-    if (info.jpeg_color_space != JCS_GRAYSCALE && info.jpeg_color_space != JCS_YCbCr &&
+    // CMYK and YCCK cannot become RGB inside libjpeg: it gives CMYK, converted below as Pillow
+    // does. (They are not handed to stb_image: its JPEG parser must never see untrusted bytes.)
+    const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+    if (!cmyk && info.jpeg_color_space != JCS_GRAYSCALE && info.jpeg_color_space != JCS_YCbCr &&
         info.jpeg_color_space != JCS_RGB) {
         jpeg_destroy_decompress(&info);
+        problem = "unsupported JPEG colour space";
         return false;
     }
     long long width = info.image_width, height = info.image_height;
@@ -67,17 +85,22 @@ static bool decode_with_libjpeg(const uint8_t* bytes, size_t size, const image_l
         width * height > limits.max_pixels) {
         jpeg_destroy_decompress(&info);
         problem = "image too large (" + std::to_string(width) + "x" + std::to_string(height) +
-                  ", at most " + std::to_string(limits.max_side) + " per side and 2^27 pixels)";
+                  ", at most " + std::to_string(limits.max_side) + " per side and " + std::to_string(limits.max_pixels) + " pixels)";
         return false;
     }
-    info.out_color_space = JCS_RGB;
+    info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&info);
     image.width = static_cast<int>(info.output_width);
     image.height = static_cast<int>(info.output_height);
     image.pixels.resize(static_cast<size_t>(image.width) * image.height * 3);
+    // One CMYK row at a time, in the caller's buffer (it survives a longjmp).
+    if (cmyk) cmyk_row.resize(static_cast<size_t>(image.width) * 4);
+    const bool inverted = info.saw_Adobe_marker;  // Adobe's CMYK JPEGs store inverted ink
     while (info.output_scanline < info.output_height) {
-        JSAMPROW row = &image.pixels[static_cast<size_t>(info.output_scanline) * image.width * 3];
+        uint8_t* out = &image.pixels[static_cast<size_t>(info.output_scanline) * image.width * 3];
+        JSAMPROW row = cmyk ? cmyk_row.data() : out;
         jpeg_read_scanlines(&info, &row, 1);
+        if (cmyk) cmyk_to_rgb(cmyk_row.data(), image.width, inverted, out);
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
@@ -91,7 +114,8 @@ static bool decode_with_libjpeg(const uint8_t* bytes, size_t size, const image_l
 jpeg_result image_decode_jpeg(const uint8_t* bytes, size_t size, const image_limits& limits,
                               RgbImage& image, std::string& problem) {
     problem.clear();
-    if (decode_with_libjpeg(bytes, size, limits, image, problem)) return jpeg_result::decoded;
+    std::vector<uint8_t> cmyk_row;
+    if (decode_with_libjpeg(bytes, size, limits, image, cmyk_row, problem)) return jpeg_result::decoded;
     return problem.empty() ? jpeg_result::not_handled : jpeg_result::failed;
 }
 

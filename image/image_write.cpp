@@ -11,14 +11,26 @@
 
 namespace sparsifiner {
 
-void image_write_png(const std::string& path, const RgbImage& image) {
+namespace {
+
+void append_bytes(void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(context);
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    out->insert(out->end(), bytes, bytes + size);
+}
+
+}  // namespace
+
+std::vector<uint8_t> image_encode_png(const RgbImage& image, const std::string& label) {
     if (image.width <= 0 || image.height <= 0 ||
         image.pixels.size() != (size_t)image.width * image.height * 3)
-        throw ImageError(path + ": nothing to write (an empty or inconsistent image)");
-    // stb reports failure only as 0 (it cannot open the file or allocate): the usual cause is
-    // a missing folder or no permission.
-    const int ok = stbi_write_png(path.c_str(), image.width, image.height, 3, image.pixels.data(), image.width * 3);
-    if (!ok) throw ImageError(path + ": cannot write the PNG (does the folder exist, is it writable?)");
+        throw ImageError(label + ": nothing to write (an empty or inconsistent image)");
+    std::vector<uint8_t> bytes;
+    // stb reports failure only as 0 (it could not allocate).
+    const int ok = stbi_write_png_to_func(append_bytes, &bytes, image.width, image.height, 3, image.pixels.data(),
+                                          image.width * 3);
+    if (!ok) throw ImageError(label + ": cannot encode the PNG");
+    return bytes;
 }
 
 }  // namespace sparsifiner

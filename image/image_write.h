@@ -1,13 +1,16 @@
 #pragma once
 // Writing 8-bit RGB images as PNG (stb_image_write), for pictures the tool draws.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "image/image.h"
 
 namespace sparsifiner {
 
-// Writes image as an RGB PNG at path. Throws ImageError "<path>: <problem>" when the image is
-// empty or inconsistent, or the file cannot be written.
-void image_write_png(const std::string& path, const RgbImage& image);
+// Encodes image as an RGB PNG in memory (the caller writes the bytes: cli/output_file.h writes
+// them atomically). Throws ImageError "<label>: <problem>" when the image is empty or
+// inconsistent, or the encoder fails.
+std::vector<uint8_t> image_encode_png(const RgbImage& image, const std::string& label);
 
 }  // namespace sparsifiner

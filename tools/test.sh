@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds from scratch and runs every test: unit tests, PyTorch parity, converter, preprocessing,
-# CLI, and a bounded libFuzzer run of the weight-file loader. Exits non-zero on any failure.
+# CLI, and bounded libFuzzer runs (ASan + UBSan) of the weight-file loader and of the image
+# decoders (30 s each). Exits non-zero on any failure.
 # Ends with every test's wall time, slowest first, so that a slow test is seen.
 # SPARSIFINER_FULL_TESTS=1 adds the long checks (e.g. the bundled models on all 10k test images
 # and the PyTorch recomputation of their stored reference predictions).
@@ -16,7 +17,7 @@ status=0
 (cd build-test && ctest --output-on-failure --timeout 1500) 2>&1 | tee build-test/ctest.log || status=$?
 tested=$(date +%s)
 if [ "$status" -eq 0 ]; then
-  FUZZ_BUILD_DIR="$PWD/build-fuzz" tests/fuzz/run_fuzz.sh 60 || status=$?
+  FUZZ_BUILD_DIR="$PWD/build-fuzz" tests/fuzz/run_fuzz.sh 30 || status=$?
 fi
 finished=$(date +%s)
 echo

@@ -552,6 +552,7 @@ def cast_tensors(tensors, dtype):
 
 
 def convert(args):
+    check_output_path(args.output)
     obj, input_meta = load_input(args.input)
     sd = select_state_dict(args.input, obj, args.key)
     tensors = clean_state_dict(args.input, sd)
@@ -566,8 +567,21 @@ def convert(args):
         write_safetensors(args.output, tensors, meta)
     except OSError as err:
         raise ConvertError(f"{args.output}: cannot write ({err.strerror})", EXIT_OUTPUT) from None
+    except ValueError as err:
+        raise ConvertError(str(err), EXIT_OUTPUT) from None
     warn(f"wrote {args.output}: {meta['arch']}, {len(tensors)} tensors")
     return meta
+
+
+def check_output_path(path):
+    """Before the work: -o must name a file in an existing, writable folder."""
+    if os.path.isdir(path) or path.endswith("/"):
+        raise ConvertError(f"{path}: is a folder, not a file name", EXIT_OUTPUT)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ConvertError(f"{path}: cannot write: folder {folder} does not exist", EXIT_OUTPUT)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConvertError(f"{path}: cannot write in folder {folder} (permission denied)", EXIT_OUTPUT)
 
 
 def main(argv=None):

@@ -2,6 +2,7 @@
 // every tensor the geometry implies is declared with its expected shape and checked against the
 // file before anything is converted. Whatever the file holds beyond that is an error too: a
 // tensor nobody reads usually means a geometry or naming mistake that would otherwise go unseen.
+#include <cmath>
 #include <algorithm>
 #include <set>
 
@@ -274,6 +275,10 @@ public:
         for (const auto& load : loads_) {
             load.out->resize(static_cast<size_t>(load.view->numel()));
             tensor_to_f32(*load.view, load.out->data());
+            // NaN or infinity in a weight can only poison every output (NaN probabilities); a
+            // trained model never holds one, so the file is refused, naming the tensor.
+            for (float value : *load.out)
+                if (!std::isfinite(value)) fail(file_, load.view->name, "holds NaN or infinite values");
         }
     }
 

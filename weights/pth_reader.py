@@ -224,6 +224,10 @@ class _SafeUnpickler(pickle.Unpickler):
         return self.storages[key]
 
 
+# The pickle holds names and tensor descriptions, never tensor data: a few MB at most.
+_MAX_PICKLE_BYTES = 64 << 20
+
+
 def load_pth(path):
     """Load a zip-format PyTorch checkpoint into plain Python objects and numpy arrays."""
     label = str(path)
@@ -265,13 +269,26 @@ def _load_from_archive(archive, label):
         entry = f"{prefix}data/{key}"
         if entry not in names:
             raise CheckpointError(f"{label}: storage entry '{entry}' is missing from the zip")
-        # zipfile never inflates past the declared size, so checking it first bounds memory.
-        declared = archive.getinfo(entry).file_size
+        # torch.save stores storages uncompressed. A compressed one could be a zip bomb (a 4 MB
+        # file inflating to gigabytes): refused. A stored entry's size is bytes really in the
+        # file, so nothing read here can exceed the file's size.
+        info = archive.getinfo(entry)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"{label}: storage {key} is compressed; torch.save writes storages "
+                                  f"uncompressed (refused: a compressed entry can inflate without bound)")
+        declared = info.file_size
+        if declared != info.compress_size:
+            raise CheckpointError(f"{label}: storage {key}: stored entry with inconsistent sizes")
         if declared != expected_size:
             raise CheckpointError(f"{label}: storage {key} has {declared} bytes, expected "
                                   f"{expected_size}")
         return archive.read(entry)
 
+    # zipfile never inflates past an entry's declared size: bounding that bounds the pickle.
+    pickle_size = archive.getinfo(pickles[0]).file_size
+    if pickle_size > _MAX_PICKLE_BYTES:
+        raise CheckpointError(f"{label}: {pickles[0]} declares {pickle_size} bytes, more than the "
+                              f"{_MAX_PICKLE_BYTES >> 20} MiB a checkpoint's pickle needs (refused)")
     with archive.open(pickles[0]) as pkl:
         unpickler = _SafeUnpickler(pkl, label, read_storage)
         obj = unpickler.load()

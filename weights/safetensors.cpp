@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <set>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -25,38 +26,73 @@ const size_t max_rank = 8;
 // JSON nesting deeper than this cannot be a valid header (it needs 3 levels); refusing early
 // keeps a hostile "[[[[..." from costing memory and time.
 const int max_json_depth = 16;
+// A DeiT-B Sparsifiner has about 250 tensors; the cap leaves room for any ViT while keeping a
+// hostile header (1M tiny entries fit under the byte limit) to a bounded cost.
+const size_t max_header_entries = 20000;
 
 struct JsonRejected {
     std::string problem;
 };
 
-// Thrown out of nlohmann's parser callback: rejects duplicate keys (nlohmann would silently keep
-// the last one, so two readers could disagree on what a file holds) and deep nesting.
+// The header's shape is checked in a first pass with nlohmann's SAX interface, which builds
+// nothing: duplicate keys (nlohmann would silently keep the last one, so two readers could
+// disagree on what a file holds), deep nesting, and too many entries. Only then is the DOM
+// built, by the plain parser. (A parser *callback* would do the same checks in one pass, but
+// nlohmann's callback parser rescans the whole enclosing object each time a child object ends:
+// quadratic in the number of tensors, 72 s for a 100k-entry header.)
 class HeaderGuard {
 public:
-    bool operator()(int depth, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) {
-            if (depth >= max_json_depth) {
-                throw JsonRejected{"JSON nested deeper than " + std::to_string(max_json_depth)};
-            }
-            if (event == json::parse_event_t::object_start) keys_.emplace_back();
-        } else if (event == json::parse_event_t::object_end) {
-            keys_.pop_back();
-        } else if (event == json::parse_event_t::key) {
-            const std::string& key = parsed.get_ref<const std::string&>();
-            if (!keys_.back().insert(key).second) throw JsonRejected{"duplicate key \"" + printable_name(key) + "\""};
-        }
+    bool null() { return true; }
+    bool boolean(bool) { return true; }
+    bool number_integer(json::number_integer_t) { return true; }
+    bool number_unsigned(json::number_unsigned_t) { return true; }
+    bool number_float(json::number_float_t, const json::string_t&) { return true; }
+    bool string(json::string_t&) { return true; }
+    bool binary(json::binary_t&) { return true; }
+    bool start_object(std::size_t) {
+        open();
+        keys_.emplace_back();
         return true;
+    }
+    bool key(json::string_t& key) {
+        if (keys_.size() == 1 && ++top_level_entries_ > max_header_entries)
+            throw JsonRejected{"more than " + std::to_string(max_header_entries) + " entries"};
+        if (!keys_.back().insert(key).second) throw JsonRejected{"duplicate key \"" + printable_name(key) + "\""};
+        return true;
+    }
+    bool end_object() {
+        keys_.pop_back();
+        depth_--;
+        return true;
+    }
+    bool start_array(std::size_t) {
+        open();
+        keys_.emplace_back();  // arrays have no keys; keeps keys_ and depth_ in step
+        return true;
+    }
+    bool end_array() {
+        keys_.pop_back();
+        depth_--;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& error) {
+        throw JsonRejected{std::string("not valid JSON: ") + error.what()};
     }
 
 private:
-    std::vector<std::set<std::string>> keys_;
+    void open() {
+        if (++depth_ > max_json_depth) throw JsonRejected{"JSON nested deeper than " + std::to_string(max_json_depth)};
+    }
+    int depth_ = 0;
+    size_t top_level_entries_ = 0;
+    std::vector<std::unordered_set<std::string>> keys_;
 };
 
 json parse_header_json(const uint8_t* begin, const uint8_t* end, const std::string& label) {
     HeaderGuard guard;
     try {
-        return json::parse(begin, end, std::ref(guard), true, false);
+        json::sax_parse(begin, end, &guard, json::input_format_t::json, true, false);
+        return json::parse(begin, end, nullptr, true, false);
     } catch (const JsonRejected& rejected) {
         throw_weight_error(label, "header", rejected.problem);
     } catch (const json::exception& error) {

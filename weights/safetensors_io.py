@@ -18,6 +18,7 @@ forbids holes, so nothing is padded between tensors).
 import json
 import os
 import struct
+import tempfile
 
 import numpy as np
 
@@ -79,14 +80,32 @@ def write_safetensors(path, tensors, metadata):
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
-    # Write beside the target, then rename: a crash never leaves a half-written model behind.
-    tmp_path = f"{path}.tmp{os.getpid()}"
-    with open(tmp_path, "wb") as out:
-        out.write(struct.pack("<Q", len(text)))
-        out.write(text)
-        for data in chunks:
-            out.write(data)
-    os.replace(tmp_path, path)
+    # Write beside the target, then rename: a crash never leaves a half-written model behind,
+    # and a failed write (a full disk) leaves no temporary file either.
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a folder, not a file name")
+    fd, tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp",
+                                    dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(struct.pack("<Q", len(text)))
+            out.write(text)
+            for data in chunks:
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_safetensors(path):

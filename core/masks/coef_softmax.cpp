@@ -37,7 +37,8 @@ __attribute__((optimize("no-trapping-math"))) inline float exp_nonpositive_inlin
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r;
     p = p + 1.0f;
-    const int32_t bits = (ni + 127) << 23;
+    // Unsigned: a NaN input (which finite weights never produce) must not shift a negative value.
+    const uint32_t bits = static_cast<uint32_t>(ni + 127) << 23;
     float two_n;
     std::memcpy(&two_n, &bits, sizeof two_n);
     const float e = p * two_n;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the safetensors fuzzer with clang-14 (ASan + UBSan + libFuzzer) in its own build directory
-# and runs it for a bounded time from a scratch copy of the committed seed corpus.
-# Exit status: 0 when nothing was found, non-zero on any finding or build failure.
+# Builds the fuzzers with clang-14 (ASan + UBSan + libFuzzer) in their own build directory and runs
+# each for a bounded time from a scratch copy of its seed corpus: fuzz_safetensors (the weight
+# loader; committed seeds in corpus/) and fuzz_image (every image decoder + preprocessing; seeds
+# made by make_image_seeds.py). Exit status: 0 when nothing was found, non-zero on any finding or
+# build failure.
 #
-#   tests/fuzz/run_fuzz.sh [seconds]        default 60
+#   tests/fuzz/run_fuzz.sh [seconds]        default 60, for EACH target
 #   FUZZ_BUILD_DIR=/somewhere tests/fuzz/run_fuzz.sh
 #   FUZZ_KEEP_CORPUS=dir   also copy the grown corpus there (to pick new seeds by hand)
 set -euo pipefail
@@ -19,11 +21,12 @@ fi
 
 cmake -S "$source_dir" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DSPARSIFINER_FUZZ=ON -DSPARSIFINER_TESTS=ON >/dev/null
-cmake --build "$build_dir" --target fuzz_safetensors -j2
+cmake --build "$build_dir" --target fuzz_safetensors fuzz_image -j2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sparsifiner-fuzz.XXXXXX")
-mkdir -p "$work/corpus" "$work/artifacts"
+mkdir -p "$work/corpus" "$work/artifacts" "$work/image_corpus"
 cp "$source_dir"/tests/fuzz/corpus/* "$work/corpus/"
+/usr/bin/python3 "$source_dir"/tests/fuzz/make_image_seeds.py "$work/image_corpus"
 
 # Tokens the mutator splices in: header keys, dtypes and the tensor names a DeiT loader looks for.
 cat > "$work/safetensors.dict" <<'DICT'
@@ -60,6 +63,12 @@ status=0
 "$build_dir/tests/fuzz_safetensors" "$work/corpus" -dict="$work/safetensors.dict" \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="$work/artifacts/" -print_final_stats=1 || status=$?
+# Image headers may promise big pictures: the target caps them at 2^20 pixels before decoding.
+image_status=0
+"$build_dir/tests/fuzz_image" "$work/image_corpus" \
+    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -artifact_prefix="$work/artifacts/image-" -print_final_stats=1 || image_status=$?
+[ "$status" -ne 0 ] || status=$image_status
 
 if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
     mkdir -p "$FUZZ_KEEP_CORPUS" && cp "$work/corpus/"* "$FUZZ_KEEP_CORPUS/"

@@ -374,6 +374,28 @@ class TestRefusals(ConverterCase):
                 zout.writestr(item, data)
         self.assertIn("storage", self.convert_fails(bad))
 
+    def test_zip_bombs_are_refused_before_inflating(self):
+        # A storage recompressed with deflate: torch never writes one, and a small file could
+        # inflate to gigabytes (the data sizes here are tiny; refusal must not depend on them).
+        good = self.save({"model": make_state_dict()}, "good.pth")
+        bomb = self.path("deflated_storage.pth")
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w") as zout:
+            for item in zin.infolist():
+                compress = zipfile.ZIP_DEFLATED if "/data/" in item.filename else zipfile.ZIP_STORED
+                zout.writestr(item.filename, zin.read(item.filename), compress_type=compress)
+        self.assertIn("compressed", self.convert_fails(bomb))
+        # A pickle declaring more than a checkpoint's pickle needs (deflated zeros: 70 MB in ~70 kB).
+        fat = self.path("fat_pickle.pth")
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(fat, "w") as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                compress = zipfile.ZIP_STORED
+                if item.filename.endswith("data.pkl"):
+                    data, compress = data + bytes(70 << 20), zipfile.ZIP_DEFLATED
+                zout.writestr(item.filename, data, compress_type=compress)
+        self.assertLess(os.path.getsize(fat), os.path.getsize(good) + (1 << 20))
+        self.assertIn("MiB", self.convert_fails(fat))
+
 
 class Evil:
     """Pickles to a call of `func(arg)`: what a hostile checkpoint would contain."""

@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""Writes the seed corpus of the image fuzzer (tests/fuzz/fuzz_image.cpp) into a folder: one small
+file per format and variant the decoders handle, made with Pillow (so no binary blobs in git).
+
+    make_image_seeds.py OUT_DIR
+"""
+import io
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+
+def main():
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(18)
+    rgb = Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8), "RGB")
+    grey = rgb.convert("L")
+    seeds = {
+        "rgb.png": (rgb, "PNG", {}),
+        "grey.png": (grey, "PNG", {}),
+        "rgba.png": (rgb.convert("RGBA"), "PNG", {}),
+        "palette.png": (rgb.convert("P"), "PNG", {}),
+        "interlaced.png": (rgb, "PNG", {"interlace": 1}),
+        "rgb.jpg": (rgb, "JPEG", {"quality": 90}),
+        "grey.jpg": (grey, "JPEG", {}),
+        "progressive.jpg": (rgb, "JPEG", {"progressive": True}),
+        "cmyk.jpg": (rgb.convert("CMYK"), "JPEG", {}),
+        "rgb.gif": (rgb, "GIF", {}),
+        "rgb.bmp": (rgb, "BMP", {}),
+        "grey.bmp": (grey, "BMP", {}),
+        "rgb.tga": (rgb, "TGA", {}),
+        "rle.tga": (rgb, "TGA", {"compression": "tga_rle"}),
+        "grey.pgm": (grey, "PPM", {}),
+        "rgb.ppm": (rgb, "PPM", {}),
+    }
+    for name, (image, fmt, options) in seeds.items():
+        data = io.BytesIO()
+        image.save(data, fmt, **options)
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(data.getvalue())
+
+
+if __name__ == "__main__":
+    main()
