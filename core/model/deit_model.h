@@ -5,6 +5,7 @@
 // over the keys a mask source picks (the learned predictor, oracle or window).
 // Built from loaded weights for one input size; every Linear's weights are handed to oneDNN
 // once, here, so the source DeitWeights may be dropped afterwards.
+// "SPEC n" in comments: section n of docs/design.md (glossary of N, T, D, H, d, K, c, k there).
 #include <cstdint>
 #include <functional>
 #include <memory>

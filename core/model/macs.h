@@ -1,6 +1,7 @@
 #pragma once
 // Multiply-accumulate counts of the dense DeiT (SPEC 5): matrix products and the patch
 // convolution only; LayerNorm, softmax and GELU are element-wise and not counted here.
+// "SPEC n" in comments: section n of docs/design.md.
 #include <vector>
 
 #include "core/model/attention_plan.h"

@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
-source = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-result = subprocess.run([sys.executable, "-m", "unittest", "discover", "-s", os.path.join(source, "bench", "tests")])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR  # noqa: E402
+
+# Not harness.run: the output streams through, as bench/tests stays runnable on its own.
+result = subprocess.run([sys.executable, "-m", "unittest", "discover", "-s", os.path.join(SOURCE_DIR, "bench", "tests")])
 sys.exit(result.returncode)

@@ -27,7 +27,7 @@ sys.path.insert(0, WEIGHTS_DIR)
 from safetensors_io import BF16, bf16_to_f32, f32_to_bf16  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
-from test_parity_dense import find_binary  # noqa: E402
+from harness import find_binary, run  # noqa: E402
 
 # Runs convert.py as __main__ with torch made unimportable; exit 99 if torch got loaded anyway.
 NO_TORCH_WRAPPER = """
@@ -45,8 +45,7 @@ finally:
 
 
 def run_convert(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-c", NO_TORCH_WRAPPER, CONVERT, *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    proc = run([sys.executable, "-c", NO_TORCH_WRAPPER, CONVERT, *args], timeout=120, cwd=cwd)
     assert proc.returncode != 99, "the converter imported torch"
     return proc
 

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "reference"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "py"))
 import deit_ref  # noqa: E402
 import make_fashion_reference  # noqa: E402
-from test_parity_dense import find_binary  # noqa: E402
+from harness import find_binary  # noqa: E402
 
 MODELS = os.path.join(SOURCE, "weights", "models")
 SPARSIFINER_MODEL = os.path.join(MODELS, "fashion_sparsifiner.safetensors")

@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_binary, sparsifiner as run  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
 import deit_ref  # noqa: E402
 import sparsifiner_ref as S  # noqa: E402
-from test_parity_dense import find_binary, parity_images  # noqa: E402
+from test_parity_dense import parity_images  # noqa: E402
 
 GEOMETRY = dict(embed_dim=64, num_heads=2, depth=4, img_size=96, distilled=True)
 TOPK = 3
@@ -43,14 +43,6 @@ TOP_SINGULAR = 32
 # measured on these cases is 1.3e-6 (a singular value); 2e-5 leaves a wide margin over that and
 # still catches, e.g., counting the cls row in the kept mass (a 3.6e-4 change on oracle masks).
 ATOL = 2e-5
-TIMEOUT_S = 300
-
-
-def run(args, expect_rc=0):
-    proc = subprocess.run([find_binary()] + args, capture_output=True, text=True, timeout=TIMEOUT_S)
-    if proc.returncode != expect_rc:
-        raise AssertionError("%s -> exit %d\n%s" % (" ".join(args), proc.returncode, proc.stderr))
-    return proc
 
 
 @unittest.skipIf(find_binary() is None, "SPARSIFINER_BIN not set and no build dir")

@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
-BUILD_DIR = os.environ.get("SPARSIFINER_BUILD_DIR", "")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, BUILD_DIR, SOURCE_DIR, have_binary, run as run_command  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "weights"))
 import deit_ref  # noqa: E402
@@ -39,19 +38,10 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def binary():
-    path = os.environ.get("SPARSIFINER_BIN") or os.path.join(BUILD_DIR, "sparsifiner")
-    return path if os.path.exists(path) else None
-
-
 def run(args, env=None, check_ok=True):
-    full_env = dict(os.environ)
-    full_env.pop("SPARSIFINER_MODEL", None)
-    full_env.update(env or {})
-    result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S, env=full_env)
-    if check_ok and result.returncode != 0:
-        raise AssertionError("%s failed (%d): %s" % (" ".join(args), result.returncode, result.stderr))
-    return result
+    """Every command runs without the caller's SPARSIFINER_MODEL (the bundled-model lookup is tested)."""
+    return run_command(args, expect_rc=0 if check_ok else None, timeout=TIMEOUT_S,
+                       env={"SPARSIFINER_MODEL": None, **(env or {})})
 
 
 def make_random(path, *extra):
@@ -77,12 +67,12 @@ def relative_error(reference, got):
     return float(np.abs(reference - got).max() / np.abs(reference).max())
 
 
-@unittest.skipIf(binary() is None, "sparsifiner binary not built (set SPARSIFINER_BIN)")
+@unittest.skipUnless(have_binary(), "sparsifiner binary not built (set SPARSIFINER_BIN)")
 class GreyModelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sparsifiner_grey_")
-        cls.bin = binary()
+        cls.bin = BIN
         cls.grey_model = os.path.join(cls.tmp, "grey.safetensors")
         make_random(cls.grey_model, "--in-chans", "1", "--mean", str(MEAN), "--std", str(STD), "--crop-pct", "1.0",
                     "--seed", "5")

@@ -11,20 +11,15 @@ import unittest
 
 import numpy as np
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_binary, sparsifiner  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
 import deit_ref  # noqa: E402
 import sparsifiner_ref as S  # noqa: E402
-from test_parity_dense import find_binary  # noqa: E402
 
 
 def run_json(args):
-    proc = subprocess.run([find_binary()] + args + ["--json"], capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise AssertionError(proc.stderr)
-    return json.loads(proc.stdout)
+    return json.loads(sparsifiner(args + ["--json"]).stdout)
 
 
 @unittest.skipIf(find_binary() is None, "SPARSIFINER_BIN not set and no build dir")

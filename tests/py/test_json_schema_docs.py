@@ -14,12 +14,10 @@ import sys
 import tempfile
 import unittest
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_binary, sparsifiner  # noqa: E402
 DOC = os.path.join(SOURCE_DIR, "cli", "JSON_SCHEMAS.md")
 FIXTURE = os.path.join(SOURCE_DIR, "tests", "data", "sweep_folder")
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
-from test_parity_dense import find_binary  # noqa: E402
 
 TIMEOUT_S = 300
 
@@ -60,10 +58,7 @@ def key_paths(value, prefix=""):
 
 
 def run(args, expect_rc=0):
-    proc = subprocess.run([find_binary()] + args, capture_output=True, text=True, timeout=TIMEOUT_S)
-    if proc.returncode != expect_rc:
-        raise AssertionError("%s -> exit %d\n%s" % (" ".join(args), proc.returncode, proc.stderr))
-    return json.loads(proc.stdout)
+    return json.loads(sparsifiner(args, expect_rc, timeout=TIMEOUT_S).stdout)
 
 
 @unittest.skipIf(find_binary() is None, "SPARSIFINER_BIN not set and no build dir")
@@ -121,8 +116,7 @@ class JsonSchemaDocsTest(unittest.TestCase):
         parts = []
         for shard in ("1/2", "2/2"):
             path = os.path.join(self.tmp.name, "part%s.json" % shard[0])
-            proc = subprocess.run([find_binary()] + args + ["--shard", shard], capture_output=True, text=True,
-                                  timeout=TIMEOUT_S)
+            proc = sparsifiner(args + ["--shard", shard], expect_rc=None, timeout=TIMEOUT_S)
             with open(path, "w") as f:
                 f.write(proc.stdout)
             parts.append(path)

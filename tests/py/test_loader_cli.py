@@ -8,10 +8,14 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 
-BIN = os.environ.get("SPARSIFINER_BIN", "sparsifiner")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import find_binary  # noqa: E402
+
+BIN = find_binary() or "sparsifiner"  # else the one on PATH
 EXIT_MODEL_ERROR = 3
 
 # A tiny custom DeiT: numbers chosen to be distinctive in `info` output.

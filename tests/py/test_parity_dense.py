@@ -27,24 +27,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_binary, remove_temp_dir, run, temp_dir  # noqa: E402,F401
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
 import deit_ref  # noqa: E402
 
 REL_TOL = 2e-5
 NUM_CLASSES = 100  # enough for a meaningful top-1, small enough to keep the files light
 CLI_TIMEOUT_S = 300
-
-
-def find_binary():
-    path = os.environ.get("SPARSIFINER_BIN")
-    if path:
-        return path
-    build_dir = os.environ.get("SPARSIFINER_BUILD_DIR")
-    if build_dir and os.path.exists(os.path.join(build_dir, "sparsifiner")):
-        return os.path.join(build_dir, "sparsifiner")
-    return None
 
 
 def smooth_image(size, seed):
@@ -75,16 +65,13 @@ def max_rel_diff(ref, got):
 class DenseParityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="sparsifiner_parity_")
+        cls.tmp = temp_dir("sparsifiner_parity_")
         cls.models = {}  # key -> (path, config, reference model)
         cls.reference_cache = {}
 
     @classmethod
     def tearDownClass(cls):
-        if os.environ.get("SPARSIFINER_KEEP_TMP"):
-            print("kept", cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        remove_temp_dir(cls.tmp)
 
     # -- fixtures ---------------------------------------------------------------------------------
 
@@ -127,7 +114,7 @@ class DenseParityTest(unittest.TestCase):
         cmd = [binary, "classify", "-m", model_path] + image_paths + [
             "--crop-pct", "1.0", "--img-size", str(img_size), "--batch", "2",
             "--threads", str(threads), "--json", "--logits", "--dump-activations", dump]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+        proc = run(cmd, timeout=CLI_TIMEOUT_S)
         self.assertEqual(proc.returncode, 0, "%s\nexit %d, stderr:\n%s" % (" ".join(cmd), proc.returncode, proc.stderr))
         doc = json.loads(proc.stdout)
         return doc, dump

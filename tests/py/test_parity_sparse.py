@@ -46,13 +46,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_binary, remove_temp_dir, run, temp_dir  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "py"))
 import deit_ref  # noqa: E402
 import sparsifiner_ref as S  # noqa: E402
-from test_parity_dense import find_binary, max_rel_diff, parity_images, smooth_image  # noqa: E402
+from test_parity_dense import max_rel_diff, parity_images, smooth_image  # noqa: E402
 
 REL_TOL = 2e-5  # as the dense test; measured ~3e-6 on DeiT-S with masks and pruning
 AMBIGUOUS_REL = 1e-5  # oracle rows and token rankings whose cut gap is below this may differ
@@ -82,15 +82,12 @@ def ambiguous_rows(entry, level=AMBIGUOUS_REL):
 class SparseParityBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="sparsifiner_sparse_parity_")
+        cls.tmp = temp_dir("sparsifiner_sparse_parity_")
         cls.models = {}
 
     @classmethod
     def tearDownClass(cls):
-        if os.environ.get("SPARSIFINER_KEEP_TMP"):
-            print("kept", cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        remove_temp_dir(cls.tmp)
 
     # -- fixtures ---------------------------------------------------------------------------------
 
@@ -129,7 +126,7 @@ class SparseParityBase(unittest.TestCase):
         cmd = [binary, "classify", "-m", model_path] + image_paths + [
             "--crop-pct", "1.0", "--batch", "2", "--threads", "2", "--json", "--logits",
             "--dump-activations", acts, "--dump-masks", masks] + flags
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+        proc = run(cmd, timeout=CLI_TIMEOUT_S)
         self.assertEqual(proc.returncode, 0, "%s\nexit %d, stderr:\n%s" % (" ".join(cmd), proc.returncode, proc.stderr))
         return json.loads(proc.stdout), acts, masks
 

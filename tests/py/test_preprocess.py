@@ -23,20 +23,9 @@ import torch
 import torchvision.transforms as T
 from PIL import Image
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_tool  # noqa: E402
 PHOTOS = os.path.join(SOURCE_DIR, "tests", "data", "photos")
-
-
-def find_tool(name, env_name):
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    build = os.environ.get("SPARSIFINER_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
-    for candidate in [os.path.join(build, "tests", name), os.path.join(build, name)] + \
-            sorted(glob.glob(os.path.join(build, "**", name), recursive=True)):
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    sys.exit(f"{name} not found under {build}: build it or set {env_name}")
 
 
 TOOL = find_tool("preprocess_dump", "PREPROCESS_DUMP")

@@ -10,17 +10,14 @@ import unittest
 
 import numpy as np
 
-BIN = os.environ.get("SPARSIFINER_BIN", "")
-SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
 MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
 
 
 def profile(*args, repeat=2, warmup=0):
-    result = subprocess.run([BIN, "profile", "--json", "--repeat", str(repeat), "--warmup", str(warmup), *args],
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise AssertionError(result.stderr)
-    return json.loads(result.stdout)
+    return json.loads(sparsifiner(["profile", "--json", "--repeat", repeat, "--warmup", warmup, *args],
+                                  timeout=600).stdout)
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")

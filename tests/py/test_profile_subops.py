@@ -7,9 +7,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, sparsifiner  # noqa: E402
 from test_profile import profile as profile_json  # noqa: E402
-
-BIN = os.environ.get("SPARSIFINER_BIN", "")
 
 LEARNED_PHASES = {"alive_slice", "qc", "kc", "kl", "cheap", "coef_topk", "coef_basis", "key_topk"}
 DENSE_ATTENTION = {"qk", "softmax", "pv"}
@@ -20,11 +19,7 @@ def profile(*args):
 
 
 def table(*args):
-    result = subprocess.run([BIN, "profile", "--repeat", "2", "--warmup", "0", *args],
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise AssertionError(result.stderr)
-    return result.stdout
+    return sparsifiner(["profile", "--repeat", "2", "--warmup", "0", *args], timeout=600).stdout
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")

@@ -16,19 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def find_tool(name, env_name):
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    build = os.environ.get("SPARSIFINER_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
-    for candidate in [os.path.join(build, "tests", name), os.path.join(build, name)] + \
-            sorted(glob.glob(os.path.join(build, "**", name), recursive=True)):
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    sys.exit(f"{name} not found under {build}: build it or set {env_name}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SOURCE_DIR, find_tool  # noqa: E402
 
 
 TOOL = find_tool("resample_dump", "RESAMPLE_DUMP")

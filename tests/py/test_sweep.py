@@ -28,24 +28,12 @@ import unittest
 
 import numpy as np
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, BUILD_DIR, SOURCE_DIR, sparsifiner  # noqa: E402
 FIXTURE = os.path.join(SOURCE_DIR, "tests", "data", "sweep_folder")
 CLASSES = ["bars", "blobs", "checks", "rings", "stripes"]
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 TIMEOUT_S = 300
-
-
-def find_binary():
-    path = os.environ.get("SPARSIFINER_BIN")
-    if path:
-        return path
-    build_dir = os.environ.get("SPARSIFINER_BUILD_DIR", "")
-    candidate = os.path.join(build_dir, "sparsifiner")
-    return candidate if os.path.exists(candidate) else None
-
-
-BIN = find_binary()
 
 
 def make_model(directory, sparsifiner=True, seed=0):
@@ -58,12 +46,8 @@ def make_model(directory, sparsifiner=True, seed=0):
     return path
 
 
-def run(args, expect_rc=0):
-    result = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=TIMEOUT_S)
-    if result.returncode != expect_rc:
-        raise AssertionError("%s -> exit %d (expected %d)\nstderr: %s" %
-                             (" ".join(args), result.returncode, expect_rc, result.stderr))
-    return result
+def run(args, expect_rc=0):  # test_sweep_parallel imports it
+    return sparsifiner(args, expect_rc, timeout=TIMEOUT_S)
 
 
 def sweep_json(args, expect_rc=0):
@@ -149,7 +133,7 @@ class SweepTest(unittest.TestCase):
             self.assertEqual(row["top1_correct"], self.doc["dense"]["top1_correct"])
 
     def test_dense_accuracy_matches_the_pytorch_reference(self):
-        dump = os.path.join(os.environ.get("SPARSIFINER_BUILD_DIR", ""), "tests", "preprocess_dump")
+        dump = os.path.join(BUILD_DIR, "tests", "preprocess_dump")
         if not os.path.exists(dump):
             self.skipTest("preprocess_dump test tool not built (%s)" % dump)
         sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "reference"))

@@ -9,17 +9,14 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-BIN = os.environ.get("SPARSIFINER_BIN", "")
-SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
 FIXTURE = os.path.join(SOURCE, "tests", "data", "sweep_folder")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def run(*args):
-    result = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise AssertionError(result.stderr)
-    return result.stdout
+    return sparsifiner(args, timeout=600).stdout
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")

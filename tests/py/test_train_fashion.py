@@ -16,18 +16,13 @@ import unittest
 
 import torch
 
-SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR",
-                            os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
-BUILD_DIR = os.environ.get("SPARSIFINER_BUILD_DIR", "")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, SOURCE_DIR, run as run_command  # noqa: E402
 TRAIN = os.path.join(SOURCE_DIR, "weights", "train_fashion.py")
 CONVERT = os.path.join(SOURCE_DIR, "weights", "convert.py")
 FASHION = "/usr/share/datasets/fashion-mnist"
 LIMIT = ["--limit", "128", "--depth", "2"]
 TIMEOUT_S = 600
-
-
-def binary():
-    return os.environ.get("SPARSIFINER_BIN") or os.path.join(BUILD_DIR, "sparsifiner")
 
 
 def train(*args, expect_ok=True):
@@ -112,7 +107,7 @@ class TrainFashionTest(unittest.TestCase):
         out = os.path.join(run, "continued.safetensors")
         subprocess.run([sys.executable, CONVERT, os.path.join(run, "sparsifiner.pth"), "-o", out],
                        check=True, capture_output=True, timeout=TIMEOUT_S)
-        info = subprocess.run([binary(), "info", "-m", out], capture_output=True, text=True, timeout=TIMEOUT_S)
+        info = run_command([BIN, "info", "-m", out], timeout=TIMEOUT_S)
         self.assertEqual(info.returncode, 0, info.stderr)
         self.assertIn("predictor", info.stdout)
 
