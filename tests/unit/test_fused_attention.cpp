@@ -136,7 +136,7 @@ TEST_CASE("fused attention equals the oneDNN dense path") {
     const size_t n = static_cast<size_t>(2) * 197 * 384;
     std::vector<float> dense_out(n), scores(static_cast<size_t>(2) * 6 * 197 * 197), out(n);
     DenseAttention dense(6, 64);
-    dense.forward(p.qkv.data(), scores.data(), dense_out.data(), 2, 197);
+    dense.forward_onednn(p.qkv.data(), scores.data(), dense_out.data(), 2, 197);
     fused_attention_forward(p.qkv.data(), out.data(), nullptr, 2, 197, 6, 64);
     double worst = 0;
     for (size_t i = 0; i < n; i++) worst = std::max(worst, static_cast<double>(std::fabs(out[i] - dense_out[i])));
