@@ -1,5 +1,6 @@
 // sparsifiner bench: forward-pass latency over batch sizes and thread counts, with our GFLOP/s
 // beside a large oneDNN matmul timed in the same run. bench/compare.py adds the peers.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -7,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/deit_model.h"
+#include "core/forward_stats.h"
 #include "core/macs.h"
 #include "core/matmul_peak.h"
 #include "core/threading.h"
@@ -48,8 +50,8 @@ int bench_run(const BenchFlags& flags) {
 
     nlohmann::json configs = nlohmann::json::array(), peaks = nlohmann::json::object();
     if (!flags.json)
-        std::printf("%6s %7s %10s %10s %10s %9s  %s\n", "batch", "threads", "median ms", "p90 ms", "GFLOP/s",
-                    "of peak", "oneDNN matmul impl");
+        std::printf("%6s %7s %10s %10s %10s %10s %9s  %s\n", "batch", "threads", "median ms", "p90 ms", "images/s",
+                    "GFLOP/s", "of peak", "oneDNN Linear implementations");
     for (int threads : thread_counts) {
         threads_set(threads);
         MatmulPeak peak;
@@ -59,6 +61,13 @@ int bench_run(const BenchFlags& flags) {
                                               {"best_gflops", peak.best_gflops}};
         }
         for (int B : batches) {
+            // One untimed pass that records the row count every Linear runs at (it also creates
+            // the oneDNN plans, so the warm-up and the timed runs allocate nothing).
+            ForwardStats pass_stats;
+            ForwardObserver observer;
+            observer.stats = &pass_stats;
+            model.forward(images.data(), B, logits.data(), &observer);
+            const auto linears = model.linear_implementations(pass_stats);
             for (int i = 0; i < flags.warmup; i++) model.forward(images.data(), B, logits.data());
             std::vector<double> samples_ms;
             for (int i = 0; i < flags.runs; i++) {
@@ -69,16 +78,29 @@ int bench_run(const BenchFlags& flags) {
             const double median = quantile(samples_ms, 0.5), p90 = quantile(samples_ms, 0.9);
             const double gflops = 2.0 * macs_per_image * B / (median / 1e3) / 1e9;
             const double fraction = peak.median_gflops > 0 ? gflops / peak.median_gflops : 0;
-            const std::string impl = model.linear_implementation(B);
+            const double images_per_second = B / (median / 1e3);
+            // Every Linear's implementation; the table names each distinct one once.
+            nlohmann::json linear_json = nlohmann::json::array();
+            std::vector<std::string> distinct;
+            bool any_reference = false;
+            for (const auto& linear : linears) {
+                linear_json.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
+                if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end())
+                    distinct.push_back(linear.impl);
+                any_reference = any_reference || linear.impl.find("ref") != std::string::npos;
+            }
+            std::string impl;
+            for (const std::string& name : distinct) impl += (impl.empty() ? "" : ", ") + name;
             configs.push_back({{"batch", B}, {"threads", threads}, {"median_ms", median}, {"p90_ms", p90},
                                {"min_ms", quantile(samples_ms, 0)}, {"samples_ms", samples_ms},
-                               {"gflops", gflops}, {"peak_gflops", peak.median_gflops},
-                               {"peak_fraction", fraction}, {"linear_impl", impl}});
+                               {"images_per_second", images_per_second}, {"gflops", gflops},
+                               {"peak_gflops", peak.median_gflops}, {"peak_fraction", fraction},
+                               {"linear_impls", linear_json}, {"linear_reference", any_reference}});
             if (!flags.json) {
                 char of_peak[16] = "        -";  // --no-peak: nothing to compare with
                 if (peak.median_gflops > 0) std::snprintf(of_peak, sizeof of_peak, "%8.0f%%", 100 * fraction);
-                std::printf("%6d %7d %10.2f %10.2f %10.1f %s  %s\n", B, threads, median, p90, gflops, of_peak,
-                            impl.c_str());
+                std::printf("%6d %7d %10.2f %10.2f %10.1f %10.1f %s  %s\n", B, threads, median, p90,
+                            images_per_second, gflops, of_peak, impl.c_str());
                 std::fflush(stdout);
             }
         }

@@ -345,8 +345,25 @@ void DeitModel::forward(const float* images, int B, float* logits, const Forward
     }
 }
 
-std::string DeitModel::linear_implementation(int B) {
-    return blocks_.empty() ? "" : blocks_[0].qkv.implementation(B * tokens_);
+std::vector<DeitModel::LinearImplementation> DeitModel::linear_implementations(const ForwardStats& stats) {
+    std::vector<LinearImplementation> list;
+    auto add = [&](const char* layer, Linear& linear, int rows) {
+        for (const auto& entry : list)
+            if (entry.layer == layer && entry.rows == rows) return;
+        list.push_back({layer, rows, linear.implementation(rows)});
+    };
+    const int B = stats.batch;
+    add("patch_embed", patch_embed_, B * grid_ * grid_);
+    for (size_t i = 0; i < blocks_.size() && i < stats.blocks.size(); i++) {
+        // Attention's Linears see the tokens alive at the block's input, the MLP's the survivors.
+        add("qkv", blocks_[i].qkv, B * stats.blocks[i].tokens_in);
+        add("proj", blocks_[i].proj, B * stats.blocks[i].tokens_in);
+        add("fc1", blocks_[i].fc1, B * stats.blocks[i].tokens_out);
+        add("fc2", blocks_[i].fc2, B * stats.blocks[i].tokens_out);
+    }
+    add("head", head_, B);
+    if (config_.distilled) add("head_dist", head_dist_, B);
+    return list;
 }
 
 }  // namespace sparsifiner

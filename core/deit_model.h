@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/attention_dense.h"
@@ -58,8 +59,15 @@ public:
     // The block's connectivity predictor; nullptr for plain DeiT weights.
     const MaskPredictor* predictor(int block) const { return blocks_[block].predictor.get(); }
 
-    // The oneDNN implementation behind the Linear layers for batch B ("gemm:jit", ...).
-    std::string linear_implementation(int B);
+    // The oneDNN implementation of every Linear at the row counts a pass described by `stats`
+    // ran them (ForwardStats of one forward at batch B): one entry per layer kind and row count
+    // (patch_embed, qkv, proj, fc1, fc2, head, head_dist), blocks with the same rows merged.
+    struct LinearImplementation {
+        std::string layer;
+        int rows;
+        std::string impl;
+    };
+    std::vector<LinearImplementation> linear_implementations(const ForwardStats& stats);
 
 private:
     struct Block {

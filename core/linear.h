@@ -7,11 +7,17 @@
 // The epilogue (adding into the destination for a residual) is fused as a post-op; GELU runs as
 // a vectorised pass right after (core/gelu.h). One primitive per row count is created the first
 // time that row count is seen and reused, with its memory objects and argument map, so a forward
-// pass allocates nothing.
+// pass allocates nothing after its first run.
+// Each row count gets the weight layout oneDNN prefers for it: forcing the layout picked for one
+// row count onto another made oneDNN fall back to its reference convolution (DeiT-S at batch 8:
+// ~600x slower). The weights are packed once per distinct layout (usually one or two), and an
+// implementation whose name says `ref` is skipped whenever oneDNN offers any other.
 #include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -36,7 +42,14 @@ public:
     int in() const { return in_; }
     int out() const { return out_; }
     // The oneDNN implementation chosen for a row count, for reports ("jit_1x1:avx2", ...).
+    // Creates the plan for that row count when it does not exist yet.
     const std::string& implementation(int rows);
+    // True when oneDNN had nothing but a reference (unoptimised) implementation for that row count.
+    bool is_reference(int rows) { return implementation(rows).find("ref") != std::string::npos; }
+    // The row counts planned so far, each with its implementation, in ascending row order.
+    std::vector<std::pair<int, std::string>> planned() const;
+    // How many packed copies of the weights exist (one per distinct layout the row counts asked for).
+    int packed_layouts() const { return (int)packed_.size(); }
 
 private:
     struct Plan {
@@ -47,10 +60,13 @@ private:
     };
     Plan& plan_for(int rows);
     dnnl::convolution_forward::primitive_desc primitive_desc(int rows, const dnnl::memory::desc& weights) const;
+    const dnnl::memory& packed_weights(const dnnl::memory::desc& layout);
 
     int in_ = 0, out_ = 0;
     LinearEpilogue epilogue_ = LinearEpilogue::bias;
-    dnnl::memory weights_, bias_;
+    // packed_[0] is in the layout of the typical row count; other layouts are reordered from it.
+    std::vector<dnnl::memory> packed_;
+    dnnl::memory bias_;
     std::map<int, std::unique_ptr<Plan>> plans_;
 };
 
