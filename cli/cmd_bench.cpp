@@ -7,12 +7,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/deit_model.h"
-#include "core/forward_stats.h"
-#include "core/macs.h"
-#include "core/matmul_peak.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/kernels/matmul_peak.h"
+#include "core/model/deit_model.h"
+#include "core/model/forward_stats.h"
+#include "core/model/macs.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 
 namespace sparsifiner {
 

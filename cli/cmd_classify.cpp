@@ -7,8 +7,8 @@
 #include "cli/common.h"
 #include "cli/image_inputs.h"
 #include "cli/name_truth.h"
-#include "core/class_scores.h"
-#include "core/deit_model.h"
+#include "core/model/class_scores.h"
+#include "core/model/deit_model.h"
 #include "datasets/labels.h"
 
 namespace sparsifiner {

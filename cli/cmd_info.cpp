@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/macs.h"
+#include "core/model/macs.h"
 
 namespace sparsifiner {
 

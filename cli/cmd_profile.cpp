@@ -15,10 +15,10 @@
 #include "cli/forward_dump.h"
 #include "cli/common.h"
 #include "cli/image_inputs.h"
-#include "core/deit_model.h"
-#include "core/macs.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/model/deit_model.h"
+#include "core/model/macs.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 #include "weights/random_weights.h"
 
 namespace sparsifiner {

@@ -10,8 +10,8 @@
 
 #include <memory>
 
-#include "core/attention_plan.h"
-#include "core/deit_model.h"
+#include "core/model/attention_plan.h"
+#include "core/model/deit_model.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {

@@ -1,11 +1,11 @@
-// Micro-benchmark of the attention core: dense (oneDNN, core/attention_dense.h) against the sparse
+// Micro-benchmark of the attention core: dense (oneDNN, core/kernels/attention_dense.h) against the sparse
 // ELL kernel at several keep rates, and the connectivity predictor alone, for DeiT-S geometry
 // (H = 6, d = 64), B = 1, N = 197, 577, 1025, 4097.
 //   attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] [--max-n N]
 //                   [--sizes 197,577,...] [--no-predictor] [--predictor-only] [--clock wall|cpu]
 //                   [--dense-ab]
 // --dense-ab times only the two dense cores, oneDNN (three primitives, N x N scores) and fused
-// (core/fused_attention.h, --isa picks its kernel), alternating one call of each per repetition so
+// (core/kernels/fused_attention.h, --isa picks its kernel), alternating one call of each per repetition so
 // that both see the same load; it prints the medians and their ratio (fused / oneDNN) per N.
 // --predictor-only skips the dense and sparse kernels (for profiling the predictor alone).
 // Each row also prints the fastest sample of the sparse keep-0.25 and predictor runs (min): on a
@@ -31,14 +31,14 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.h"
-#include "core/attention_dense.h"
-#include "core/cpu_info.h"
-#include "core/fused_attention.h"
-#include "core/mask_patterns.h"
-#include "core/mask_predictor.h"
-#include "core/sparse_attention.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/kernels/attention_dense.h"
+#include "core/kernels/fused_attention.h"
+#include "core/platform/cpu_info.h"
+#include "core/masks/mask_patterns.h"
+#include "core/masks/mask_predictor.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 
 using namespace sparsifiner;
 

@@ -1,4 +1,4 @@
-// Fused dense attention (core/fused_attention*.cpp), every ISA path this CPU runs, against dense
+// Fused dense attention (core/kernels/fused_attention*.cpp), every ISA path this CPU runs, against dense
 // attention written plainly here in double precision (the N x N scores, a softmax per row, a
 // product with V), and against the oneDNN path (core/attention_dense.h).
 #include <doctest/doctest.h>
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/attention_dense.h"
-#include "core/fused_attention.h"
-#include "core/threading.h"
+#include "core/kernels/attention_dense.h"
+#include "core/kernels/fused_attention.h"
+#include "core/platform/threading.h"
 
 using namespace sparsifiner;
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/linear.h"
+#include "core/kernels/linear.h"
 
 using namespace sparsifiner;
 
