@@ -150,3 +150,28 @@ TEST_CASE("fused attention refuses a kernel for a head dimension it cannot take"
         CHECK_THROWS_AS(fused_attention_forward_isa(isa, p.qkv.data(), out.data(), nullptr, 1, 4, 1, 20),
                         std::invalid_argument);
 }
+
+TEST_CASE("dense attention: both cores give the same output and cls row, and the choice can be forced") {
+    // The model's entry point: forward() on each forced core, cls_probs included (token pruning
+    // reads them); the fused core must not touch the score buffer (it may be absent).
+    Problem p = make_problem(2, 101, 3, 64, 1.5f, 5);
+    const size_t n = static_cast<size_t>(2) * 101 * 192, cls_n = static_cast<size_t>(2) * 3 * 101;
+    std::vector<float> scores(static_cast<size_t>(2) * 3 * 101 * 101);
+    std::vector<float> out_onednn(n), out_fused(n), cls_onednn(cls_n), cls_fused(cls_n);
+    DenseAttention dense(3, 64);
+    dense_core_force(DenseCoreChoice::onednn);
+    CHECK(dense_core_for(101, 64) == DenseCore::onednn);
+    CHECK(dense.forward(p.qkv.data(), scores.data(), out_onednn.data(), cls_onednn.data(), 2, 101) ==
+          DenseCore::onednn);
+    dense_core_force(DenseCoreChoice::fused);
+    CHECK(dense.forward(p.qkv.data(), nullptr, out_fused.data(), cls_fused.data(), 2, 101) == DenseCore::fused);
+    dense_core_force(DenseCoreChoice::automatic);
+    CHECK(dense_core_for(101, 64) ==
+          (fused_attention_isa_best(64) == SparseIsa::avx512 ? DenseCore::fused : DenseCore::onednn));
+    double worst = 0, worst_cls = 0;
+    for (size_t i = 0; i < n; i++) worst = std::max(worst, static_cast<double>(std::fabs(out_fused[i] - out_onednn[i])));
+    for (size_t i = 0; i < cls_n; i++)
+        worst_cls = std::max(worst_cls, static_cast<double>(std::fabs(cls_fused[i] - cls_onednn[i])));
+    CHECK(worst <= 1e-5 * max_abs(out_onednn));
+    CHECK(worst_cls <= 1e-5 * max_abs(cls_onednn));
+}
