@@ -56,6 +56,10 @@ void AttentionFlags::add_to(CLI::App& command) {
     command.add_option("--token-keep", token_keep,
                        "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens")
         ->check(CLI::Range(0.0f, 1.0f));
+    command.add_option("--budget-rule", budget_rule,
+                       "Keys per query after token pruning: official (default; ceil(keep rate x all tokens), "
+                       "at most the alive patches, as Sparsifiner models are trained) or alive (ceil(keep rate x "
+                       "alive tokens): the keep rate stays the attention density)");
 }
 
 AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
@@ -64,7 +68,7 @@ AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
     if (!prune_at.empty())
         for (int b : parse_int_list(prune_at, "--prune-at", 0)) blocks.push_back(b);
     try {
-        return attention_plan_make(config, mask, rates, blocks, token_keep);
+        return attention_plan_make(config, mask, rates, blocks, token_keep, budget_rule);
     } catch (const std::invalid_argument& e) {
         throw CommandError(kExitUsage, e.what());
     }
@@ -74,7 +78,8 @@ nlohmann::json attention_plan_json(const AttentionPlan& plan) {
     return {{"mask", mask_source_name(plan.mask)},
             {"keep_rate", plan.keep_rate},
             {"prune_at", plan.prune_at},
-            {"token_keep", plan.prune_at.empty() ? 1.0f : plan.token_keep}};
+            {"token_keep", plan.prune_at.empty() ? 1.0f : plan.token_keep},
+            {"budget_rule", budget_rule_name(plan.budget_rule)}};
 }
 
 std::vector<float> parse_float_list(const std::string& text, const std::string& flag) {

@@ -50,12 +50,13 @@ struct AttentionFlags {
     std::string keep_rates;  // "0.25" or one value per block
     std::string prune_at;    // "3,6,9"
     float token_keep = 1.0f;
+    std::string budget_rule;  // empty = official
     void add_to(CLI::App& command);
     // Throws CommandError(kExitUsage) with the reason.
     AttentionPlan plan_for(const DeitConfig& config) const;
 };
 
-// {"mask", "keep_rate": [per block], "prune_at", "token_keep"}.
+// {"mask", "keep_rate": [per block], "prune_at", "token_keep", "budget_rule"}.
 nlohmann::json attention_plan_json(const AttentionPlan& plan);
 
 // "0.5,0.25" -> {0.5, 0.25}. Throws CommandError(kExitUsage).
