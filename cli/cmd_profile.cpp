@@ -129,7 +129,9 @@ void sub_ops_table(const nlohmann::json& layers) {
             const auto& op = layer["ops"][parent];
             std::printf("%5d   %-14s %9.3f %9.3f %6.1f%%%s\n", layer["block"].get<int>(), parent,
                         op["median_ms"].get<double>(), op["p90_ms"].get<double>(), 100 * op["share"].get<double>(),
-                        op.value("fused", false) ? "  fused: q k, softmax and p v per query row" : "");
+                        !op.value("fused", false)           ? ""
+                        : op.value("core", "") == "fused" ? "  fused dense: q k, softmax and p v per query tile"
+                                                          : "  fused: q k, softmax and p v per query row");
             if (!op.contains("sub_ops")) continue;
             // In the order of the computation (JSON objects keep their keys sorted).
             for (int sub = 0; sub < kSubOps; sub++) {
@@ -275,8 +277,10 @@ int profile_run(const ProfileFlags& flags) {
                                                {"p90_ms", ms(quantile(samples.block[i][op], 0.9))},
                                                {"share", median / timed_median}};
         }
-        ops["attention"]["fused"] = s.mask != MaskSource::dense;
+        ops["attention"]["fused"] = s.mask != MaskSource::dense || s.attention_fused;
+        ops["attention"]["core"] = s.mask != MaskSource::dense ? "sparse" : s.attention_fused ? "fused" : "onednn";
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
+            if (parent == BlockOp::attention && s.attention_fused) continue;  // one kernel: no parts
             const nlohmann::json parts = sub_ops_json(samples, i, parent, s.mask, timed_median);
             if (!parts.is_null()) ops[block_op_name(parent)].update(parts);
         }

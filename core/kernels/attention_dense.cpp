@@ -2,11 +2,47 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/kernels/dnnl_context.h"
+#include "core/kernels/fused_attention.h"
 #include "core/platform/timing.h"
 
 namespace sparsifiner {
+
+namespace {
+
+DenseCoreChoice choice_from_env() {
+    const char* value = std::getenv("SPARSIFINER_DENSE_CORE");
+    if (value && std::strcmp(value, "onednn") == 0) return DenseCoreChoice::onednn;
+    if (value && std::strcmp(value, "fused") == 0) return DenseCoreChoice::fused;
+    return DenseCoreChoice::automatic;
+}
+
+DenseCoreChoice& forced_choice() {
+    static DenseCoreChoice choice = choice_from_env();
+    return choice;
+}
+
+}  // namespace
+
+const char* dense_core_name(DenseCore core) { return core == DenseCore::fused ? "fused" : "onednn"; }
+
+void dense_core_force(DenseCoreChoice choice) { forced_choice() = choice; }
+
+DenseCore dense_core_for(int N, int d) {
+    switch (forced_choice()) {
+        case DenseCoreChoice::onednn: return DenseCore::onednn;
+        case DenseCoreChoice::fused: return DenseCore::fused;
+        case DenseCoreChoice::automatic: break;
+    }
+    // attention_bench --dense-ab, DeiT-S geometry (H 6, d 64), 1 thread, on a Zen 4 EPYC: the
+    // AVX-512 kernel took 0.75-0.93x oneDNN's time at every N from 50 to 4097; the AVX2 kernel
+    // 0.97x at N = 197 but 1.05x at 577 and 1025.
+    (void)N;
+    return fused_attention_isa_best(d) == SparseIsa::avx512 ? DenseCore::fused : DenseCore::onednn;
+}
 
 using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
@@ -48,6 +84,22 @@ DenseAttention::Plan& DenseAttention::plan_for(int B, int N) {
     return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
+DenseCore DenseAttention::forward(const float* qkv, float* scores, float* out, float* cls_probs, int B, int N,
+                                  DenseAttentionSeconds* seconds) {
+    const DenseCore core = dense_core_for(N, d_);
+    if (core == DenseCore::fused) {
+        const double start = seconds ? seconds_now() : 0;
+        fused_attention_forward(qkv, out, cls_probs, B, N, H_, d_);
+        if (seconds) seconds->fused += seconds_now() - start;
+        return core;
+    }
+    forward_onednn(qkv, scores, out, B, N, seconds);
+    if (cls_probs)
+        for (long bh = 0; bh < (long)B * H_; bh++)
+            std::copy(scores + bh * N * N, scores + bh * N * N + N, cls_probs + bh * N);
+    return core;
+}
+
 // Images per chunk: the scores of one chunk (H x N x N floats per image) should stay within about
 // 1 MiB, an L2 on these CPUs, so that softmax and p v read them from cache while q k has just
 // written them. All images at once streamed the whole [B, H, N, N] matrix through memory three
@@ -58,8 +110,8 @@ static int images_per_chunk(int B, int H, int N) {
     return (int)std::max<size_t>(1, std::min<size_t>((size_t)B, budget / per_image));
 }
 
-void DenseAttention::forward(const float* qkv, float* scores, float* out, int B, int N,
-                             DenseAttentionSeconds* seconds) {
+void DenseAttention::forward_onednn(const float* qkv, float* scores, float* out, int B, int N,
+                                    DenseAttentionSeconds* seconds) {
     const int D = H_ * d_;
     const int chunk = images_per_chunk(B, H_, N);
     for (int first = 0; first < B; first += chunk) {

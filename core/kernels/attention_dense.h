@@ -1,9 +1,14 @@
 #pragma once
-// Dense multi-head attention core on oneDNN: S = (Q K^T) d^-0.5, P = softmax(S), O = P V, for all
-// images and heads at once as batched matmuls. Q, K and V are read in place from the qkv output
-// ([B, N, 3, H, d], SPEC 1) through strided memory descriptors and O is written straight into
-// [B, N, H, d] = [B*N, D], the layout proj reads: no transposes, no copies. Images go through in
-// chunks whose scores fit in L2.
+// Dense multi-head attention core, S = (Q K^T) d^-0.5, P = softmax(S), O = P V, on one of two
+// implementations:
+//   onednn  three oneDNN primitives (batched matmuls and a softmax) over chunks of images whose
+//           B H N N scores fit in L2. Q, K and V are read in place from the qkv output
+//           ([B, N, 3, H, d], SPEC 1) through strided memory descriptors and O is written straight
+//           into [B, N, H, d] = [B*N, D]: no transposes, no copies.
+//   fused   core/kernels/fused_attention.h: query tiles x key tiles with an online softmax, no
+//           N x N buffer.
+// dense_core_for() picks one per call from measurements (attention_bench --dense-ab), so callers
+// that do not need the score matrix just call forward().
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -13,18 +18,38 @@
 
 namespace sparsifiner {
 
-// Seconds in each of the three primitives, added to by forward() when given.
+enum class DenseCore { onednn, fused };
+const char* dense_core_name(DenseCore core);  // "onednn", "fused"
+
+// Which core runs N tokens of head dimension d on this CPU: fused where it was measured faster
+// (AVX-512 with d % 16 == 0: every N), oneDNN elsewhere (on AVX2 the fused kernel measured up to
+// 5% slower; without AVX2 only its portable loops would run).
+DenseCore dense_core_for(int N, int d);
+// Test and benchmark hook: force a core for every later dense_core_for() call ("auto" restores the
+// measured choice). The environment variable SPARSIFINER_DENSE_CORE=onednn|fused|auto sets the
+// initial value; anything else there is ignored. Not thread-safe: call before running models.
+enum class DenseCoreChoice { automatic, onednn, fused };
+void dense_core_force(DenseCoreChoice choice);
+
+// Seconds in each of the three oneDNN primitives, or in the fused kernel, added to by forward().
 struct DenseAttentionSeconds {
     double qk = 0, softmax = 0, pv = 0;
+    double fused = 0;
 };
 
 class DenseAttention {
 public:
     DenseAttention(int num_heads, int head_dim) : H_(num_heads), d_(head_dim) {}
 
-    // qkv [B, N, 3D]; scores is scratch of B*H*N*N floats (holds P afterwards); out [B, N, D].
-    // seconds, when given, has the time of each primitive added (nullptr: no clock reads).
-    void forward(const float* qkv, float* scores, float* out, int B, int N, DenseAttentionSeconds* seconds = nullptr);
+    // qkv [B, N, 3D] -> out [B, N, D] on dense_core_for(N, d); returns the core that ran.
+    // scores: B*H*N*N floats of scratch, needed only when that core is onednn (may be null
+    // otherwise). cls_probs [B, H, N], when given: row 0's probabilities (token pruning).
+    // seconds, when given, has the time of each part added (nullptr: no clock reads).
+    DenseCore forward(const float* qkv, float* scores, float* out, float* cls_probs, int B, int N,
+                      DenseAttentionSeconds* seconds = nullptr);
+    // Always the oneDNN core: scores [B, H, N, N] holds P afterwards.
+    void forward_onednn(const float* qkv, float* scores, float* out, int B, int N,
+                        DenseAttentionSeconds* seconds = nullptr);
 
 private:
     struct Plan {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/platform/cpu_info.h"
+#include "core/platform/thread_scratch.h"
 #include "core/platform/threading.h"
 
 namespace sparsifiner {
@@ -20,25 +21,6 @@ namespace {
 // copies once) its head's K and V, so larger items amortise that.
 constexpr int kItemsPerThread = 4;
 constexpr int kMinRowsPerItem = 16;
-
-// A 64-byte aligned per-thread buffer that only grows: no allocation in steady state.
-float* thread_scratch(size_t floats) {
-    struct Buffer {
-        float* data = nullptr;
-        size_t size = 0;
-        ~Buffer() { std::free(data); }
-    };
-    thread_local Buffer buffer;
-    if (floats > buffer.size) {
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        float* fresh = static_cast<float*>(std::aligned_alloc(64, bytes));
-        if (!fresh) throw std::bad_alloc();
-        std::free(buffer.data);
-        buffer.data = fresh;
-        buffer.size = bytes / sizeof(float);
-    }
-    return buffer.data;
-}
 
 using RowsKernel = void (*)(const SparseAttentionArgs&, int, int, int, int, float*);
 

@@ -5,42 +5,12 @@
 
 #include <cmath>
 
+#include "core/kernels/simd_exp.h"
 #include "core/kernels/sparse_attention.h"
-
-#define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
 namespace sparsifiner {
 
 namespace {
-
-// e^x for x <= 0 (softmax arguments are max-subtracted). x = n ln2 + r with |r| <= ln2/2, ln2
-// split in two so that r is exact to float rounding; e^r by its degree-6 Taylor polynomial
-// (truncation error below 1.3e-7 relative), 2^n by building the exponent bits. Below -87.3 the
-// result would be denormal: it is flushed to 0, as are NaN inputs.
-SPARSIFINER_AVX2 inline __m256 exp_avx2(__m256 x) {
-    const __m256 valid = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), valid);
-}
-
-SPARSIFINER_AVX2 inline float hsum_avx2(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // The four horizontal sums of a0..a3 as one vector [sum a0, sum a1, sum a2, sum a3].
 SPARSIFINER_AVX2 inline __m128 hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {

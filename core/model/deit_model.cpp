@@ -97,7 +97,9 @@ DeitModel::Buffers DeitModel::buffers_for(int B) {
         B * T * D,                    // xn: LayerNorm output
         B * T * 3 * D,                // qkv
         B * T * D,                    // attn: attention output, [B, T, H, d]
-        B * H * T * T,                // scores / probabilities (dense attention only)
+        // scores / probabilities: only the oneDNN dense core keeps them (the fused one and the
+        // sparse kernel need no N x N buffer; at 4097 tokens it would be 400 MB per image for DeiT-S)
+        dense_core_for((int)T, config_.head_dim()) == DenseCore::onednn ? B * H * T * T : 0,
         B * T * config_.mlp_hidden,   // hidden: GELU(fc1)
         B * cells * patch_len,        // patches
         B * cells * D,                // patch_out
@@ -202,16 +204,14 @@ void DeitModel::attention_forward(int index, int B, const Buffers& buf, const To
         if (observer && observer->masks) observer->masks(index, nullptr, tokens.positions, B, H, T, T);
         clock.lap(BlockOp::mask);
         DenseAttentionSeconds parts;
-        attention_.forward(buf.qkv, buf.scores, buf.attn, B, T, clock.block ? &parts : nullptr);
+        const DenseCore core = attention_.forward(buf.qkv, buf.scores, buf.attn, want_cls_probs ? buf.cls_probs : nullptr,
+                                                  B, T, clock.block ? &parts : nullptr);
+        if (stats) stats->attention_fused = core == DenseCore::fused;
         if (clock.block) {
             clock.block->sub_seconds[(size_t)SubOp::qk] += parts.qk;
             clock.block->sub_seconds[(size_t)SubOp::softmax] += parts.softmax;
             clock.block->sub_seconds[(size_t)SubOp::pv] += parts.pv;
         }
-        if (want_cls_probs)
-            for (int bh = 0; bh < B * H; bh++)
-                std::copy(buf.scores + (size_t)bh * T * T, buf.scores + (size_t)bh * T * T + T,
-                          buf.cls_probs + (size_t)bh * T);
         clock.lap(BlockOp::attention);
         return;
     }

@@ -31,6 +31,7 @@ struct BlockStats {
     int tokens_in = 0;                    // T at the block's input
     int tokens_out = 0;                   // T after pruning (== tokens_in when not pruned here)
     int kept_keys = 0;                    // k per non-cls query row (== tokens_in when dense)
+    bool attention_fused = false;         // dense attention ran the fused kernel (no q k / softmax / p v parts)
     PredictorCounts predictor;            // summed over the batch; zero unless learned masks ran
     std::array<double, (size_t)BlockOp::count> seconds{};
     // Within seconds[mask] and seconds[attention]: their parts, filled only when timed.

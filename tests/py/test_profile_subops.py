@@ -1,6 +1,7 @@
 """sparsifiner profile: the sub-ops of `mask` and `attention` (issue 5). Names per mask source,
-q k / softmax / p v only where attention ran dense, the sparse kernel marked fused, latencies
-non-negative, and the sub-ops accounting for their parent's time run by run."""
+q k / softmax / p v only where attention ran dense on oneDNN, the sparse kernel and the fused dense
+kernel marked fused, latencies non-negative, and the sub-ops accounting for their parent's time run
+by run."""
 import os
 import subprocess
 import sys
@@ -14,8 +15,17 @@ LEARNED_PHASES = {"alive_slice", "qc", "kc", "kl", "cheap", "coef_topk", "coef_b
 DENSE_ATTENTION = {"qk", "softmax", "pv"}
 
 
-def profile(*args):
-    return profile_json(*args, repeat=9, warmup=1)
+def profile(*args, dense_core="onednn"):
+    """Dense blocks on the given core (SPARSIFINER_DENSE_CORE; the default choice depends on the CPU)."""
+    saved = os.environ.get("SPARSIFINER_DENSE_CORE")
+    os.environ["SPARSIFINER_DENSE_CORE"] = dense_core
+    try:
+        return profile_json(*args, repeat=9, warmup=1)
+    finally:
+        if saved is None:
+            del os.environ["SPARSIFINER_DENSE_CORE"]
+        else:
+            os.environ["SPARSIFINER_DENSE_CORE"] = saved
 
 
 def table(*args):
@@ -48,8 +58,20 @@ class ProfileSubOpsTest(unittest.TestCase):
         for layer in doc["layers"]:
             self.assertEqual(layer["mask"], "dense")
             self.assertFalse(layer["ops"]["attention"]["fused"])
+            self.assertEqual(layer["ops"]["attention"]["core"], "onednn")
             self.check_parent(layer, "attention", DENSE_ATTENTION, "wall")
             self.assertNotIn("sub_ops", layer["ops"]["mask"])
+
+    def test_dense_model_on_the_fused_core(self):
+        # One kernel per query tile: no parts, marked fused, and the attention still takes time.
+        doc = profile("--arch", "deit_tiny", "--random-weights", dense_core="fused")
+        for layer in doc["layers"]:
+            self.assertEqual(layer["mask"], "dense")
+            attention = layer["ops"]["attention"]
+            self.assertTrue(attention["fused"])
+            self.assertEqual(attention["core"], "fused")
+            self.assertNotIn("sub_ops", attention)
+            self.assertGreater(attention["median_ms"], 0)
 
     def test_learned_masks_with_pruning_and_one_dense_block(self):
         # Block 0 keeps every key (dense attention), the rest keep a quarter; tokens are pruned at
@@ -81,6 +103,7 @@ class ProfileSubOpsTest(unittest.TestCase):
                 self.assertEqual(layer["mask"], mask)
                 self.check_parent(layer, "mask", {name}, "wall")
                 self.assertTrue(layer["ops"]["attention"]["fused"])
+                self.assertEqual(layer["ops"]["attention"]["core"], "sparse")
                 self.assertNotIn("sub_ops", layer["ops"]["attention"])
 
     def test_table_indents_sub_ops_under_their_parent(self):

@@ -3,6 +3,10 @@
 // (H = 6, d = 64), B = 1, N = 197, 577, 1025, 4097.
 //   attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] [--max-n N]
 //                   [--sizes 197,577,...] [--no-predictor] [--predictor-only] [--clock wall|cpu]
+//                   [--dense-ab]
+// --dense-ab times only the two dense cores, oneDNN (three primitives, N x N scores) and fused
+// (core/kernels/fused_attention.h, --isa picks its kernel), alternating one call of each per repetition so
+// that both see the same load; it prints the medians and their ratio (fused / oneDNN) per N.
 // --predictor-only skips the dense and sparse kernels (for profiling the predictor alone).
 // Each row also prints the fastest sample of the sparse keep-0.25 and predictor runs (min): on a
 // shared machine the median moves with the load, the minimum much less.
@@ -28,6 +32,7 @@
 
 #include "build_info.h"
 #include "core/kernels/attention_dense.h"
+#include "core/kernels/fused_attention.h"
 #include "core/platform/cpu_info.h"
 #include "core/masks/mask_patterns.h"
 #include "core/masks/mask_predictor.h"
@@ -84,12 +89,58 @@ int parse_positive(const char* flag, const char* text) {
     return static_cast<int>(v);
 }
 
+// One call of each core per repetition, in alternating order, after one warm-up call of each.
+int dense_ab(const std::vector<int>& sizes, int reps, SparseIsa isa, bool json) {
+    const int H = 6, d = 64, D = H * d, B = 1;
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal;
+    nlohmann::json records = nlohmann::json::array();
+    if (!json) std::printf("%6s %11s %11s %8s\n", "N", "oneDNN ms", "fused ms", "ratio");
+    for (int N : sizes) {
+        std::vector<float> qkv(static_cast<size_t>(B) * N * 3 * D), out(static_cast<size_t>(B) * N * D);
+        std::vector<float> scores(static_cast<size_t>(B) * H * N * N);
+        for (auto& v : qkv) v = normal(rng);
+        DenseAttention dense(H, d);
+        auto run_dense = [&] { dense.forward_onednn(qkv.data(), scores.data(), out.data(), B, N); };
+        auto run_fused = [&] { fused_attention_forward_isa(isa, qkv.data(), out.data(), nullptr, B, N, H, d); };
+        run_dense();
+        run_fused();
+        std::vector<double> dense_ms, fused_ms;
+        for (int r = 0; r < reps; r++) {
+            for (int turn = 0; turn < 2; turn++) {
+                const bool fused_turn = (turn == 0) == (r % 2 == 0);
+                const double start = clock_seconds();
+                if (fused_turn) run_fused(); else run_dense();
+                (fused_turn ? fused_ms : dense_ms).push_back((clock_seconds() - start) * 1e3);
+            }
+        }
+        const double a = quantile(dense_ms, 0.5), b = quantile(fused_ms, 0.5);
+        records.push_back({{"N", N}, {"onednn_median_ms", a}, {"fused_median_ms", b}, {"ratio", b / a},
+                           {"onednn_samples_ms", dense_ms}, {"fused_samples_ms", fused_ms}});
+        if (!json) std::printf("%6d %11.3f %11.3f %8.3f\n", N, a, b, b / a);
+        std::fflush(stdout);
+    }
+    if (json)
+        std::printf("%s\n", nlohmann::json({{"tool", "attention_bench --dense-ab"},
+                                            {"commit", SPARSIFINER_GIT_COMMIT},
+                                            {"cpu", cpu_model_name()},
+                                            {"threads", threads_get()},
+                                            {"fused_isa", sparse_isa_name(isa)},
+                                            {"repetitions", reps},
+                                            {"H", H}, {"d", d}, {"B", B},
+                                            {"results", records}}).dump(2).c_str());
+    else
+        std::printf("ratio = fused / oneDNN (medians of %d alternated calls), fused isa %s, threads %d\n", reps,
+                    sparse_isa_name(isa), threads_get());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool json = false;
     int reps = 7, threads = 1, max_n = 4097;
-    bool predictor_on = true, predictor_only = false;
+    bool predictor_on = true, predictor_only = false, ab = false;
     std::vector<int> sizes = {197, 577, 1025, 4097};
     SparseIsa isa = sparse_isa_best();
     for (int i = 1; i < argc; i++) {
@@ -110,6 +161,8 @@ int main(int argc, char** argv) {
             use_thread_clock = name == "cpu";
         } else if (arg == "--no-predictor") {
             predictor_on = false;
+        } else if (arg == "--dense-ab") {
+            ab = true;
         } else if (arg == "--predictor-only") {
             predictor_only = true;
         } else if (arg == "--sizes" && has_value) {
@@ -145,11 +198,13 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] "
-                         "[--max-n N] [--sizes N,N,...] [--no-predictor] [--predictor-only] [--clock wall|cpu]\n");
+                         "[--max-n N] [--sizes N,N,...] [--no-predictor] [--predictor-only] [--clock wall|cpu] "
+                         "[--dense-ab]\n");
             return 2;
         }
     }
     threads_set(threads);
+    if (ab) return dense_ab(sizes, reps, isa, json);
 
     const int H = 6, d = 64, D = H * d, B = 1, c = 32;
     const float keeps[] = {0.5f, 0.25f, 0.1f};
@@ -170,7 +225,7 @@ int main(int argc, char** argv) {
         if (!predictor_only) {
             std::vector<float> scores(static_cast<size_t>(B) * H * N * N);
             DenseAttention dense(H, d);
-            dense_samples = time_ms(reps, [&] { dense.forward(qkv.data(), scores.data(), out.data(), B, N); });
+            dense_samples = time_ms(reps, [&] { dense.forward_onednn(qkv.data(), scores.data(), out.data(), B, N); });
         }
         const double dense_ms = quantile(dense_samples, 0.5), dense_min_ms = quantile(dense_samples, 0.0);
         record["dense"] = {{"median_ms", dense_ms}, {"samples_ms", dense_samples}};

@@ -107,9 +107,9 @@ TEST_CASE("op timing: the dense attention's timing sink changes nothing") {
     DenseAttention attention(H, d);
     std::vector<float> scores(static_cast<size_t>(B) * H * N * N), untimed(static_cast<size_t>(B) * N * D, -1.f),
         timed(untimed.size(), -2.f);
-    attention.forward(qkv.data(), scores.data(), untimed.data(), B, N);
+    attention.forward_onednn(qkv.data(), scores.data(), untimed.data(), B, N);
     DenseAttentionSeconds seconds;
-    attention.forward(qkv.data(), scores.data(), timed.data(), B, N, &seconds);
+    attention.forward_onednn(qkv.data(), scores.data(), timed.data(), B, N, &seconds);
     CHECK(untimed == timed);
     CHECK(seconds.qk > 0);
     CHECK(seconds.softmax > 0);
@@ -126,10 +126,12 @@ TEST_CASE("op timing: sub-ops account for mask and attention in every run and ma
     const int B = 2;
     auto images = normal_floats(static_cast<size_t>(B) * 3 * 96 * 96, 1.f, 31);
     std::vector<float> logits(static_cast<size_t>(B) * model.num_classes());
-    for (std::string mask : {"dense", "learned", "oracle", "window"}) {
+    // Dense twice: on the oneDNN core (three timed parts) and on the fused kernel (none).
+    for (std::string mask : {"dense", "dense fused", "learned", "oracle", "window"}) {
         CAPTURE(mask);
-        const bool dense = mask == "dense";
-        model.set_attention_plan(attention_plan_make(model.config(), mask, dense ? std::vector<float>{} : std::vector<float>{0.25f},
+        const bool dense = mask.rfind("dense", 0) == 0, fused = mask == "dense fused";
+        dense_core_force(fused ? DenseCoreChoice::fused : DenseCoreChoice::onednn);
+        model.set_attention_plan(attention_plan_make(model.config(), dense ? "dense" : mask, dense ? std::vector<float>{} : std::vector<float>{0.25f},
                                                      {1}, 0.7f));
         ForwardStats stats;
         stats.timed = true;
@@ -145,8 +147,10 @@ TEST_CASE("op timing: sub-ops account for mask and attention in every run and ma
             for (size_t index = 0; index < stats.blocks.size(); index++) {
                 const BlockStats& block = stats.blocks[index];
                 for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
-                    const bool has_parts = block.mask == MaskSource::dense ? parent == BlockOp::attention
-                                                                            : parent == BlockOp::mask;
+                    CHECK(block.attention_fused == fused);
+                    const bool has_parts = block.mask == MaskSource::dense
+                                               ? parent == BlockOp::attention && !block.attention_fused
+                                               : parent == BlockOp::mask;
                     if (!has_parts) continue;
                     CAPTURE(std::string(block_op_name(parent)));
                     const double whole = block.seconds[(size_t)parent], parts = sub_op_sum(block, parent);
@@ -157,18 +161,22 @@ TEST_CASE("op timing: sub-ops account for mask and attention in every run and ma
                     CAPTURE(sub_op_name((SubOp)s));
                     if (!sub_op_applies((SubOp)s, block.mask)) CHECK(block.sub_seconds[s] == 0);
                 }
-                if (block.mask == MaskSource::dense) {
+                if (block.mask == MaskSource::dense && !fused) {
                     CHECK(block.sub_seconds[(size_t)SubOp::softmax] > 0);
+                } else if (block.mask == MaskSource::dense) {
+                    CHECK(sub_op_sum(block, BlockOp::attention) == 0);
                 } else {
                     CHECK(sub_op_sum(block, BlockOp::mask) > 0);
                     CHECK(sub_op_sum(block, BlockOp::attention) == 0);  // the sparse kernel is fused
                 }
             }
         }
-        // Per block, in some run: parent - sum of its sub-ops <= 10% of the parent + 50 us.
+        // Per block, in some run: parent - sum of its sub-ops <= 10% of the parent + 50 us
+        // (blocks on the fused dense kernel have no parts to check).
         for (size_t index = 0; index < least_excess.size(); index++) {
             CAPTURE(index);
-            CHECK(least_excess[index] <= 0);
+            CHECK(least_excess[index] <= (fused ? 1e30 : 0));
         }
     }
+    dense_core_force(DenseCoreChoice::automatic);
 }

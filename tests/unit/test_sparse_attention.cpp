@@ -150,7 +150,7 @@ TEST_CASE("sparse attention with k = N is dense attention (oneDNN)") {
     Problem p = make_problem(2, 197, 3, 64, 197, 1.f, 77);
     std::vector<float> dense_out(static_cast<size_t>(2) * 197 * 192), scores(static_cast<size_t>(2) * 3 * 197 * 197);
     DenseAttention dense(3, 64);
-    dense.forward(p.qkv.data(), scores.data(), dense_out.data(), 2, 197);
+    dense.forward_onednn(p.qkv.data(), scores.data(), dense_out.data(), 2, 197);
     std::vector<float> out(dense_out.size());
     sparse_attention_forward(p.qkv.data(), p.key_index.data(), out.data(), nullptr, 2, 197, 3, 64, 197);
     float worst = 0, scale = 0;
