@@ -6,6 +6,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "core/deit_model.h"
 #include "core/macs.h"
 #include "core/matmul_peak.h"
@@ -28,8 +30,8 @@ struct BenchFlags {
 };
 
 int bench_run(const BenchFlags& flags) {
-    const std::vector<int> batches = parse_int_list(flags.batches, "--batch");
-    const std::vector<int> thread_counts = parse_int_list(flags.threads, "--threads");
+    const std::vector<int> batches = parse_list<int>(flags.batches, "--batch");
+    const std::vector<int> thread_counts = parse_list<int>(flags.threads, "--threads");
     DeitWeights weights = model_load(flags.model);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
     DeitModel& model = *built;

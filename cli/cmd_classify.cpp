@@ -5,6 +5,8 @@
 #include "cli/commands.h"
 #include "cli/forward_dump.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "cli/name_truth.h"
 #include "core/class_scores.h"

@@ -5,6 +5,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "core/macs.h"
 
 namespace sparsifiner {

@@ -14,6 +14,8 @@
 #include "cli/commands.h"
 #include "cli/forward_dump.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "core/deit_model.h"
 #include "core/macs.h"

@@ -17,6 +17,8 @@
 #include "cli/commands.h"
 #include "cli/sweep_plot.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "cli/sweep_predictions.h"
 #include "cli/sweep_totals.h"
@@ -199,9 +201,9 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
     const std::string masks = !flags.masks.empty() ? flags.masks
                               : config.sparsifiner ? "learned,oracle,window"
                                                    : "oracle,window";
-    const std::vector<float> rates = parse_float_list(flags.keep_rates, "--keep-rates");
+    const std::vector<float> rates = parse_list<float>(flags.keep_rates, "--keep-rates");
     std::vector<float> token_keeps = {1.0f};
-    if (!flags.token_keeps.empty()) token_keeps = parse_float_list(flags.token_keeps, "--token-keep");
+    if (!flags.token_keeps.empty()) token_keeps = parse_list<float>(flags.token_keeps, "--token-keep");
     if (!flags.token_keeps.empty() && flags.prune_at.empty())
         throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
     std::vector<std::string> mask_names;
