@@ -1,7 +1,5 @@
 #include "cli/flags.h"
 
-#include <cstdio>
-
 #include "cli/default_model.h"
 
 namespace sparsifiner {
@@ -24,8 +22,6 @@ void ModelFlags::use_default_if_absent() {
     if (!path.empty()) return;
     path = default_model_path();
     bundled = true;
-    // Once, so that a result is never mistaken for one of the user's own model.
-    std::fprintf(stderr, "sparsifiner: no -m given: using %s\n", path.c_str());
 }
 
 void AttentionFlags::add_to(CLI::App& command) {

@@ -24,8 +24,8 @@ struct ModelFlags {
     // required = false when the command falls back to the bundled model (use_default_if_absent)
     // or can build a model without a file (profile).
     void add_to(CLI::App& command, bool required = true);
-    // No -m: the bundled model (cli/default_model.h), said once on stderr. Throws CommandError
-    // when there is none.
+    // No -m: the bundled model (cli/default_model.h), or $SPARSIFINER_MODEL; model_load says
+    // which on stderr once it has loaded. Throws CommandError when there is none.
     void use_default_if_absent();
 };
 

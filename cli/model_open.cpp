@@ -1,5 +1,8 @@
 #include "cli/model_open.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "weights/safetensors.h"
 
 namespace sparsifiner {
@@ -14,6 +17,11 @@ DeitWeights model_load(const ModelFlags& flags) {
         if (S % weights.config.patch_size != 0)
             throw CommandError(kExitUsage, "--img-size " + std::to_string(S) + " is not a multiple of the patch size " +
                                                std::to_string(weights.config.patch_size));
+        // Once, so that a result is never mistaken for one of the user's own model.
+        const char* from_env = std::getenv("SPARSIFINER_MODEL");
+        if (flags.bundled)
+            std::fprintf(stderr, "sparsifiner: no -m given: using %s%s\n", flags.path.c_str(),
+                         from_env != nullptr && from_env[0] != '\0' ? " ($SPARSIFINER_MODEL)" : " (the bundled model)");
         return weights;
     } catch (const WeightFileError& e) {
         throw CommandError(kExitModelError, e.what());
