@@ -6,6 +6,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -16,6 +19,7 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/model_open.h"
+#include "cli/profile_trace.h"
 #include "cli/progress.h"
 #include "cli/report_table.h"
 #include "cli/image_inputs.h"
@@ -40,6 +44,7 @@ struct ProfileFlags {
     float crop_pct = 0;  // 0 = the model's
     RunFlags run;
     std::string dump_masks;
+    std::string trace;  // --trace FILE.json
     bool fidelity = false;
 };
 
@@ -178,6 +183,14 @@ void fidelity_table(const nlohmann::json& layers, int images) {
     }
 }
 
+// The trace of the last timed pass (the op timers' durations of one run).
+void trace_write(const std::string& path, const nlohmann::json& trace) {
+    std::ofstream out(path, std::ios::binary);
+    out << trace.dump() << "\n";
+    out.close();
+    if (!out) throw CommandError(kExitRuntimeError, path + ": cannot write the trace (" + std::strerror(errno) + ")");
+}
+
 // One row of the per-block table: the text, CSV and Markdown forms are printed from these.
 struct ProfileBlockRow {
     int block, tokens, kept_keys;
@@ -252,6 +265,7 @@ int profile_run(const ProfileFlags& flags) {
         progress.update(passes);
     }
     progress.finish();
+    if (!flags.trace.empty()) trace_write(flags.trace, profile_trace_json(timed, tool_identity()));
     model.forward(input.data(), B, logits.data(), &count_observer);
     // Before the passes below: the fidelity's dense matrices are no part of the model's footprint.
     rusage usage{};
@@ -441,6 +455,9 @@ Command profile_command(CLI::App& app) {
         ->check(CLI::Range(1, 100000));
     command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
     command->add_option("--crop-pct", flags->crop_pct, "Preprocessing crop (see classify)")->check(CLI::Range(0.05f, 1.0f));
+    command->add_option("--trace", flags->trace,
+                        "Also write the last timed pass as a Chrome / Perfetto trace (JSON traceEvents: per block, "
+                        "per op and the parts of mask and attention); open it at ui.perfetto.dev");
     command->add_option("--dump-masks", flags->dump_masks,
                         "Also write the kept keys and alive tokens of one more pass as .npy (see classify)");
     command->add_flag("--fidelity", flags->fidelity,
