@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     std::vector<Command> commands = {classify_command(app), info_command(app),  bench_command(app),
                                      profile_command(app),  sweep_command(app), merge_command(app),
-                                     visualize_command(app)};
+                                     visualize_command(app), compare_command(app)};
 
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
