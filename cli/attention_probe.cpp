@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/attention_fidelity.h"
+#include "analysis/attention_fidelity.h"
 
 namespace sparsifiner {
 

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/deit_model.h"
-#include "core/predictor_low_rank.h"
+#include "core/model/deit_model.h"
+#include "analysis/predictor_low_rank.h"
 
 namespace sparsifiner {
 

@@ -1,6 +1,7 @@
 // sparsifiner bench: forward-pass latency over batch sizes and thread counts, with our GFLOP/s
 // (2 x MACs per second)
 // beside a large oneDNN matmul timed in the same run. bench/compare.py adds the peers.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -12,11 +13,12 @@
 #include "cli/model_open.h"
 #include "cli/progress.h"
 #include "cli/report_table.h"
-#include "core/deit_model.h"
-#include "core/macs.h"
-#include "core/matmul_peak.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/model/deit_model.h"
+#include "core/model/forward_stats.h"
+#include "core/model/macs.h"
+#include "core/kernels/matmul_peak.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 
 namespace sparsifiner {
 
@@ -41,7 +43,9 @@ struct BenchConfig {
     std::vector<double> samples_ms;
     double median = 0, p90 = 0, p95 = 0, p99 = 0, min = 0, mean = 0, stddev = 0;
     double images_per_second = 0, gflops = 0, peak_gflops = 0, peak_fraction = 0;
-    std::string linear_impl;
+    nlohmann::json linear_impls = nlohmann::json::array();  // [{layer, rows, impl}] every Linear
+    bool linear_reference = false;  // some Linear runs oneDNN's reference code
+    std::string linear_impl_text;   // each distinct implementation once, for the table
 
     void summarise(double macs_per_image) {
         median = quantile(samples_ms, 0.5), p90 = quantile(samples_ms, 0.9);
@@ -81,7 +85,7 @@ struct BenchReport {
                  {"p95_ms", c.p95}, {"p99_ms", c.p99}, {"min_ms", c.min}, {"mean_ms", c.mean},
                  {"stddev_ms", c.stddev}, {"samples_ms", c.samples_ms}, {"images_per_second", c.images_per_second},
                  {"gflops", c.gflops}, {"peak_gflops", c.peak_gflops}, {"peak_fraction", c.peak_fraction},
-                 {"linear_impl", c.linear_impl}});
+                 {"linear_impls", c.linear_impls}, {"linear_reference", c.linear_reference}});
         return document;
     }
 
@@ -90,11 +94,11 @@ struct BenchReport {
         t.title = "forward pass latency over " + std::to_string(runs) + " runs (after " + std::to_string(warmup) +
                   " warm-up); GFLOP/s = 2 x MACs / s";
         t.columns = {"batch", "threads", "median ms", "p90 ms", "p95 ms", "p99 ms", "stddev ms", "images/s",
-                     "GFLOP/s", "of peak", "oneDNN matmul impl"};
+                     "GFLOP/s", "of peak", "oneDNN Linear implementations"};
         for (const BenchConfig& c : configs)
             t.add({cell((long long)c.batch), cell((long long)c.threads), cell(c.median, 3), cell(c.p90, 3),
                    cell(c.p95, 3), cell(c.p99, 3), cell(c.stddev, 3), cell(c.images_per_second, 1),
-                   cell(c.gflops, 1), c.peak_gflops > 0 ? cell(100 * c.peak_fraction, 0) + "%" : "-", c.linear_impl});
+                   cell(c.gflops, 1), c.peak_gflops > 0 ? cell(100 * c.peak_fraction, 0) + "%" : "-", c.linear_impl_text});
         for (const auto& [threads, peak] : peaks.items())
             t.notes.push_back("in-run oneDNN f32 matmul " + std::to_string(peak["size"].get<int>()) + "^3 with " +
                               threads + " thread(s): " + cell(peak["median_gflops"].get<double>(), 1) +
@@ -137,6 +141,21 @@ int bench_run(const BenchFlags& flags) {
         for (int B : batches) {
             BenchConfig c;
             c.batch = B, c.threads = threads, c.peak_gflops = peak.median_gflops;
+            // One untimed pass that records the row count every Linear runs at (it also creates
+            // the oneDNN plans, so the warm-up and the timed runs allocate nothing).
+            ForwardStats pass_stats;
+            ForwardObserver observer;
+            observer.stats = &pass_stats;
+            model.forward(images.data(), B, logits.data(), &observer);
+            std::vector<std::string> distinct;
+            for (const auto& linear : model.linear_implementations(pass_stats)) {
+                c.linear_impls.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
+                if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end()) {
+                    distinct.push_back(linear.impl);
+                    c.linear_impl_text += (c.linear_impl_text.empty() ? "" : ", ") + linear.impl;
+                }
+                c.linear_reference = c.linear_reference || linear.impl.find("ref") != std::string::npos;
+            }
             for (int i = 0; i < flags.warmup; i++) {
                 model.forward(images.data(), B, logits.data());
                 progress.update(++done);
@@ -147,7 +166,6 @@ int bench_run(const BenchFlags& flags) {
                 c.samples_ms.push_back((seconds_now() - start) * 1e3);
                 progress.update(++done);
             }
-            c.linear_impl = model.linear_implementation(B);
             c.summarise(macs_per_image);
             report.configs.push_back(c);
         }

@@ -11,8 +11,8 @@
 #include "cli/name_truth.h"
 #include "cli/progress.h"
 #include "cli/report_table.h"
-#include "core/class_scores.h"
-#include "core/deit_model.h"
+#include "core/model/class_scores.h"
+#include "core/model/deit_model.h"
 #include "datasets/labels.h"
 
 namespace sparsifiner {

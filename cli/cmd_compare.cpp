@@ -12,7 +12,7 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/report_table.h"
-#include "core/timing.h"
+#include "core/platform/timing.h"
 
 namespace sparsifiner {
 

@@ -9,7 +9,7 @@
 #include "cli/flags.h"
 #include "cli/model_open.h"
 #include "cli/report_table.h"
-#include "core/macs.h"
+#include "core/model/macs.h"
 
 namespace sparsifiner {
 

@@ -23,10 +23,10 @@
 #include "cli/progress.h"
 #include "cli/report_table.h"
 #include "cli/image_inputs.h"
-#include "core/deit_model.h"
-#include "core/macs.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/model/deit_model.h"
+#include "core/model/macs.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 #include "weights/random_weights.h"
 
 namespace sparsifiner {

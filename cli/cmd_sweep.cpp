@@ -24,10 +24,10 @@
 #include "cli/image_inputs.h"
 #include "cli/sweep_predictions.h"
 #include "cli/sweep_totals.h"
-#include "core/class_scores.h"
-#include "core/deit_model.h"
-#include "core/image.h"
-#include "core/macs.h"
+#include "core/model/class_scores.h"
+#include "core/model/deit_model.h"
+#include "image/image.h"
+#include "core/model/macs.h"
 #include "datasets/image_source.h"
 
 namespace sparsifiner {

@@ -13,9 +13,9 @@
 #include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
 #include "cli/visualize_maps.h"
-#include "core/deit_model.h"
-#include "core/image.h"
-#include "core/image_write.h"
+#include "core/model/deit_model.h"
+#include "image/image.h"
+#include "image/image_write.h"
 
 namespace sparsifiner {
 

@@ -3,9 +3,9 @@
 #include <cstdio>
 
 #include "build_info.h"
-#include "core/cpu_info.h"
-#include "core/dnnl_context.h"
-#include "core/threading.h"
+#include "core/platform/cpu_info.h"
+#include "core/kernels/dnnl_context.h"
+#include "core/platform/threading.h"
 
 namespace sparsifiner {
 

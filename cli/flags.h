@@ -10,8 +10,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
-#include "core/attention_plan.h"
-#include "core/deit_model.h"
+#include "core/model/attention_plan.h"
+#include "core/model/deit_model.h"
 
 namespace sparsifiner {
 

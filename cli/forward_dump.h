@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/deit_model.h"
+#include "core/model/deit_model.h"
 
 namespace sparsifiner {
 

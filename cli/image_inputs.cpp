@@ -4,7 +4,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "core/image.h"
+#include "image/image.h"
 
 namespace sparsifiner {
 

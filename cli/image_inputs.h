@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "core/image.h"
+#include "image/image.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {

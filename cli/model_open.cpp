@@ -7,7 +7,19 @@
 
 namespace sparsifiner {
 
-DeitWeights model_load(const ModelFlags& flags) {
+namespace {
+
+// Once, so that a result is never mistaken for one of the user's own model.
+void announce_bundled(const ModelFlags& flags) {
+    if (!flags.bundled) return;
+    const char* from_env = std::getenv("SPARSIFINER_MODEL");
+    std::fprintf(stderr, "sparsifiner: no -m given: using %s%s\n", flags.path.c_str(),
+                 from_env != nullptr && from_env[0] != '\0' ? " ($SPARSIFINER_MODEL)" : " (the bundled model)");
+}
+
+}  // namespace
+
+DeitWeights model_load(const ModelFlags& flags, bool announce) {
     try {
         DeitConfigOverrides overrides;
         overrides.num_heads = flags.num_heads;
@@ -17,11 +29,7 @@ DeitWeights model_load(const ModelFlags& flags) {
         if (S % weights.config.patch_size != 0)
             throw CommandError(kExitUsage, "--img-size " + std::to_string(S) + " is not a multiple of the patch size " +
                                                std::to_string(weights.config.patch_size));
-        // Once, so that a result is never mistaken for one of the user's own model.
-        const char* from_env = std::getenv("SPARSIFINER_MODEL");
-        if (flags.bundled)
-            std::fprintf(stderr, "sparsifiner: no -m given: using %s%s\n", flags.path.c_str(),
-                         from_env != nullptr && from_env[0] != '\0' ? " ($SPARSIFINER_MODEL)" : " (the bundled model)");
+        if (announce) announce_bundled(flags);
         return weights;
     } catch (const WeightFileError& e) {
         throw CommandError(kExitModelError, e.what());
@@ -41,9 +49,10 @@ std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFl
 }
 
 OpenModel model_open(const ModelFlags& model_flags, const AttentionFlags& attention_flags) {
-    DeitWeights weights = model_load(model_flags);
+    DeitWeights weights = model_load(model_flags, false);
     OpenModel open;
     open.model = model_build(weights, model_flags, attention_flags);
+    announce_bundled(model_flags);  // after the checks: an error stays one line
     open.config = weights.config;
     return open;  // the weights are released here
 }

@@ -6,13 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/flags.h"
-#include "core/deit_model.h"
+#include "core/model/deit_model.h"
 #include "weights/deit_weights.h"
 
 namespace sparsifiner {
 
 // Loads and validates the weight file; throws CommandError(kExitModelError) naming the file.
-DeitWeights model_load(const ModelFlags& flags);
+// With announce, a model chosen because -m was omitted is named on stderr.
+DeitWeights model_load(const ModelFlags& flags, bool announce = true);
 
 // The model at the requested input size with the requested attention plan; a combination that
 // cannot run (a foreign size for learned masks, ...) is CommandError(kExitUsage).

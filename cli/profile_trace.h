@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/forward_stats.h"
+#include "core/model/forward_stats.h"
 
 namespace sparsifiner {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/image.h"
+#include "image/image.h"
 
 namespace sparsifiner {
 

@@ -125,6 +125,9 @@ class TorchBenchTest(unittest.TestCase):
         report = json.loads(result.stdout)
         self.assertEqual(len(report["samples_ms"]), 3)
         self.assertTrue(report["blas"]["ok"])
+        self.assertEqual(report["blas"]["provider"], "openblas")
+        self.assertIn("openblas", report["blas"]["sgemm_library"])
+        self.assertIn("OpenBLAS", report["blas"]["version"])
         self.assertEqual(report["blas"]["openblas_threads"], 1)
         self.assertEqual(report["median_ms"], sorted(report["samples_ms"])[1])
 
@@ -138,7 +141,11 @@ class TorchBenchTest(unittest.TestCase):
         self.assertIn("reference BLAS", result.stderr)
         flagged = self.bench("--allow-slow-blas", env=env)
         self.assertEqual(flagged.returncode, 0, flagged.stderr)
-        self.assertFalse(json.loads(flagged.stdout)["blas"]["ok"])
+        blas = json.loads(flagged.stdout)["blas"]
+        self.assertFalse(blas["ok"])
+        self.assertEqual(blas["provider"], "reference")
+        # Identified by the library, whatever its speed on this CPU.
+        self.assertEqual(blas["sgemm_library"], os.path.realpath(NETLIB_BLAS))
 
 
 @unittest.skipIf(ORT_MISSING, "ONNX Runtime peer unavailable: %s" % ORT_MISSING)

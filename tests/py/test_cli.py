@@ -1,4 +1,4 @@
-"""The command line as a user meets it: messages, exit codes (README), stdout/stderr discipline."""
+"""The command line as a user meets it: messages, exit codes (cli/EXIT_CODES.md), stdout/stderr discipline."""
 import json
 import os
 import subprocess

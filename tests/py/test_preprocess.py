@@ -1,4 +1,4 @@
-"""Our decode + resize + centre crop + normalise (core/image*.cpp, via tests/tools/preprocess_dump)
+"""Our decode + resize + centre crop + normalise (image/image*.cpp, via tests/tools/preprocess_dump)
 against Pillow and torchvision, which is what timm's DeiT evaluation transform runs (SPEC 6).
 
 Everything must agree exactly: the resize copies Pillow's fixed-point arithmetic, and JPEG goes

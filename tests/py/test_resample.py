@@ -1,4 +1,4 @@
-"""resample_bicubic_f32 (core/resample.cpp, via tests/tools/resample_dump) against
+"""resample_bicubic_f32 (image/resample.cpp, via tests/tools/resample_dump) against
 torch.nn.functional.interpolate(mode="bicubic", align_corners=False, antialias=True), which is how
 pos_embed is resized for other input sizes (SPEC 1). Covers growing (where torch's antialias path
 still uses a = -0.5, unlike its plain bicubic's -0.75), shrinking, non-square and one-sided cases.

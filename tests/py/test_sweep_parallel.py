@@ -2,7 +2,7 @@
 and the result equals the unsharded run (counts, MAC sums and accuracies exactly, KL up to
 summation order, latency samples pooled). Also: merge refuses a missing or a repeated shard.
 
-This is the README's recipe:
+This is the recipe of docs/usage.md (sweep and merge):
     parallel -j4 'sparsifiner sweep ARGS --shard {}/4 --json --quiet > part_{}.json' ::: 1 2 3 4
     sparsifiner merge part_*.json > sweep.json
 """

@@ -125,7 +125,7 @@ def resize_pos_embed(pos_embed, extra, old_grid, new_grid):
 
     Only the patch-grid rows are resampled; cls (and dist) rows are kept as they are. torch's
     antialiased bicubic uses the a = -0.5 kernel with renormalised border weights even when
-    enlarging, which is what timm does and what core/resample.h implements.
+    enlarging, which is what timm does and what image/resample.h implements.
     """
     if old_grid == new_grid:
         return pos_embed

@@ -1,4 +1,4 @@
-// Micro-benchmark of the attention core: dense (oneDNN, core/attention_dense.h) against the sparse
+// Micro-benchmark of the attention core: dense (oneDNN, core/kernels/attention_dense.h) against the sparse
 // ELL kernel at several keep rates, and the connectivity predictor alone, for DeiT-S geometry
 // (H = 6, d = 64), B = 1, N = 197, 577, 1025, 4097.
 //   attention_bench [--json] [--reps R] [--threads T] [--isa portable|avx2|avx512] [--max-n N]
@@ -27,13 +27,13 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.h"
-#include "core/attention_dense.h"
-#include "core/cpu_info.h"
-#include "core/mask_patterns.h"
-#include "core/mask_predictor.h"
-#include "core/sparse_attention.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/kernels/attention_dense.h"
+#include "core/platform/cpu_info.h"
+#include "core/masks/mask_patterns.h"
+#include "core/masks/mask_predictor.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 
 using namespace sparsifiner;
 

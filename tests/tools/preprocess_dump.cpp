@@ -7,7 +7,7 @@
 //   preprocess_dump --resize IMAGE WIDTH HEIGHT OUT.bin   decode, Pillow bicubic resize only
 //   preprocess_dump --decode IMAGE OUT.bin           decode only
 //   preprocess_dump --decoder                        print the JPEG decoder in use
-#include "core/image.h"
+#include "image/image.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -2,7 +2,7 @@
 // torch.nn.functional.interpolate(bicubic, antialias=True).
 //   resample_dump IN.f32 CHANNELS IN_H IN_W OUT_H OUT_W OUT.f32
 // IN.f32 holds CHANNELS*IN_H*IN_W little-endian floats (planar); OUT.f32 gets CHANNELS*OUT_H*OUT_W.
-#include "core/resample.h"
+#include "image/resample.h"
 
 #include <cstdio>
 #include <cstdlib>

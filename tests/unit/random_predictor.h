@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "core/mask_predictor.h"
+#include "core/masks/mask_predictor.h"
 
 namespace sparsifiner::test_support {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/attention_fidelity.h"
+#include "analysis/attention_fidelity.h"
 
 using namespace sparsifiner;
 

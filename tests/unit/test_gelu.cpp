@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/gelu.h"
+#include "core/kernels/gelu.h"
 
 using namespace sparsifiner;
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/image.h"
+#include "image/image.h"
 #include "datasets/labels.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION

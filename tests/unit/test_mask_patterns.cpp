@@ -1,4 +1,4 @@
-// Mask patterns (core/mask_patterns.cpp): the window pattern on small grids against expectations
+// Mask patterns (core/masks/mask_patterns.cpp): the window pattern on small grids against expectations
 // worked out by hand, the oracle against a brute-force top-k of q.k, and the budget rule.
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "core/mask_patterns.h"
+#include "core/masks/mask_patterns.h"
 
 using namespace sparsifiner;
 

@@ -1,4 +1,4 @@
-// The connectivity predictor (core/mask_predictor.cpp): a tiny case worked by hand, the threshold
+// The connectivity predictor (core/masks/mask_predictor.cpp): a tiny case worked by hand, the threshold
 // and basis_coef_topk effects, a random case against a plain double-precision reference of
 // SPEC 2 steps 1-7 written here, and token pruning against a predictor built on sliced weights.
 #include <doctest/doctest.h>
@@ -10,9 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "core/compact_basis.h"
-#include "core/mask_predictor.h"
-#include "core/threading.h"
+#include "core/masks/compact_basis.h"
+#include "core/masks/mask_predictor.h"
+#include "core/platform/threading.h"
 #include "tests/unit/random_predictor.h"
 
 using namespace sparsifiner;
@@ -261,7 +261,7 @@ TEST_CASE("predictor: several row blocks per head and a row tail, batch and thre
         }
 }
 
-// The compact basis (core/compact_basis.cpp) on its own: both formats, the AVX2 and the portable
+// The compact basis (core/masks/compact_basis.cpp) on its own: both formats, the AVX2 and the portable
 // kernel, against a plain double sum over a dense copy written here. Sizes around the 8-column
 // groups of the bitmap (1, 7, 8, 9, 61), densities from empty to full, repeated and unsorted rows.
 TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") {

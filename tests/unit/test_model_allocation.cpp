@@ -11,7 +11,7 @@
 #include <new>
 #include <random>
 
-#include "core/deit_model.h"
+#include "core/model/deit_model.h"
 #include "weights/random_weights.h"
 
 static std::atomic<long> g_allocations{0};

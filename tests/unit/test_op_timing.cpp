@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "core/attention_dense.h"
-#include "core/deit_model.h"
-#include "core/mask_predictor.h"
-#include "core/threading.h"
-#include "core/timing.h"
+#include "core/kernels/attention_dense.h"
+#include "core/model/deit_model.h"
+#include "core/masks/mask_predictor.h"
+#include "core/platform/threading.h"
+#include "core/platform/timing.h"
 #include "tests/unit/random_predictor.h"
 #include "weights/random_weights.h"
 

@@ -1,4 +1,4 @@
-// Bicubic resampling (core/resample.cpp): identity, constant images, and one shrink worked out by
+// Bicubic resampling (image/resample.cpp): identity, constant images, and one shrink worked out by
 // hand. Bit-exactness against Pillow and torch is in tests/py/test_preprocess.py and
 // tests/py/test_resample.py.
 #include <doctest/doctest.h>
@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "core/image.h"
-#include "core/resample.h"
+#include "image/image.h"
+#include "image/resample.h"
 
 using namespace sparsifiner;
 

@@ -1,4 +1,4 @@
-// Sparse attention (core/sparse_attention*.cpp), every ISA path this CPU runs, against a masked
+// Sparse attention (core/kernels/sparse_attention*.cpp), every ISA path this CPU runs, against a masked
 // dense reference written plainly here in double precision: the N x N score matrix with -inf
 // outside the mask, a softmax per row, a product with V.
 #include <doctest/doctest.h>
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "core/attention_dense.h"
-#include "core/sparse_attention.h"
-#include "core/threading.h"
+#include "core/kernels/attention_dense.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/platform/threading.h"
 
 using namespace sparsifiner;
 

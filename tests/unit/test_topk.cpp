@@ -1,4 +1,4 @@
-// topk_select (core/topk.cpp) against a full-sort reference written here, on random rows, the
+// topk_select (core/kernels/topk.cpp) against a full-sort reference written here, on random rows, the
 // edge sizes, ties and NaN.
 #include <doctest/doctest.h>
 
@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "core/topk.h"
+#include "core/kernels/topk.h"
 
 using namespace sparsifiner;
 

@@ -1,0 +1,189 @@
+// The dispatcher, the OpenMP loop and the portable implementation of sparse attention. The AVX2
+// and AVX-512 row kernels live in sparse_attention_avx2.cpp and sparse_attention_avx512.cpp.
+#include "core/kernels/sparse_attention.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "core/platform/cpu_info.h"
+#include "core/platform/threading.h"
+
+namespace sparsifiner {
+
+namespace {
+
+// Work items: every (image, head) is split into row chunks, just enough chunks that each thread
+// gets several items (load balance with few images and heads), and no more: an item reuses (or
+// copies once) its head's K and V, so larger items amortise that.
+constexpr int kItemsPerThread = 4;
+constexpr int kMinRowsPerItem = 16;
+
+// A 64-byte aligned per-thread buffer that only grows: no allocation in steady state.
+float* thread_scratch(size_t floats) {
+    struct Buffer {
+        float* data = nullptr;
+        size_t size = 0;
+        ~Buffer() { std::free(data); }
+    };
+    thread_local Buffer buffer;
+    if (floats > buffer.size) {
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+        float* fresh = static_cast<float*>(std::aligned_alloc(64, bytes));
+        if (!fresh) throw std::bad_alloc();
+        std::free(buffer.data);
+        buffer.data = fresh;
+        buffer.size = bytes / sizeof(float);
+    }
+    return buffer.data;
+}
+
+using RowsKernel = void (*)(const SparseAttentionArgs&, int, int, int, int, float*);
+
+RowsKernel kernel_for(SparseIsa isa) {
+    switch (isa) {
+        case SparseIsa::avx512: return sparse_attention_rows_avx512;
+        case SparseIsa::avx2: return sparse_attention_rows_avx2;
+        default: return sparse_attention_rows_portable;
+    }
+}
+
+}  // namespace
+
+const char* sparse_isa_name(SparseIsa isa) {
+    switch (isa) {
+        case SparseIsa::avx512: return "avx512";
+        case SparseIsa::avx2: return "avx2";
+        default: return "portable";
+    }
+}
+
+bool sparse_isa_supported(SparseIsa isa) {
+    switch (isa) {
+        case SparseIsa::avx512: return cpu_has_avx512();
+        case SparseIsa::avx2: return cpu_has_avx2_fma();
+        default: return true;
+    }
+}
+
+SparseIsa sparse_isa_best() {
+    static const SparseIsa best = cpu_has_avx512()     ? SparseIsa::avx512
+                                  : cpu_has_avx2_fma() ? SparseIsa::avx2
+                                                       : SparseIsa::portable;
+    return best;
+}
+
+SparseScratch sparse_scratch_layout(int N, int k, int d) {
+    // Scores: N for the dense cls row, k otherwise; every block padded to a 64-byte boundary.
+    auto pad = [](size_t floats) { return (floats + 15) / 16 * 16; };
+    SparseScratch s;
+    s.acc = pad(static_cast<size_t>(N > k ? N : k));
+    s.keys = s.acc + pad(static_cast<size_t>(d));
+    s.values = s.keys + pad(static_cast<size_t>(N) * d);
+    s.block_scores = s.values + pad(static_cast<size_t>(N) * d);
+    s.block_scores_stride = pad(static_cast<size_t>(k));
+    s.block_acc = s.block_scores + kSparseBlockRows * s.block_scores_stride;
+    s.total = s.block_acc + kSparseBlockRows * pad(static_cast<size_t>(d));
+    return s;
+}
+
+size_t sparse_attention_scratch_floats(int N, int k, int d) { return sparse_scratch_layout(N, k, d).total; }
+
+std::string sparse_key_index_check(const int32_t* key_index, long long rows, int N, int k) {
+    for (long long r = 0; r < rows; r++) {
+        const int32_t* row = key_index + r * k;
+        for (int t = 0; t < k; t++) {
+            if (row[t] < 0 || row[t] >= N)
+                return "key_index row " + std::to_string(r) + ": index " + std::to_string(row[t]) +
+                       " outside [0, " + std::to_string(N) + ")";
+            if (t > 0 && row[t] <= row[t - 1])
+                return "key_index row " + std::to_string(r) + ": indices not strictly ascending at position " +
+                       std::to_string(t);
+        }
+    }
+    return {};
+}
+
+void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t* key_index, float* out,
+                                  float* cls_probs, int B, int N, int H, int d, int k, long long index_stride) {
+    if (B <= 0 || N <= 0 || H <= 0 || d <= 0) return;
+    if (N > 1 && (k < 1 || k > N))
+        throw std::invalid_argument("sparse attention: k = " + std::to_string(k) + " outside [1, N = " +
+                                    std::to_string(N) + "]");
+    if (!sparse_isa_supported(isa))
+        throw std::invalid_argument(std::string("sparse attention: this CPU cannot run the ") +
+                                    sparse_isa_name(isa) + " kernel");
+    SparseAttentionArgs args{qkv, key_index, out, cls_probs, B, N, H, d, k,
+                             index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
+    RowsKernel kernel = kernel_for(isa);
+    const long long heads = static_cast<long long>(B) * H;
+    const long long wanted = (static_cast<long long>(kItemsPerThread) * threads_get() + heads - 1) / heads;
+    const int max_items = (N + kMinRowsPerItem - 1) / kMinRowsPerItem;
+    const int items = static_cast<int>(wanted < max_items ? wanted : max_items);
+    const int rows_per_item = (N + items - 1) / items;
+    const size_t scratch_floats = sparse_attention_scratch_floats(N, k, d);
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int item = 0; item < items; item++) {
+                const int begin = item * rows_per_item;
+                const int end = begin + rows_per_item < N ? begin + rows_per_item : N;
+                if (begin >= end) continue;
+                kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
+            }
+}
+
+void sparse_attention_forward(const float* qkv, const int32_t* key_index, float* out, float* cls_probs,
+                              int B, int N, int H, int d, int k, long long index_stride) {
+    sparse_attention_forward_isa(sparse_isa_best(), qkv, key_index, out, cls_probs, B, N, H, d, k,
+                                 index_stride);
+}
+
+// The reference implementation: plain loops, std::exp. The vector kernels follow the same steps.
+void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
+                                    float* scratch) {
+    const int N = a.N, d = a.d, D = a.H * a.d;
+    const long long row_stride = 3LL * D;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
+    const float* keys = image + D + h * d;
+    const float* values = image + 2 * D + h * d;
+    float* scores = scratch;
+    float* acc = scratch + (static_cast<size_t>(N > a.k ? N : a.k) + 15) / 16 * 16;
+    for (int i = row_begin; i < row_end; i++) {
+        const float* q = image + i * row_stride + h * d;
+        const int32_t* index = i == 0 ? nullptr
+                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
+                                            static_cast<long long>(i - 1) * a.k;
+        const int count = i == 0 ? N : a.k;
+        float max_score = -INFINITY;
+        for (int t = 0; t < count; t++) {
+            const float* key = keys + (index ? index[t] : t) * row_stride;
+            float s = 0.f;
+            for (int c = 0; c < d; c++) s += q[c] * key[c];
+            scores[t] = s * scale;
+            max_score = std::fmax(max_score, scores[t]);
+        }
+        float sum = 0.f;
+        for (int t = 0; t < count; t++) {
+            scores[t] = std::exp(scores[t] - max_score);
+            sum += scores[t];
+        }
+        const float inv_sum = 1.0f / sum;
+        for (int c = 0; c < d; c++) acc[c] = 0.f;
+        for (int t = 0; t < count; t++) {
+            const float* value = values + (index ? index[t] : t) * row_stride;
+            for (int c = 0; c < d; c++) acc[c] += scores[t] * value[c];
+        }
+        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * d;
+        for (int c = 0; c < d; c++) o[c] = acc[c] * inv_sum;
+        if (i == 0 && a.cls_probs) {
+            float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;
+            for (int t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;
+        }
+    }
+}
+
+}  // namespace sparsifiner

@@ -1,0 +1,246 @@
+#include "core/masks/compact_basis.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <stdexcept>
+
+#include <immintrin.h>
+
+#include "core/platform/cpu_info.h"
+
+namespace sparsifiner {
+
+namespace {
+
+const bool use_avx2 = cpu_has_avx2_fma();
+
+// For each bitmap byte: output lane l takes packed value number (set bits of the byte below bit
+// l), so that a permutation of the eight values loaded at the group's start puts each value in
+// its column's lane. Lanes whose bit is set also get the sign bit: vpermps reads only the low
+// three bits of an index, and the same vector then serves as the blend mask that zeroes the
+// absent lanes (one table load per group instead of rebuilding the mask from the byte).
+std::array<std::array<int32_t, 8>, 256> make_expand_table() {
+    std::array<std::array<int32_t, 8>, 256> table{};
+    for (int byte = 0; byte < 256; byte++) {
+        int packed = 0;
+        for (int lane = 0; lane < 8; lane++) {
+            const bool present = (byte >> lane) & 1;
+            table[byte][lane] = present ? static_cast<int32_t>(0x80000000u | static_cast<uint32_t>(packed)) : 0;
+            packed += present;
+        }
+    }
+    return table;
+}
+alignas(32) const std::array<std::array<int32_t, 8>, 256> expand_table = make_expand_table();
+
+// One basis row's eight columns of group g, expanded from its packed values (zeros elsewhere);
+// advances `packed` past the group's values. Reads up to eight floats from `packed`: values_ is
+// padded at its end.
+__attribute__((target("avx2,fma"))) inline __m256 expand_group(const uint8_t* row_bits, int g, const float*& packed) {
+    const int byte = row_bits[g];
+    const __m256i order = _mm256_load_si256(reinterpret_cast<const __m256i*>(expand_table[byte].data()));
+    const __m256 v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(packed), order);
+    packed += __builtin_popcount(static_cast<unsigned>(byte));
+    return _mm256_blendv_ps(_mm256_setzero_ps(), v, _mm256_castsi256_ps(order));
+}
+
+// Four basis rows per pass over approx, so each group's partial sum stays in a register across
+// them (one load and store of approx per group and four rows, not per row); the FMAs run in the
+// order of e, as the portable kernel's adds do.
+__attribute__((target("avx2,fma"))) void combine_bitmap_avx2(const uint8_t* bits, int groups,
+                                                             const long long* row_start, const float* values,
+                                                             const int32_t* rows_used, const float* weight,
+                                                             int count, float* approx) {
+    for (int g = 0; g < groups; g++) _mm256_storeu_ps(approx + 8 * g, _mm256_setzero_ps());
+    int e = 0;
+    for (; e + 4 <= count; e += 4) {
+        const uint8_t* bits0 = bits + static_cast<long long>(rows_used[e]) * groups;
+        const uint8_t* bits1 = bits + static_cast<long long>(rows_used[e + 1]) * groups;
+        const uint8_t* bits2 = bits + static_cast<long long>(rows_used[e + 2]) * groups;
+        const uint8_t* bits3 = bits + static_cast<long long>(rows_used[e + 3]) * groups;
+        const float* packed0 = values + row_start[rows_used[e]];
+        const float* packed1 = values + row_start[rows_used[e + 1]];
+        const float* packed2 = values + row_start[rows_used[e + 2]];
+        const float* packed3 = values + row_start[rows_used[e + 3]];
+        const __m256 w0 = _mm256_set1_ps(weight[e]), w1 = _mm256_set1_ps(weight[e + 1]);
+        const __m256 w2 = _mm256_set1_ps(weight[e + 2]), w3 = _mm256_set1_ps(weight[e + 3]);
+        for (int g = 0; g < groups; g++) {
+            __m256 sum = _mm256_loadu_ps(approx + 8 * g);
+            sum = _mm256_fmadd_ps(w0, expand_group(bits0, g, packed0), sum);
+            sum = _mm256_fmadd_ps(w1, expand_group(bits1, g, packed1), sum);
+            sum = _mm256_fmadd_ps(w2, expand_group(bits2, g, packed2), sum);
+            sum = _mm256_fmadd_ps(w3, expand_group(bits3, g, packed3), sum);
+            _mm256_storeu_ps(approx + 8 * g, sum);
+        }
+    }
+    for (; e < count; e++) {
+        const uint8_t* row_bits = bits + static_cast<long long>(rows_used[e]) * groups;
+        const float* packed = values + row_start[rows_used[e]];
+        const __m256 w = _mm256_set1_ps(weight[e]);
+        for (int g = 0; g < groups; g++)
+            _mm256_storeu_ps(approx + 8 * g,
+                             _mm256_fmadd_ps(w, expand_group(row_bits, g, packed), _mm256_loadu_ps(approx + 8 * g)));
+    }
+}
+
+// The dense format: four rows per pass over approx as above, plain loads; the last cols % 8
+// columns in scalar code (the padding of approx stays zero).
+__attribute__((target("avx2,fma"))) void combine_dense_avx2(int cols, const long long* row_start,
+                                                            const float* values, const int32_t* rows_used,
+                                                            const float* weight, int count, float* approx) {
+    const int padded = (cols + 7) / 8 * 8, full = cols / 8 * 8;
+    for (int n = 0; n < padded; n++) approx[n] = 0.f;
+    int e = 0;
+    for (; e + 4 <= count; e += 4) {
+        const float* row0 = values + row_start[rows_used[e]];
+        const float* row1 = values + row_start[rows_used[e + 1]];
+        const float* row2 = values + row_start[rows_used[e + 2]];
+        const float* row3 = values + row_start[rows_used[e + 3]];
+        const __m256 w0 = _mm256_set1_ps(weight[e]), w1 = _mm256_set1_ps(weight[e + 1]);
+        const __m256 w2 = _mm256_set1_ps(weight[e + 2]), w3 = _mm256_set1_ps(weight[e + 3]);
+        int n = 0;
+        for (; n < full; n += 8) {
+            __m256 sum = _mm256_loadu_ps(approx + n);
+            sum = _mm256_fmadd_ps(w0, _mm256_loadu_ps(row0 + n), sum);
+            sum = _mm256_fmadd_ps(w1, _mm256_loadu_ps(row1 + n), sum);
+            sum = _mm256_fmadd_ps(w2, _mm256_loadu_ps(row2 + n), sum);
+            sum = _mm256_fmadd_ps(w3, _mm256_loadu_ps(row3 + n), sum);
+            _mm256_storeu_ps(approx + n, sum);
+        }
+        for (; n < cols; n++) {
+            float sum = approx[n];
+            sum = std::fma(weight[e], row0[n], sum);
+            sum = std::fma(weight[e + 1], row1[n], sum);
+            sum = std::fma(weight[e + 2], row2[n], sum);
+            sum = std::fma(weight[e + 3], row3[n], sum);
+            approx[n] = sum;
+        }
+    }
+    for (; e < count; e++) {
+        const float* row = values + row_start[rows_used[e]];
+        const __m256 w = _mm256_set1_ps(weight[e]);
+        int n = 0;
+        for (; n < full; n += 8)
+            _mm256_storeu_ps(approx + n, _mm256_fmadd_ps(w, _mm256_loadu_ps(row + n), _mm256_loadu_ps(approx + n)));
+        for (; n < cols; n++) approx[n] = std::fma(weight[e], row[n], approx[n]);
+    }
+}
+
+}  // namespace
+
+bool compact_basis_avx2_supported() { return use_avx2; }
+
+CompactBasis::CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row) {
+    assign(rows, cols, fill_row);
+}
+
+CompactBasis::CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {
+    build(rows, cols, fill_row, format);
+}
+
+void CompactBasis::assign(int rows, int cols, const std::function<void(int, float*)>& fill_row) {
+    if (rows < 0 || cols < 0) throw std::invalid_argument("compact basis: negative size");
+    scratch_row_.resize(cols);
+    long long nnz = 0;
+    for (int m = 0; m < rows; m++) {
+        fill_row(m, scratch_row_.data());
+        for (int n = 0; n < cols; n++) nnz += scratch_row_[n] != 0.f;
+    }
+    const long long entries = static_cast<long long>(rows) * cols;
+    const bool small = entries * static_cast<long long>(sizeof(float)) <= 2 * 1024 * 1024;
+    const bool sparse = nnz * 16 < entries;
+    build(rows, cols, fill_row, small ? Format::dense : sparse ? Format::list : Format::bitmap);
+}
+
+void CompactBasis::build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {
+    if (rows < 0 || cols < 0) throw std::invalid_argument("compact basis: negative size");
+    rows_ = rows;
+    cols_ = cols;
+    format_ = format;
+    groups_ = (cols_ + 7) / 8;
+    // clear() and assign() keep the vectors' capacity: a rebuild of the same size allocates nothing.
+    row_start_.assign(1, 0);
+    values_.clear();
+    bits_.assign(format == Format::bitmap ? static_cast<size_t>(rows_) * groups_ : 0, 0);
+    columns_.clear();
+    row_nnz_.clear();
+    scratch_row_.resize(cols_);
+    float* row = scratch_row_.data();
+    for (int m = 0; m < rows_; m++) {
+        fill_row(m, row);
+        if (format == Format::dense) {
+            values_.insert(values_.end(), row, row + cols_);
+            row_nnz_.push_back(cols_ - static_cast<long long>(std::count(row, row + cols_, 0.f)));
+            row_start_.push_back(static_cast<long long>(values_.size()));
+            continue;
+        }
+        for (int n = 0; n < cols_; n++) {
+            if (row[n] == 0.f) continue;
+            values_.push_back(row[n]);
+            if (format == Format::bitmap)
+                bits_[static_cast<size_t>(m) * groups_ + n / 8] |= static_cast<uint8_t>(1u << (n % 8));
+            else
+                columns_.push_back(n);
+        }
+        row_start_.push_back(static_cast<long long>(values_.size()));
+        row_nnz_.push_back(row_start_[m + 1] - row_start_[m]);
+    }
+    nnz_ = 0;
+    for (long long count : row_nnz_) nnz_ += count;
+    values_.resize(values_.size() + 8, 0.f);
+}
+
+void CompactBasis::expand_row(int m, float* row) const {
+    for (int n = 0; n < cols_; n++) row[n] = 0.f;
+    const float* packed = values_.data() + row_start_[m];
+    if (format_ == Format::dense) {
+        std::copy(packed, packed + cols_, row);
+        return;
+    }
+    if (format_ == Format::list) {
+        for (long long p = row_start_[m]; p < row_start_[m + 1]; p++) row[columns_[p]] = values_[p];
+        return;
+    }
+    const uint8_t* row_bits = bits_.data() + static_cast<size_t>(m) * groups_;
+    for (int n = 0; n < cols_; n++)
+        if ((row_bits[n / 8] >> (n % 8)) & 1) row[n] = *packed++;
+}
+
+void CompactBasis::combine(const int32_t* rows_used, const float* weight, int count, float* approx) const {
+    if (use_avx2 && format_ == Format::dense)
+        combine_dense_avx2(cols_, row_start_.data(), values_.data(), rows_used, weight, count, approx);
+    else if (use_avx2 && format_ == Format::bitmap)
+        combine_bitmap_avx2(bits_.data(), groups_, row_start_.data(), values_.data(), rows_used, weight, count,
+                            approx);
+    else
+        combine_portable(rows_used, weight, count, approx);
+}
+
+void CompactBasis::combine_portable(const int32_t* rows_used, const float* weight, int count, float* approx) const {
+    const int padded = padded_cols();
+    for (int n = 0; n < padded; n++) approx[n] = 0.f;
+    for (int e = 0; e < count; e++) {
+        const int m = rows_used[e];
+        const float w = weight[e];
+        if (format_ == Format::dense) {
+            const float* row = values_.data() + row_start_[m];
+            for (int n = 0; n < cols_; n++) approx[n] += w * row[n];
+            continue;
+        }
+        if (format_ == Format::list) {
+            // A scatter: the columns of one row are distinct, so the adds are independent.
+            for (long long p = row_start_[m]; p < row_start_[m + 1]; p++) approx[columns_[p]] += w * values_[p];
+            continue;
+        }
+        const uint8_t* row_bits = bits_.data() + static_cast<size_t>(m) * groups_;
+        const float* packed = values_.data() + row_start_[m];
+        for (int g = 0; g < groups_; g++) {
+            const unsigned byte = row_bits[g];
+            for (int lane = 0; lane < 8; lane++)
+                if ((byte >> lane) & 1) approx[8 * g + lane] += w * *packed++;
+        }
+    }
+}
+
+}  // namespace sparsifiner

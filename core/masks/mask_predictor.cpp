@@ -1,0 +1,435 @@
+#include "core/masks/mask_predictor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <immintrin.h>
+
+#include "core/platform/cpu_info.h"
+#include "core/platform/timing.h"
+#include "core/kernels/topk.h"
+
+namespace sparsifiner {
+
+namespace {
+
+// A per-thread float buffer that only grows.
+float* thread_floats(size_t count) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < count) buffer.resize(count);
+    return buffer.data();
+}
+
+// The predictor's products and its softmax are plain loops written so that the compiler
+// vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
+// size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
+// one and picks it at load time, so the default build stays any-x86-64.
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
+
+// Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
+// kernels below never need a column tail.
+constexpr int kColBlock = 16;
+// Query rows per parallel task of the per-row stage: a multiple of four (see predict()).
+constexpr int kRowBlock = 64;
+int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; }
+
+// out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
+// 16, plus bias [ld] when given. Four rows times sixteen columns per block: eight vector
+// accumulators, each w load feeds four FMAs. Rows past `rows` are not touched.
+void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+                     const float* bias, float* out) {
+    int i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float* x0 = x + i * x_stride;
+        const float* x1 = x0 + x_stride;
+        const float* x2 = x1 + x_stride;
+        const float* x3 = x2 + x_stride;
+        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+            float a0[kColBlock], a1[kColBlock], a2[kColBlock], a3[kColBlock];
+            for (int m = 0; m < kColBlock; m++) a0[m] = a1[m] = a2[m] = a3[m] = bias ? bias[m0 + m] : 0.f;
+            for (int t = 0; t < inner; t++) {
+                const float* wt = w + static_cast<long long>(t) * ld + m0;
+                const float v0 = x0[t], v1 = x1[t], v2 = x2[t], v3 = x3[t];
+                for (int m = 0; m < kColBlock; m++) {
+                    a0[m] += v0 * wt[m];
+                    a1[m] += v1 * wt[m];
+                    a2[m] += v2 * wt[m];
+                    a3[m] += v3 * wt[m];
+                }
+            }
+            float* o = out + static_cast<long long>(i) * ld + m0;
+            for (int m = 0; m < kColBlock; m++) {
+                o[m] = a0[m];
+                o[ld + m] = a1[m];
+                o[2 * ld + m] = a2[m];
+                o[3 * ld + m] = a3[m];
+            }
+        }
+    }
+    for (; i < rows; i++) {
+        const float* xi = x + i * x_stride;
+        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+            float a0[kColBlock];
+            for (int m = 0; m < kColBlock; m++) a0[m] = bias ? bias[m0 + m] : 0.f;
+            for (int t = 0; t < inner; t++) {
+                const float* wt = w + static_cast<long long>(t) * ld + m0;
+                const float v0 = xi[t];
+                for (int m = 0; m < kColBlock; m++) a0[m] += v0 * wt[m];
+            }
+            for (int m = 0; m < kColBlock; m++) out[static_cast<long long>(i) * ld + m0 + m] = a0[m];
+        }
+    }
+}
+
+// The same product with AVX2+FMA intrinsics: the plain version's accumulator arrays end up on
+// the stack with GCC 12, which halves its speed. Column blocks are the outer loop: one 16-column
+// panel of w is streamed once from memory and then reused from cache by every block of four rows
+// (for kl, w is proj_n: N x K floats, megabytes at N = 4097, while x = kc^T is only c rows).
+// The last one to three rows go through the plain version.
+SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+                                     const float* bias, float* out) {
+    const int full = rows / 4 * 4;
+    for (int m0 = 0; m0 < ld; m0 += kColBlock) {
+        const __m256 b0 = bias ? _mm256_loadu_ps(bias + m0) : _mm256_setzero_ps();
+        const __m256 b1 = bias ? _mm256_loadu_ps(bias + m0 + 8) : _mm256_setzero_ps();
+        for (int i = 0; i < full; i += 4) {
+            const float* x0 = x + i * x_stride;
+            const float* x1 = x0 + x_stride;
+            const float* x2 = x1 + x_stride;
+            const float* x3 = x2 + x_stride;
+            __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+            const float* wt = w + m0;
+            for (int t = 0; t < inner; t++, wt += ld) {
+                const __m256 w0 = _mm256_loadu_ps(wt), w1 = _mm256_loadu_ps(wt + 8);
+                __m256 v = _mm256_broadcast_ss(x0 + t);
+                a00 = _mm256_fmadd_ps(v, w0, a00);
+                a01 = _mm256_fmadd_ps(v, w1, a01);
+                v = _mm256_broadcast_ss(x1 + t);
+                a10 = _mm256_fmadd_ps(v, w0, a10);
+                a11 = _mm256_fmadd_ps(v, w1, a11);
+                v = _mm256_broadcast_ss(x2 + t);
+                a20 = _mm256_fmadd_ps(v, w0, a20);
+                a21 = _mm256_fmadd_ps(v, w1, a21);
+                v = _mm256_broadcast_ss(x3 + t);
+                a30 = _mm256_fmadd_ps(v, w0, a30);
+                a31 = _mm256_fmadd_ps(v, w1, a31);
+            }
+            float* o = out + static_cast<long long>(i) * ld + m0;
+            _mm256_storeu_ps(o, a00);
+            _mm256_storeu_ps(o + 8, a01);
+            _mm256_storeu_ps(o + ld, a10);
+            _mm256_storeu_ps(o + ld + 8, a11);
+            _mm256_storeu_ps(o + 2 * ld, a20);
+            _mm256_storeu_ps(o + 2 * ld + 8, a21);
+            _mm256_storeu_ps(o + 3 * ld, a30);
+            _mm256_storeu_ps(o + 3 * ld + 8, a31);
+        }
+    }
+    if (full < rows)
+        gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
+                        out + static_cast<long long>(full) * ld);
+}
+
+const bool use_avx2 = cpu_has_avx2_fma();
+
+void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld, const float* bias,
+               float* out) {
+    if (use_avx2)
+        gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
+    else
+        gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
+}
+
+// dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
+void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
+    for (int i = 0; i < rows; i++)
+        for (int a = 0; a < cols; a++)
+            dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
+}
+
+// e^x for x <= 0 in plain arithmetic the compiler vectorises (std::exp is a scalar call): x =
+// n ln2 + r with |r| <= ln2/2 (ln2 split in two so r is exact to float rounding), e^r by its
+// degree-6 Taylor polynomial (relative error below 1.3e-7), 2^n by building the exponent bits.
+// Below -87.3 the result would be denormal and is flushed to 0.
+__attribute__((optimize("no-trapping-math"))) inline float exp_nonpositive(float x) {
+    // The clamp and the flush work on the bits as unsigned integers, where "below -87.3" (or -inf,
+    // or a negative NaN) is "greater than the bits of -87.3": integer selects vectorise, float
+    // comparisons (which may trap) do not.
+    constexpr uint32_t kLimitBits = 0xC2AE999Au;  // -87.3f
+    uint32_t x_bits;
+    std::memcpy(&x_bits, &x, sizeof x_bits);
+    const uint32_t keep = x_bits > kLimitBits ? 0u : 0xFFFFFFFFu;
+    x_bits = x_bits > kLimitBits ? kLimitBits : x_bits;
+    std::memcpy(&x, &x_bits, sizeof x);
+    // Round to nearest of a value <= 0 as a truncation (one vector conversion, no call to floor).
+    const int32_t ni = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);
+    const float n = static_cast<float>(ni);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = (ni + 127) << 23;
+    float two_n;
+    std::memcpy(&two_n, &bits, sizeof two_n);
+    const float e = p * two_n;
+    uint32_t e_bits;
+    std::memcpy(&e_bits, &e, sizeof e_bits);
+    e_bits &= keep;
+    float result;
+    std::memcpy(&result, &e_bits, sizeof result);
+    return result;
+}
+
+// row [K] = softmax(row * scale), in place. The exponentials are one flat loop, vectorised once
+// the compiler may assume that float operations do not trap (nothing here reads the floating
+// point exception flags); the max and the sum are reductions it may not reorder, so they run as
+// eight explicit partial results.
+__attribute__((optimize("no-trapping-math"))) SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
+    for (int m = 0; m < K; m++) row[m] *= scale;
+    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (int m = 0; m < K; m++) lane[m & 7] = row[m] > lane[m & 7] ? row[m] : lane[m & 7];
+    float max_value = lane[0];
+    for (int l = 1; l < 8; l++) max_value = lane[l] > max_value ? lane[l] : max_value;
+    for (int m = 0; m < K; m++) row[m] = exp_nonpositive(row[m] - max_value);
+    for (int l = 0; l < 8; l++) lane[l] = 0.f;
+    for (int m = 0; m < K; m++) lane[m & 7] += row[m];
+    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    const float inv_sum = 1.0f / sum;
+    for (int m = 0; m < K; m++) row[m] *= inv_sum;
+}
+
+// Adds a parallel region's wall time to its phases, split in proportion to the thread time each
+// phase took (threads overlap, so thread times add up to more than the wall; issue 5).
+void apportion(double wall, std::initializer_list<std::pair<PredictorPhase, double>> busy, PredictorSeconds& seconds) {
+    double total_busy = 0;
+    for (const auto& phase : busy) total_busy += phase.second;
+    if (total_busy <= 0) return;
+    for (const auto& phase : busy) seconds[static_cast<size_t>(phase.first)] += wall * phase.second / total_busy;
+}
+
+// Thread time per phase: mark() returns the seconds since the previous mark (or since
+// construction) and starts the next lap. Untimed, it never reads the clock and returns 0.
+class PhaseClock {
+public:
+    explicit PhaseClock(bool timed) : timed_(timed), lap_(timed ? seconds_now() : 0) {}
+    double mark() {
+        if (!timed_) return 0;
+        const double now = seconds_now(), spent = now - lap_;
+        lap_ = now;
+        return spent;
+    }
+
+private:
+    bool timed_;
+    double lap_;
+};
+
+}  // namespace
+
+MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w,
+                             const float* pred_k_b, const float* proj_n, const float* proj_back_n, int H, int d,
+                             int c, int N, int K, float basis_threshold, int basis_coef_topk)
+    : H_(H), d_(d), c_(c), N_(N), K_(K), coef_topk_(std::min(std::max(basis_coef_topk, 1), std::max(K, 1))) {
+    if (H <= 0 || d <= 0 || c <= 0 || N <= 1 || K <= 0)
+        throw std::invalid_argument("mask predictor: bad geometry H=" + std::to_string(H) + " d=" + std::to_string(d) +
+                                    " c=" + std::to_string(c) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+    // Products run over column blocks of 16 (see gemm_rows): c and K are padded with zero columns.
+    cp_ = pad_cols(c);
+    kp_ = pad_cols(K);
+    wq_t_.assign(static_cast<size_t>(d) * cp_, 0.f);
+    wk_t_.assign(static_cast<size_t>(d) * cp_, 0.f);
+    for (int a = 0; a < c; a++)
+        for (int t = 0; t < d; t++) {
+            wq_t_[static_cast<size_t>(t) * cp_ + a] = pred_q_w[static_cast<size_t>(a) * d + t];
+            wk_t_[static_cast<size_t>(t) * cp_ + a] = pred_k_w[static_cast<size_t>(a) * d + t];
+        }
+    bq_.assign(cp_, 0.f);
+    bk_.assign(cp_, 0.f);
+    std::copy(pred_q_b, pred_q_b + c, bq_.begin());
+    std::copy(pred_k_b, pred_k_b + c, bk_.begin());
+    proj_n_.assign(static_cast<size_t>(N) * kp_, 0.f);
+    for (int n = 0; n < N; n++)
+        std::copy(proj_n + static_cast<size_t>(n) * K, proj_n + static_cast<size_t>(n + 1) * K,
+                  proj_n_.begin() + static_cast<size_t>(n) * kp_);
+    // basis[m][n] = |proj_back_n[n][m]|, kept only above the threshold (SPEC 2, step 5). A NaN
+    // weight fails the comparison and is dropped rather than poisoning every score.
+    basis_ = CompactBasis(K, N, [&](int m, float* row) {
+        for (int n = 0; n < N; n++) {
+            const float v = std::fabs(proj_back_n[static_cast<size_t>(n) * K + m]);
+            row[n] = v > basis_threshold ? v : 0.f;
+        }
+    });
+}
+
+MaskPredictor::MaskPredictor(const DeitBlockWeights& block, const DeitConfig& config)
+    : MaskPredictor(block.pred_q_w.data(), block.pred_q_b.data(), block.pred_k_w.data(), block.pred_k_b.data(),
+                    block.proj_n.data(), block.proj_back_n.data(), config.num_heads, config.head_dim(),
+                    config.predictor_c, config.predictor_N, config.predictor_K, config.basis_threshold,
+                    config.basis_coef_topk) {
+    if (!config.sparsifiner || block.proj_n.size() != static_cast<size_t>(N_) * K_ ||
+        block.proj_back_n.size() != static_cast<size_t>(N_) * K_ || block.pred_q_w.size() != static_cast<size_t>(c_) * d_ ||
+        block.pred_k_w.size() != static_cast<size_t>(c_) * d_ || block.pred_q_b.size() != static_cast<size_t>(c_) ||
+        block.pred_k_b.size() != static_cast<size_t>(c_))
+        throw std::invalid_argument("mask predictor: the block's predictor tensors do not match the configuration");
+}
+
+int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, const int32_t* token_positions,
+                           int32_t* key_index, PredictorCounts* counts, PredictorSeconds* seconds) const {
+    if (N_alive < 1 || N_alive > N_)
+        throw std::invalid_argument("mask predictor: " + std::to_string(N_alive) + " tokens, the predictor has " +
+                                    std::to_string(N_));
+    if (!token_positions && N_alive != N_)
+        throw std::invalid_argument("mask predictor: " + std::to_string(N_alive) +
+                                    " tokens without token positions, proj_n has " + std::to_string(N_) + " rows");
+    if (token_positions)
+        for (int i = 0; i < N_alive; i++)
+            if (token_positions[i] < 0 || token_positions[i] >= N_ || (i > 0 && token_positions[i] <= token_positions[i - 1]))
+                throw std::invalid_argument("mask predictor: token position " + std::to_string(i) + " (" +
+                                            std::to_string(token_positions[i]) +
+                                            ") is not strictly ascending within [0, " + std::to_string(N_) + ")");
+    budget = std::min(std::max(budget, 1), N_alive);
+    if (B <= 0 || N_alive == 1) return budget;
+
+    // The basis and proj_n restricted to the alive tokens, renumbered (no copy when nothing was
+    // pruned). Built by the calling thread, read by every worker.
+    const int H = H_, d = d_, K = K_, N = N_alive, D = H_ * d_, cp = cp_, kp = kp_;
+    // Timed only when asked: a few clock reads per (image, head) and per query row, nothing else.
+    const bool timed = seconds != nullptr;
+    PhaseClock wall(timed);  // the calling thread's clock: wall time of each stage
+    const CompactBasis* basis = &basis_;
+    const float* proj_n = proj_n_.data();
+    thread_local CompactBasis sliced_basis;
+    thread_local std::vector<float> sliced_proj_n, full_row;
+    if (token_positions) {
+        full_row.resize(N_);
+        sliced_basis.assign(K, N, [&](int m, float* row) {
+            basis_.expand_row(m, full_row.data());
+            for (int i = 0; i < N; i++) row[i] = full_row[token_positions[i]];
+        });
+        sliced_proj_n.resize(static_cast<size_t>(N) * kp);
+        for (int i = 0; i < N; i++)
+            std::copy(proj_n_.begin() + static_cast<size_t>(token_positions[i]) * kp,
+                      proj_n_.begin() + static_cast<size_t>(token_positions[i] + 1) * kp,
+                      sliced_proj_n.begin() + static_cast<size_t>(i) * kp);
+        basis = &sliced_basis;
+        proj_n = sliced_proj_n.data();
+        if (timed) (*seconds)[static_cast<size_t>(PredictorPhase::alive_slice)] += wall.mark();
+    }
+
+    const long long row_stride = 3LL * D;
+    const float cheap_scale = 1.0f / std::sqrt(static_cast<float>(H));
+    const int coef_topk = coef_topk_;
+    const int c = c_;
+    const int BH = B * H;
+
+    // Phase 1, per (image, head): qc [N, cp] and kl [cp, kp], kept for phase 2 (a few MB at
+    // N = 4097). kc and its transpose are per-thread scratch.
+    const size_t n_cp = static_cast<size_t>(N) * cp, cp_kp = static_cast<size_t>(cp) * kp;
+    thread_local std::vector<float> shared_products;
+    if (shared_products.size() < static_cast<size_t>(BH) * (n_cp + cp_kp))
+        shared_products.resize(static_cast<size_t>(BH) * (n_cp + cp_kp));
+    float* qc_all = shared_products.data();
+    float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
+    wall.mark();
+    double qc_busy = 0, kc_busy = 0, kl_busy = 0;  // thread seconds, summed over threads
+#pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy, kl_busy)
+    for (int bh = 0; bh < BH; bh++) {
+        const int b = bh / H, h = bh % H;
+        float* kc = thread_floats(2 * n_cp);
+        float* kc_t = kc + n_cp;
+        float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
+        float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
+        const float* image = qkv + static_cast<long long>(b) * N * row_stride;
+        PhaseClock clock(timed);
+        gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+        qc_busy += clock.mark();
+        gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        kc_busy += clock.mark();
+        // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
+        // weights times zero bias, so their kl rows are zero and never read).
+        transpose(kc, N, c, cp, kc_t, N);
+        gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
+        kl_busy += clock.mark();
+    }
+    if (timed)
+        apportion(wall.mark(),
+                  {{PredictorPhase::qc, qc_busy}, {PredictorPhase::kc, kc_busy}, {PredictorPhase::kl, kl_busy}},
+                  *seconds);
+
+    // Phase 2, per (image, head, block of query rows): each group of four rows goes from cheap
+    // to its key indices while its rows are in L1, with no [N, K] or [N, N] buffer. Blocks start
+    // at multiples of four non-cls rows, so the cheap rows split between the four-row kernel and
+    // the single-row tail exactly as one product over all rows would (same rounding).
+    const int rows = N - 1;
+    const int blocks_per_head = (rows + kRowBlock - 1) / kRowBlock;
+    long long coef_basis_macs = 0;
+    double cheap_busy = 0, coef_topk_busy = 0, coef_basis_busy = 0, key_topk_busy = 0;
+#pragma omp parallel for schedule(static) \
+    reduction(+ : coef_basis_macs, cheap_busy, coef_topk_busy, coef_basis_busy, key_topk_busy)
+    for (int task = 0; task < BH * blocks_per_head; task++) {
+        const int bh = task / blocks_per_head;
+        const int row_begin = (task % blocks_per_head) * kRowBlock;
+        const int row_end = std::min(rows, row_begin + kRowBlock);
+        const float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
+        const float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
+        // Scratch: cheap [kRowBlock, kp], approx [N padded], kept coefficient weights and indices [K].
+        const size_t approx_floats = basis->padded_cols();
+        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * static_cast<size_t>(K));
+        float* approx = cheap + kRowBlock * static_cast<size_t>(kp);
+        float* kept_weight = approx + approx_floats;
+        int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
+        int32_t* out_rows = key_index + static_cast<long long>(bh) * rows * budget;
+        // cheap rows row_begin.. = qc rows row_begin + 1.. (the cls row is dropped) times kl, the
+        // whole block in one product: each 16-column panel of kl then stays in L1 for every group
+        // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
+        // are the same as before, so the values are too.
+        PhaseClock clock(timed);
+        gemm_rows(qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
+        cheap_busy += clock.mark();
+        for (int r = row_begin; r < row_end; r++) {
+            float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
+            scaled_softmax(coef, K, cheap_scale);
+            // The largest coefficients only, not renormalised (SPEC 2, step 4).
+            const int n_kept = topk_select(coef, K, coef_topk, kept);
+            coef_topk_busy += clock.mark();
+            for (int e = 0; e < n_kept; e++) {
+                kept_weight[e] = coef[kept[e]];
+                coef_basis_macs += basis->row_nnz(kept[e]);
+            }
+            basis->combine(kept, kept_weight, n_kept, approx);
+            coef_basis_busy += clock.mark();
+            topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
+            key_topk_busy += clock.mark();
+        }
+    }
+    if (timed)
+        apportion(wall.mark(),
+                  {{PredictorPhase::cheap, cheap_busy}, {PredictorPhase::coef_topk, coef_topk_busy},
+                   {PredictorPhase::coef_basis, coef_basis_busy}, {PredictorPhase::key_topk, key_topk_busy}},
+                  *seconds);
+
+    if (counts) {
+        const long long bh = static_cast<long long>(B) * H;
+        *counts = PredictorCounts{};
+        counts->basis_nnz = basis->nnz();
+        counts->macs_qc = bh * N * c * d;
+        counts->macs_kc = bh * N * c * d;
+        counts->macs_kl = bh * N * c * K;
+        counts->macs_cheap = bh * (N - 1) * c * K;
+        counts->macs_coef_basis = coef_basis_macs;
+    }
+    return budget;
+}
+
+}  // namespace sparsifiner
