@@ -251,7 +251,8 @@ int sweep_run(const SweepFlags& flags) {
                                            " classes, but the model has " + std::to_string(config.num_classes));
     // Fewer classes in the data than in the model: labels are compared as class indices, which
     // means something only when the data's classes are the model's first ones, in its order.
-    if (source.labelled && (int)source.class_names.size() < config.num_classes)
+    // A list file's labels are the model's class indices by definition: nothing to warn about.
+    if (source.labelled && source.kind != "list" && (int)source.class_names.size() < config.num_classes)
         report_warning(source.location + " has " + std::to_string(source.class_names.size()) +
                        " classes and the model " + std::to_string(config.num_classes) +
                        ": top-1/top-5 count a prediction correct when its class index equals the label, which is "
