@@ -114,6 +114,18 @@ class CliUxTest(unittest.TestCase):
         # The table has a header line above the first image.
         self.assertTrue(result.stdout.splitlines()[0].startswith("image / rank"), result.stdout)
 
+    def test_fewer_data_classes_than_model_classes_warn_once(self):
+        model = os.path.join(self.tmp.name, "twenty_classes.safetensors")
+        subprocess.run([sys.executable, os.path.join(SOURCE, "weights", "make_random_model.py"), "--arch",
+                        "deit_tiny", "--num-classes", "20", "--seed", "1", "-o", model], check=True, timeout=TIMEOUT_S)
+        folder = os.path.join(SOURCE, "tests", "data", "sweep_folder")
+        result = run("sweep", "-m", model, "--data", folder, "--keep-rates", "0.5", "--mask", "window", "--limit", "2",
+                     "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        self.assertEqual(len(warnings), 1, result.stderr)
+        self.assertIn("and the model 20", warnings[0])
+
     # -- progress ---------------------------------------------------------------------------------
 
     def test_progress_only_on_a_terminal(self):
