@@ -45,6 +45,12 @@ __attribute__((target("avx2,fma"))) inline __m256 expand_group(const uint8_t* ro
     return _mm256_blendv_ps(_mm256_setzero_ps(), v, _mm256_castsi256_ps(order));
 }
 
+// The bitmap row's first `groups` groups of eight columns into row, eight at a time; advances packed.
+__attribute__((target("avx2,fma"))) void expand_row_avx2(const uint8_t* row_bits, int groups, const float*& packed,
+                                                        float* row) {
+    for (int g = 0; g < groups; g++) _mm256_storeu_ps(row + 8 * g, expand_group(row_bits, g, packed));
+}
+
 // Four basis rows per pass over approx, so each group's partial sum stays in a register across
 // them (one load and store of approx per group and four rows, not per row); the FMAs run in the
 // order of e, as the portable kernel's adds do.
@@ -141,16 +147,26 @@ CompactBasis::CompactBasis(int rows, int cols, const std::function<void(int, flo
 
 void CompactBasis::assign(int rows, int cols, const std::function<void(int, float*)>& fill_row) {
     if (rows < 0 || cols < 0) throw std::invalid_argument("compact basis: negative size");
-    scratch_row_.resize(cols);
+    // Every row is filled once into a cached copy (the format needs the non-zero count before the
+    // build, and filling twice doubled the re-slicing after token pruning; issue 15). One cache
+    // per thread, reused by every basis that thread builds, not one per basis.
+    const size_t entries = static_cast<size_t>(rows) * cols;
+    thread_local std::vector<float> cache;
+    if (cache.size() < entries) cache.resize(entries);
     long long nnz = 0;
     for (int m = 0; m < rows; m++) {
-        fill_row(m, scratch_row_.data());
-        for (int n = 0; n < cols; n++) nnz += scratch_row_[n] != 0.f;
+        float* row = cache.data() + static_cast<size_t>(m) * cols;
+        fill_row(m, row);
+        for (int n = 0; n < cols; n++) nnz += row[n] != 0.f;
     }
-    const long long entries = static_cast<long long>(rows) * cols;
-    const bool small = entries * static_cast<long long>(sizeof(float)) <= 2 * 1024 * 1024;
-    const bool sparse = nnz * 16 < entries;
-    build(rows, cols, fill_row, small ? Format::dense : sparse ? Format::list : Format::bitmap);
+    const bool small = static_cast<long long>(entries) * static_cast<long long>(sizeof(float)) <= 2 * 1024 * 1024;
+    const bool sparse = nnz * 16 < static_cast<long long>(entries);
+    build(rows, cols,
+          [&](int m, float* row) {
+              std::copy(cache.data() + static_cast<size_t>(m) * cols, cache.data() + static_cast<size_t>(m + 1) * cols,
+                        row);
+          },
+          small ? Format::dense : sparse ? Format::list : Format::bitmap);
 }
 
 void CompactBasis::build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {
@@ -203,7 +219,12 @@ void CompactBasis::expand_row(int m, float* row) const {
         return;
     }
     const uint8_t* row_bits = bits_.data() + static_cast<size_t>(m) * groups_;
-    for (int n = 0; n < cols_; n++)
+    int n = 0;
+    if (use_avx2) {
+        n = cols_ / 8 * 8;
+        expand_row_avx2(row_bits, n / 8, packed, row);
+    }
+    for (; n < cols_; n++)
         if ((row_bits[n / 8] >> (n % 8)) & 1) row[n] = *packed++;
 }
 

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "core/platform/cpu_info.h"
+#include "core/kernels/predictor_gemm.h"
 #include "core/platform/timing.h"
 #include "core/kernels/topk.h"
 
@@ -27,9 +28,10 @@ float* thread_floats(size_t count) {
 
 // The predictor's products and its softmax are plain loops written so that the compiler
 // vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
-// size arrays that stay in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline
-// one and picks it at load time, so the default build stays any-x86-64.
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+// size arrays that stay in registers). target_clones builds AVX-512 (x86-64-v4) and AVX2+FMA
+// (x86-64-v3) copies next to the baseline one and picks one at load time, so the default build
+// stays any-x86-64. The loops fix the order of every reduction, so the copies give the same values.
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
 // Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
@@ -137,10 +139,19 @@ SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int row
 }
 
 const bool use_avx2 = cpu_has_avx2_fma();
+const bool use_avx512 = cpu_has_avx512();
 
+// AVX-512 for the whole blocks of four rows (core/predictor_gemm.h: the same values as AVX2),
+// the last one to three rows through the plain version as the AVX2 kernel does.
 void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld, const float* bias,
                float* out) {
-    if (use_avx2)
+    const int full = rows / 4 * 4;
+    if (use_avx512) {
+        predictor_gemm_rows4_avx512(x, x_stride, full, inner, w, ld, bias, out);
+        if (full < rows)
+            gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
+                            out + static_cast<long long>(full) * ld);
+    } else if (use_avx2)
         gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
     else
         gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);

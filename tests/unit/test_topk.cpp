@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/kernels/topk.h"
@@ -33,19 +34,22 @@ std::vector<int32_t> topk_reference(const std::vector<float>& scores, int k) {
     return order;
 }
 
-// Runs the selection the CPU would use and, when that is the AVX2 one, also the portable code:
-// both must give the same indices (checked here), which the callers compare to the reference.
+// Runs the selection on every instruction set the CPU has (portable, AVX2, AVX-512): each must
+// write exactly its count and nothing past it, and all must give the same indices (checked here),
+// which the callers compare to the reference.
 std::vector<int32_t> topk_run(const std::vector<float>& scores, int k) {
     std::vector<int32_t> out(std::max(k, 0) + 1, -7);
     int written = topk_select(scores.data(), static_cast<int>(scores.size()), k, out.data());
     CHECK(out[written] == -7);  // nothing written past the count
     out.resize(written);
-    if (topk_avx2_supported()) {
-        std::vector<int32_t> portable(std::max(k, 0) + 1, -7);
-        written = topk_select_portable(scores.data(), static_cast<int>(scores.size()), k, portable.data());
-        CHECK(portable[written] == -7);
-        portable.resize(written);
-        CHECK(portable == out);
+    for (TopkIsa isa : {TopkIsa::portable, TopkIsa::avx2, TopkIsa::avx512}) {
+        if (!topk_isa_supported(isa)) continue;
+        CAPTURE(topk_isa_name(isa));
+        std::vector<int32_t> path(std::max(k, 0) + 1, -7);
+        written = topk_select_isa(isa, scores.data(), static_cast<int>(scores.size()), k, path.data());
+        CHECK(path[written] == -7);
+        path.resize(written);
+        CHECK(path == out);
     }
     return out;
 }
@@ -205,4 +209,40 @@ TEST_CASE("topk_select when a strided sample of the row misleads (the exact fall
             }
         }
     }
+}
+
+TEST_CASE("topk_select on every ISA path: long rows with NaN, infinities and budgets 1 to N") {
+    // The counting search brackets the k-th rank by interpolating between values: infinities and
+    // NaN (ranked -inf) at either end force its halving steps, runs of -inf ties force the cut to
+    // be broken by index among them.
+    std::mt19937 rng(23);
+    std::normal_distribution<float> normal;
+    std::uniform_real_distribution<float> unit(0.f, 1.f);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int n : {197, 577, 1025, 4097}) {
+        for (int shape = 0; shape < 3; shape++) {
+            std::vector<float> scores(n);
+            for (auto& s : scores) {
+                const float u = unit(rng);
+                s = normal(rng);
+                if (shape == 0 && u < 0.05f) s = nan;
+                if (shape == 1 && u < 0.3f) s = -inf;
+                if (shape == 1 && u > 0.99f) s = inf;
+                if (shape == 2 && u < 0.5f) s = u < 0.25f ? nan : -inf;
+            }
+            for (int k : {1, 2, 16, 17, n / 4, n / 2, 3 * n / 4, n - 1, n}) {
+                CAPTURE(n);
+                CAPTURE(shape);
+                CAPTURE(k);
+                CHECK(topk_run(scores, k) == topk_reference(scores, k));
+            }
+        }
+    }
+}
+
+TEST_CASE("topk_isa: names and the best path") {
+    CHECK(topk_isa_supported(TopkIsa::portable));
+    CHECK(topk_isa_supported(topk_best_isa()));
+    CHECK(std::string(topk_isa_name(TopkIsa::avx512)) == "avx512");
 }

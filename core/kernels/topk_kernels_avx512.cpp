@@ -1,0 +1,160 @@
+// AVX-512 kernels of the key top-k (core/topk_kernels.h): sixteen ranks per compare into a mask,
+// selected lanes packed with vpcompressd into a register and stored whole (the memory form of
+// vpcompressd is microcoded and slow on Zen 4), tails through masked loads. Compiled with
+// per-function target attributes, called only on CPUs with AVX-512 F/BW/VL/DQ.
+// GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation, which trips
+// -Wmaybe-uninitialized on every inlined intrinsic: a known false positive, silenced here only.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <climits>
+
+#include "core/kernels/topk_kernels.h"
+
+#define SPARSIFINER_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+namespace sparsifiner {
+
+namespace {
+
+// topk_float_rank on sixteen lanes.
+SPARSIFINER_AVX512 inline __m512i ranks16(__m512i bits) {
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    const __m512i magnitude = _mm512_and_si512(bits, abs_mask);
+    bits = _mm512_mask_mov_epi32(bits, _mm512_cmpgt_epi32_mask(magnitude, _mm512_set1_epi32(0x7F800000)),
+                                 _mm512_set1_epi32(static_cast<int32_t>(0xFF800000u)));
+    bits = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(magnitude, magnitude), bits);
+    return _mm512_xor_si512(bits, _mm512_and_si512(_mm512_srai_epi32(bits, 31), abs_mask));
+}
+
+SPARSIFINER_AVX512 inline __mmask16 tail_mask(int count) {
+    return static_cast<__mmask16>((1u << count) - 1u);
+}
+
+SPARSIFINER_AVX512 void rank_row_avx512(const float* scores, int n, int32_t* ranks, int32_t* low, int32_t* high) {
+    __m512i lo = _mm512_set1_epi32(INT32_MAX), hi = _mm512_set1_epi32(INT32_MIN);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i r = ranks16(_mm512_loadu_si512(scores + i));
+        _mm512_storeu_si512(ranks + i, r);
+        lo = _mm512_min_epi32(lo, r);
+        hi = _mm512_max_epi32(hi, r);
+    }
+    if (i < n) {
+        const __mmask16 tail = tail_mask(n - i);
+        const __m512i r = ranks16(_mm512_maskz_loadu_epi32(tail, scores + i));
+        _mm512_mask_storeu_epi32(ranks + i, tail, r);
+        lo = _mm512_mask_min_epi32(lo, tail, lo, r);
+        hi = _mm512_mask_max_epi32(hi, tail, hi, r);
+    }
+    *low = _mm512_reduce_min_epi32(lo);
+    *high = _mm512_reduce_max_epi32(hi);
+}
+
+SPARSIFINER_AVX512 void rank_sample_avx512(const float* scores, int stride, int count, int32_t* ranks, int32_t* low,
+                                          int32_t* high) {
+    __m512i lo = _mm512_set1_epi32(INT32_MAX), hi = _mm512_set1_epi32(INT32_MIN);
+    const __m512i offsets = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(stride));
+    for (int e = 0; e < count; e += 16) {
+        const __mmask16 lanes = count - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(count - e);
+        const __m512i bits = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, offsets,
+                                                         scores + static_cast<long long>(e) * stride, 4);
+        const __m512i r = ranks16(bits);
+        _mm512_mask_storeu_epi32(ranks + e, lanes, r);
+        lo = _mm512_mask_min_epi32(lo, lanes, lo, r);
+        hi = _mm512_mask_max_epi32(hi, lanes, hi, r);
+    }
+    *low = _mm512_reduce_min_epi32(lo);
+    *high = _mm512_reduce_max_epi32(hi);
+}
+
+SPARSIFINER_AVX512 int rank_band_avx512(const float* scores, int n, int32_t lo, int32_t hi, int32_t* ranks,
+                                        int32_t* out_rank, int32_t* out_index, int* above) {
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi), sixteen = _mm512_set1_epi32(16);
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int written = 0, count_above = 0;
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+        const __m512i r = ranks16(_mm512_maskz_loadu_epi32(lanes, scores + i));
+        _mm512_mask_storeu_epi32(ranks + i, lanes, r);
+        const __mmask16 is_above = _mm512_mask_cmpgt_epi32_mask(lanes, r, vhi);
+        const __mmask16 inside = _mm512_mask_cmpge_epi32_mask(lanes, r, vlo) & ~is_above;
+        count_above += __builtin_popcount(is_above);
+        _mm512_storeu_si512(out_rank + written, _mm512_maskz_compress_epi32(inside, r));
+        _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(inside, iota));
+        written += __builtin_popcount(inside);
+        iota = _mm512_add_epi32(iota, sixteen);
+    }
+    *above = count_above;
+    return written;
+}
+
+// Four independent accumulators (a true compare subtracts -1 from its lane), so that the adds do
+// not chain; the tail through a masked compare.
+SPARSIFINER_AVX512 int count_at_least_avx512(const int32_t* rank, int m, int32_t t) {
+    const __m512i vt = _mm512_set1_epi32(t), minus_one = _mm512_set1_epi32(-1);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    int e = 0;
+    for (; e + 64 <= m; e += 64) {
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_cmpge_epi32_mask(_mm512_loadu_si512(rank + e), vt), c0, minus_one);
+        c1 = _mm512_mask_sub_epi32(c1, _mm512_cmpge_epi32_mask(_mm512_loadu_si512(rank + e + 16), vt), c1, minus_one);
+        c2 = _mm512_mask_sub_epi32(c2, _mm512_cmpge_epi32_mask(_mm512_loadu_si512(rank + e + 32), vt), c2, minus_one);
+        c3 = _mm512_mask_sub_epi32(c3, _mm512_cmpge_epi32_mask(_mm512_loadu_si512(rank + e + 48), vt), c3, minus_one);
+    }
+    for (; e < m; e += 16) {
+        const __mmask16 lanes = m - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(m - e);
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_mask_cmpge_epi32_mask(lanes, _mm512_maskz_loadu_epi32(lanes, rank + e), vt),
+                                   c0, minus_one);
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
+}
+
+SPARSIFINER_AVX512 int compact_avx512(const int32_t* rank, const int32_t* index, int m, int32_t lo, int32_t hi,
+                                      int32_t* out_rank, int32_t* out_index) {
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi), sixteen = _mm512_set1_epi32(16);
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int written = 0;
+    for (int e = 0; e < m; e += 16) {
+        const __mmask16 lanes = m - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(m - e);
+        const __m512i r = _mm512_maskz_loadu_epi32(lanes, rank + e);
+        const __m512i ix = index ? _mm512_maskz_loadu_epi32(lanes, index + e) : iota;
+        const __mmask16 inside = _mm512_mask_cmpge_epi32_mask(lanes, r, vlo) & _mm512_cmple_epi32_mask(r, vhi);
+        _mm512_storeu_si512(out_rank + written, _mm512_maskz_compress_epi32(inside, r));
+        _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(inside, ix));
+        written += __builtin_popcount(inside);
+        iota = _mm512_add_epi32(iota, sixteen);
+    }
+    return written;
+}
+
+// Exactly k lanes qualify over the row, so a store masked to the packed count never passes out[k].
+SPARSIFINER_AVX512 int write_selected_avx512(const int32_t* ranks, int n, int32_t kth_rank, int last_index, int k,
+                                             int32_t* out) {
+    const __m512i vkth = _mm512_set1_epi32(kth_rank), vlast = _mm512_set1_epi32(last_index);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int written = 0;
+    for (int i = 0; i < n && written < k; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+        const __m512i r = _mm512_maskz_loadu_epi32(lanes, ranks + i);
+        const __mmask16 in = _mm512_mask_cmpgt_epi32_mask(lanes, r, vkth) |
+                             (_mm512_mask_cmpeq_epi32_mask(lanes, r, vkth) & _mm512_cmple_epi32_mask(index, vlast));
+        const int count = __builtin_popcount(in);
+        _mm512_mask_storeu_epi32(out + written, tail_mask(count), _mm512_maskz_compress_epi32(in, index));
+        written += count;
+        index = _mm512_add_epi32(index, sixteen);
+    }
+    return written;
+}
+
+}  // namespace
+
+const TopkKernels& topk_kernels_avx512() {
+    static const TopkKernels kernels = {rank_row_avx512,       rank_sample_avx512, rank_band_avx512,
+                                        count_at_least_avx512, compact_avx512,     write_selected_avx512};
+    return kernels;
+}
+
+}  // namespace sparsifiner
