@@ -192,6 +192,23 @@ class CliUxTest(unittest.TestCase):
         self.assertEqual(drop_time(merged), drop_time(whole))
         self.assertEqual(json.loads(run("merge", *parts).stdout)["command"], "sweep", "merge's default stays JSON")
 
+    def test_install_has_the_converter_and_the_slurm_script(self):
+        build = os.path.dirname(os.path.abspath(BIN))
+        if not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest("the binary is not in a CMake build folder")
+        prefix = os.path.join(self.tmp.name, "prefix")
+        subprocess.run(["cmake", "--install", build, "--prefix", prefix], check=True, capture_output=True,
+                       timeout=TIMEOUT_S)
+        env = dict(os.environ, PYTHON=sys.executable)
+        convert = subprocess.run([os.path.join(prefix, "bin", "sparsifiner-convert"), "--help"], env=env,
+                                 capture_output=True, text=True, timeout=TIMEOUT_S)
+        self.assertEqual(convert.returncode, 0, convert.stderr)
+        self.assertIn("--dtype", convert.stdout)
+        slurm = subprocess.run([os.path.join(prefix, "bin", "sparsifiner-slurm-sweep"), "--help"],
+                               capture_output=True, text=True, timeout=TIMEOUT_S)
+        self.assertIn("--shards N", slurm.stderr)
+        self.assertNotIn("set -euo pipefail", slurm.stderr)
+
     # -- compare and trace ------------------------------------------------------------------------
 
     def test_compare_bench_documents(self):
