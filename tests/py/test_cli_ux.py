@@ -209,6 +209,21 @@ class CliUxTest(unittest.TestCase):
         self.assertIn("--shards N", slurm.stderr)
         self.assertNotIn("set -euo pipefail", slurm.stderr)
 
+    def test_bash_completion(self):
+        script = os.path.join(SOURCE, "tools", "sparsifiner-completion.bash")
+
+        def complete(*words):
+            line = " ".join(words)
+            program = ('source "%s"; COMP_WORDS=(%s); COMP_CWORD=%d; _sparsifiner; printf "%%s\\n" "${COMPREPLY[@]}"'
+                       % (script, " ".join("'%s'" % w for w in (BIN,) + words), len(words)))
+            return subprocess.run(["bash", "-c", program], capture_output=True, text=True,
+                                  timeout=TIMEOUT_S).stdout.split()
+
+        self.assertEqual(complete("cla"), ["classify"])
+        self.assertIn("compare", complete("co"))
+        self.assertEqual(set(complete("bench", "--wa")), {"--warmup"})
+        self.assertIn("--keep-rates", complete("sweep", "--keep"))
+
     # -- compare and trace ------------------------------------------------------------------------
 
     def test_compare_bench_documents(self):
