@@ -50,6 +50,7 @@ struct SweepFlags {
     std::string keep_rates = "1.0,0.5,0.25";
     std::string masks;  // default: learned,oracle,window for Sparsifiner weights, else oracle,window
     std::string prune_at, token_keeps;
+    std::string budget_rule;  // empty = official
     int limit = 0;
     std::string shard = "1/1";
     int batch = 1, threads = 1;
@@ -193,6 +194,7 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
                 af.keep_rates = std::to_string(rate);
                 af.prune_at = flags.prune_at;
                 af.token_keep = token_keep;
+                af.budget_rule = flags.budget_rule;
                 Setting s;
                 s.plan = af.plan_for(config);
                 if (flags.prune_at.empty()) s.plan.prune_at.clear();  // a sweep prunes only when asked
@@ -372,7 +374,7 @@ int sweep_run(const SweepFlags& flags) {
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
         {"options", {{"batch", flags.batch}, {"threads", flags.run.threads}, {"crop_pct", preprocess.crop_pct},
                      {"masks", flags.masks}, {"keep_rates", flags.keep_rates}, {"prune_at", flags.prune_at},
-                     {"token_keeps", flags.token_keeps}}},
+                     {"token_keeps", flags.token_keeps}, {"budget_rule", flags.budget_rule}}},
         {"partial", partial},
         {"images", {{"attempted", attempted}, {"ok", dense.images}, {"failed", errors.size()}}},
         {"errors", errors},
@@ -408,6 +410,9 @@ Command sweep_command(CLI::App& app) {
                         "Comma-separated mask sources: learned, oracle, window (default: all that the weights allow)");
     command->add_option("--prune-at", flags->prune_at, "Blocks (from 0) that prune tokens in every setting, e.g. 3,6,9");
     command->add_option("--token-keep", flags->token_keeps, "Comma-separated token pruning base rates (with --prune-at)");
+    command->add_option("--budget-rule", flags->budget_rule,
+                        "Keys per query after token pruning: official (default: ceil(keep rate x all tokens), at most "
+                        "the alive patches) or alive (ceil(keep rate x alive tokens))");
     command->add_option("--limit", flags->limit, "Use only the first N images of the data set")->check(CLI::Range(1, 1 << 30));
     command->add_option("--shard", flags->shard, "i/n: run only images i-1, i-1+n, ... (1 <= i <= n)");
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));

@@ -35,6 +35,10 @@ void AttentionFlags::add_to(CLI::App& command) {
     command.add_option("--token-keep", token_keep,
                        "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens")
         ->check(CLI::Range(0.0f, 1.0f));
+    command.add_option("--budget-rule", budget_rule,
+                       "Keys per query after token pruning: official (default; ceil(keep rate x all tokens), "
+                       "at most the alive patches, as Sparsifiner models are trained) or alive (ceil(keep rate x "
+                       "alive tokens): the keep rate stays the attention density)");
 }
 
 AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
@@ -42,7 +46,7 @@ AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
     std::vector<int> blocks;
     if (!prune_at.empty()) blocks = parse_list<int>(prune_at, "--prune-at", 0);
     try {
-        return attention_plan_make(config, mask, rates, blocks, token_keep);
+        return attention_plan_make(config, mask, rates, blocks, token_keep, budget_rule);
     } catch (const std::invalid_argument& e) {
         throw CommandError(kExitUsage, e.what());
     }

@@ -35,6 +35,7 @@ struct AttentionFlags {
     std::string keep_rates;  // "0.25" or one value per block
     std::string prune_at;    // "3,6,9"
     float token_keep = 1.0f;
+    std::string budget_rule;  // empty = official
     void add_to(CLI::App& command);
     // Throws CommandError(kExitUsage) with the reason.
     AttentionPlan plan_for(const DeitConfig& config) const;

@@ -61,7 +61,8 @@ nlohmann::json attention_plan_json(const AttentionPlan& plan) {
     return {{"mask", mask_source_name(plan.mask)},
             {"keep_rate", plan.keep_rate},
             {"prune_at", plan.prune_at},
-            {"token_keep", plan.prune_at.empty() ? 1.0f : plan.token_keep}};
+            {"token_keep", plan.prune_at.empty() ? 1.0f : plan.token_keep},
+            {"budget_rule", budget_rule_name(plan.budget_rule)}};
 }
 
 }  // namespace sparsifiner

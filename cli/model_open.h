@@ -30,7 +30,7 @@ struct OpenModel {
 // model_load + model_build, the weights released afterwards.
 OpenModel model_open(const ModelFlags& model_flags, const AttentionFlags& attention_flags);
 
-// {"mask", "keep_rate": [per block], "prune_at", "token_keep"}.
+// {"mask", "keep_rate": [per block], "prune_at", "token_keep", "budget_rule"}.
 nlohmann::json attention_plan_json(const AttentionPlan& plan);
 
 }  // namespace sparsifiner

@@ -238,6 +238,7 @@ void CompactBasis::combine(const int32_t* rows_used, const float* weight, int co
         combine_portable(rows_used, weight, count, approx);
 }
 
+// One fused multiply-add per entry, in the order of e, as the AVX2 kernels do: the same bits.
 void CompactBasis::combine_portable(const int32_t* rows_used, const float* weight, int count, float* approx) const {
     const int padded = padded_cols();
     for (int n = 0; n < padded; n++) approx[n] = 0.f;
@@ -246,12 +247,13 @@ void CompactBasis::combine_portable(const int32_t* rows_used, const float* weigh
         const float w = weight[e];
         if (format_ == Format::dense) {
             const float* row = values_.data() + row_start_[m];
-            for (int n = 0; n < cols_; n++) approx[n] += w * row[n];
+            for (int n = 0; n < cols_; n++) approx[n] = std::fma(w, row[n], approx[n]);
             continue;
         }
         if (format_ == Format::list) {
             // A scatter: the columns of one row are distinct, so the adds are independent.
-            for (long long p = row_start_[m]; p < row_start_[m + 1]; p++) approx[columns_[p]] += w * values_[p];
+            for (long long p = row_start_[m]; p < row_start_[m + 1]; p++)
+                approx[columns_[p]] = std::fma(w, values_[p], approx[columns_[p]]);
             continue;
         }
         const uint8_t* row_bits = bits_.data() + static_cast<size_t>(m) * groups_;
@@ -259,7 +261,7 @@ void CompactBasis::combine_portable(const int32_t* rows_used, const float* weigh
         for (int g = 0; g < groups_; g++) {
             const unsigned byte = row_bits[g];
             for (int lane = 0; lane < 8; lane++)
-                if ((byte >> lane) & 1) approx[8 * g + lane] += w * *packed++;
+                if ((byte >> lane) & 1) approx[8 * g + lane] = std::fma(w, *packed++, approx[8 * g + lane]);
         }
     }
 }

@@ -10,10 +10,11 @@
 
 #include <immintrin.h>
 
+#include "core/kernels/topk.h"
+#include "core/masks/coef_softmax.h"
 #include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
 #include "core/platform/timing.h"
-#include "core/kernels/topk.h"
 
 namespace sparsifiner {
 
@@ -26,12 +27,11 @@ float* thread_floats(size_t count) {
     return buffer.data();
 }
 
-// The predictor's products and its softmax are plain loops written so that the compiler
-// vectorises them (inner loops over contiguous, padded rows of fixed width, accumulators in fixed
-// size arrays that stay in registers). target_clones builds AVX-512 (x86-64-v4) and AVX2+FMA
-// (x86-64-v3) copies next to the baseline one and picks one at load time, so the default build
-// stays any-x86-64. The loops fix the order of every reduction, so the copies give the same values.
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// The predictor's plain products are loops written so that the compiler vectorises them (inner
+// loops over contiguous, padded rows of fixed width, accumulators in fixed size arrays that stay
+// in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline one and
+// picks it at load time, so the default build stays any-x86-64.
+#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
 
 // Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
@@ -44,7 +44,10 @@ int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; 
 // out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
 // 16, plus bias [ld] when given. Four rows times sixteen columns per block: eight vector
 // accumulators, each w load feeds four FMAs. Rows past `rows` are not touched.
-void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+// Every output starts at its bias and adds x[t] w[t] for t = 0, 1, ... as one fused multiply-add
+// each, exactly as the AVX2 kernel does, so that both give the same bits (std::fma is one
+// instruction in the x86-64-v3 clone and a correctly rounded libm call in the baseline one).
+SPARSIFINER_CLONES void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
                      const float* bias, float* out) {
     int i = 0;
     for (; i + 4 <= rows; i += 4) {
@@ -59,10 +62,10 @@ void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, co
                 const float* wt = w + static_cast<long long>(t) * ld + m0;
                 const float v0 = x0[t], v1 = x1[t], v2 = x2[t], v3 = x3[t];
                 for (int m = 0; m < kColBlock; m++) {
-                    a0[m] += v0 * wt[m];
-                    a1[m] += v1 * wt[m];
-                    a2[m] += v2 * wt[m];
-                    a3[m] += v3 * wt[m];
+                    a0[m] = std::fma(v0, wt[m], a0[m]);
+                    a1[m] = std::fma(v1, wt[m], a1[m]);
+                    a2[m] = std::fma(v2, wt[m], a2[m]);
+                    a3[m] = std::fma(v3, wt[m], a3[m]);
                 }
             }
             float* o = out + static_cast<long long>(i) * ld + m0;
@@ -82,7 +85,7 @@ void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, co
             for (int t = 0; t < inner; t++) {
                 const float* wt = w + static_cast<long long>(t) * ld + m0;
                 const float v0 = xi[t];
-                for (int m = 0; m < kColBlock; m++) a0[m] += v0 * wt[m];
+                for (int m = 0; m < kColBlock; m++) a0[m] = std::fma(v0, wt[m], a0[m]);
             }
             for (int m = 0; m < kColBlock; m++) out[static_cast<long long>(i) * ld + m0 + m] = a0[m];
         }
@@ -138,20 +141,18 @@ SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int row
                         out + static_cast<long long>(full) * ld);
 }
 
-const bool use_avx2 = cpu_has_avx2_fma();
-const bool use_avx512 = cpu_has_avx512();
-
-// AVX-512 for the whole blocks of four rows (core/predictor_gemm.h: the same values as AVX2),
-// the last one to three rows through the plain version as the AVX2 kernel does.
-void gemm_rows(const float* x, long long x_stride, int rows, int inner, const float* w, int ld, const float* bias,
-               float* out) {
+// AVX-512 runs the whole blocks of four rows (core/kernels/predictor_gemm.h: the same fused
+// multiply-adds in the same order as AVX2, so the same values) and the last one to three rows
+// through the plain version, as the AVX2 kernel does.
+void gemm_rows(PredictorIsa isa, const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+               const float* bias, float* out) {
     const int full = rows / 4 * 4;
-    if (use_avx512) {
+    if (isa == PredictorIsa::avx512) {
         predictor_gemm_rows4_avx512(x, x_stride, full, inner, w, ld, bias, out);
         if (full < rows)
             gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
                             out + static_cast<long long>(full) * ld);
-    } else if (use_avx2)
+    } else if (isa == PredictorIsa::avx2)
         gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
     else
         gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
@@ -162,62 +163,6 @@ void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int
     for (int i = 0; i < rows; i++)
         for (int a = 0; a < cols; a++)
             dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
-}
-
-// e^x for x <= 0 in plain arithmetic the compiler vectorises (std::exp is a scalar call): x =
-// n ln2 + r with |r| <= ln2/2 (ln2 split in two so r is exact to float rounding), e^r by its
-// degree-6 Taylor polynomial (relative error below 1.3e-7), 2^n by building the exponent bits.
-// Below -87.3 the result would be denormal and is flushed to 0.
-__attribute__((optimize("no-trapping-math"))) inline float exp_nonpositive(float x) {
-    // The clamp and the flush work on the bits as unsigned integers, where "below -87.3" (or -inf,
-    // or a negative NaN) is "greater than the bits of -87.3": integer selects vectorise, float
-    // comparisons (which may trap) do not.
-    constexpr uint32_t kLimitBits = 0xC2AE999Au;  // -87.3f
-    uint32_t x_bits;
-    std::memcpy(&x_bits, &x, sizeof x_bits);
-    const uint32_t keep = x_bits > kLimitBits ? 0u : 0xFFFFFFFFu;
-    x_bits = x_bits > kLimitBits ? kLimitBits : x_bits;
-    std::memcpy(&x, &x_bits, sizeof x);
-    // Round to nearest of a value <= 0 as a truncation (one vector conversion, no call to floor).
-    const int32_t ni = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);
-    const float n = static_cast<float>(ni);
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t bits = (ni + 127) << 23;
-    float two_n;
-    std::memcpy(&two_n, &bits, sizeof two_n);
-    const float e = p * two_n;
-    uint32_t e_bits;
-    std::memcpy(&e_bits, &e, sizeof e_bits);
-    e_bits &= keep;
-    float result;
-    std::memcpy(&result, &e_bits, sizeof result);
-    return result;
-}
-
-// row [K] = softmax(row * scale), in place. The exponentials are one flat loop, vectorised once
-// the compiler may assume that float operations do not trap (nothing here reads the floating
-// point exception flags); the max and the sum are reductions it may not reorder, so they run as
-// eight explicit partial results.
-__attribute__((optimize("no-trapping-math"))) SPARSIFINER_CLONES void scaled_softmax(float* row, int K, float scale) {
-    for (int m = 0; m < K; m++) row[m] *= scale;
-    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    for (int m = 0; m < K; m++) lane[m & 7] = row[m] > lane[m & 7] ? row[m] : lane[m & 7];
-    float max_value = lane[0];
-    for (int l = 1; l < 8; l++) max_value = lane[l] > max_value ? lane[l] : max_value;
-    for (int m = 0; m < K; m++) row[m] = exp_nonpositive(row[m] - max_value);
-    for (int l = 0; l < 8; l++) lane[l] = 0.f;
-    for (int m = 0; m < K; m++) lane[m & 7] += row[m];
-    const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-    const float inv_sum = 1.0f / sum;
-    for (int m = 0; m < K; m++) row[m] *= inv_sum;
 }
 
 // Adds a parallel region's wall time to its phases, split in proportion to the thread time each
@@ -247,6 +192,43 @@ private:
 };
 
 }  // namespace
+
+const char* predictor_isa_name(PredictorIsa isa) {
+    switch (isa) {
+        case PredictorIsa::avx512: return "avx512";
+        case PredictorIsa::avx2: return "avx2";
+        default: return "portable";
+    }
+}
+
+// The top-k kernels each predictor path uses.
+static TopkIsa topk_isa_of(PredictorIsa isa) {
+    switch (isa) {
+        case PredictorIsa::avx512: return TopkIsa::avx512;
+        case PredictorIsa::avx2: return TopkIsa::avx2;
+        default: return TopkIsa::portable;
+    }
+}
+
+bool predictor_isa_supported(PredictorIsa isa) {
+    if (isa == PredictorIsa::portable) return true;
+    const bool avx2 = cpu_has_avx2_fma() && compact_basis_avx2_supported();
+    if (isa == PredictorIsa::avx2) return avx2 && topk_isa_supported(TopkIsa::avx2);
+    return avx2 && cpu_has_avx512() && topk_isa_supported(TopkIsa::avx512);
+}
+
+PredictorIsa predictor_isa_best() {
+    for (PredictorIsa isa : {PredictorIsa::avx512, PredictorIsa::avx2})
+        if (predictor_isa_supported(isa)) return isa;
+    return PredictorIsa::portable;
+}
+
+void MaskPredictor::force_isa(PredictorIsa isa) {
+    if (!predictor_isa_supported(isa))
+        throw std::invalid_argument(std::string("mask predictor: this CPU cannot run the ") + predictor_isa_name(isa) +
+                                    " path");
+    isa_ = isa;
+}
 
 MaskPredictor::MaskPredictor(const float* pred_q_w, const float* pred_q_b, const float* pred_k_w,
                              const float* pred_k_b, const float* proj_n, const float* proj_back_n, int H, int d,
@@ -339,7 +321,13 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     }
 
     const long long row_stride = 3LL * D;
-    const float cheap_scale = 1.0f / std::sqrt(static_cast<float>(H));
+    // H^-0.5 rounded once to float, as PyTorch rounds the Python scalar of `cheap * scale`.
+    const float cheap_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(H)));
+    // Every path gives the same values (the same fused multiply-adds in the same order); the
+    // portable one is the reference the tests hold the others to.
+    const PredictorIsa isa = isa_;
+    const bool vector = isa != PredictorIsa::portable;
+    const TopkIsa topk_isa = topk_isa_of(isa);
     const int coef_topk = coef_topk_;
     const int c = c_;
     const int BH = B * H;
@@ -363,14 +351,14 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
         PhaseClock clock(timed);
-        gemm_rows(image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+        gemm_rows(isa, image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
         qc_busy += clock.mark();
-        gemm_rows(image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        gemm_rows(isa, image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
         kc_busy += clock.mark();
         // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
         // weights times zero bias, so their kl rows are zero and never read).
         transpose(kc, N, c, cp, kc_t, N);
-        gemm_rows(kc_t, N, c, N, proj_n, kp, nullptr, kl);
+        gemm_rows(isa, kc_t, N, c, N, proj_n, kp, nullptr, kl);
         kl_busy += clock.mark();
     }
     if (timed)
@@ -406,21 +394,25 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
         // are the same as before, so the values are too.
         PhaseClock clock(timed);
-        gemm_rows(qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
+        gemm_rows(isa, qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
         cheap_busy += clock.mark();
         for (int r = row_begin; r < row_end; r++) {
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
-            scaled_softmax(coef, K, cheap_scale);
+            coef_softmax(coef, K, cheap_scale, vector);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
-            const int n_kept = topk_select(coef, K, coef_topk, kept);
+            const int n_kept = topk_select_isa(topk_isa, coef, K, coef_topk, kept);
             coef_topk_busy += clock.mark();
             for (int e = 0; e < n_kept; e++) {
                 kept_weight[e] = coef[kept[e]];
                 coef_basis_macs += basis->row_nnz(kept[e]);
             }
-            basis->combine(kept, kept_weight, n_kept, approx);
+            if (vector)
+                basis->combine(kept, kept_weight, n_kept, approx);
+            else
+                basis->combine_portable(kept, kept_weight, n_kept, approx);
             coef_basis_busy += clock.mark();
-            topk_select(approx, N, budget, out_rows + static_cast<long long>(r) * budget);
+            int32_t* keys = out_rows + static_cast<long long>(r) * budget;
+            topk_select_isa(topk_isa, approx, N, budget, keys);
             key_topk_busy += clock.mark();
         }
     }

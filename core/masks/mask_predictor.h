@@ -1,7 +1,7 @@
 #pragma once
 // The Sparsifiner connectivity predictor (SPEC 2, steps 1-7): from the qkv activation of a block
 // to the ELL key_index that sparse attention reads. Built once per block from its weights; the
-// thresholded basis |proj_back_n|^T is stored compactly (core/compact_basis.h) since only about a
+// thresholded basis |proj_back_n|^T is stored compactly (core/masks/compact_basis.h) since only about a
 // third of it survives the threshold in trained models.
 //
 // Per image b and head h, with q, k [N, d] read in place from qkv [B, N, 3, H, d]:
@@ -41,6 +41,14 @@ enum class PredictorPhase { alive_slice, qc, kc, kl, cheap, coef_topk, coef_basi
 // phases in proportion to those sums ("apportioned"; with one thread, each phase's own time).
 using PredictorSeconds = std::array<double, static_cast<size_t>(PredictorPhase::count)>;
 
+// The predictor's code paths: portable C++ and AVX2+FMA (products, coefficient softmax, basis
+// combination, top-k). Both run the same float operations in the same order (every product a
+// fused multiply-add, see core/masks/coef_softmax.h) and give bit-identical masks; the tests run both.
+enum class PredictorIsa { portable, avx2, avx512 };
+const char* predictor_isa_name(PredictorIsa isa);  // "portable", "avx2", "avx512"
+bool predictor_isa_supported(PredictorIsa isa);
+PredictorIsa predictor_isa_best();                 // the fastest supported one (the default)
+
 class MaskPredictor {
 public:
     MaskPredictor() = default;
@@ -61,12 +69,18 @@ public:
     int predict(const float* qkv, int B, int N_alive, int budget, const int32_t* token_positions,
                 int32_t* key_index, PredictorCounts* counts = nullptr, PredictorSeconds* seconds = nullptr) const;
 
+    // Runs a given path instead of the best one (for tests); throws std::invalid_argument when the
+    // CPU cannot run it.
+    void force_isa(PredictorIsa isa);
+    PredictorIsa isa() const { return isa_; }
+
     int heads() const { return H_; }
     int tokens() const { return N_; }        // the N of proj_n
     int compressed() const { return K_; }    // K
     long long basis_nnz() const { return basis_.nnz(); }
 
 private:
+    PredictorIsa isa_ = predictor_isa_best();
     int H_ = 0, d_ = 0, c_ = 0, N_ = 0, K_ = 0, coef_topk_ = 0;
     int cp_ = 0, kp_ = 0;              // c and K rounded up to whole column blocks (zero padded)
     std::vector<float> wq_t_, wk_t_;   // [d, cp]: transposed so the inner loops run over c

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/masks/mask_patterns.h"
+
 namespace sparsifiner {
 
 const char* mask_source_name(MaskSource source) {
@@ -24,6 +26,30 @@ bool mask_source_parse(const std::string& text, MaskSource* source) {
     return false;
 }
 
+const char* budget_rule_name(BudgetRule rule) {
+    return rule == BudgetRule::official ? "official" : "alive";
+}
+
+bool budget_rule_parse(const std::string& text, BudgetRule* rule) {
+    for (BudgetRule r : {BudgetRule::official, BudgetRule::alive})
+        if (text == budget_rule_name(r)) {
+            *rule = r;
+            return true;
+        }
+    return false;
+}
+
+int attention_plan_budget(const AttentionPlan& plan, int block, int full, int alive, int extra) {
+    if (plan.mask == MaskSource::dense) return alive;
+    const float rate = plan.keep_rate[block];
+    if (plan.budget_rule == BudgetRule::alive) return mask_budget(rate, alive);
+    int budget = mask_budget(rate, full);
+    // prune_at is sorted: blocks after the first pruning block run on the survivors.
+    const bool after_pruning = !plan.prune_at.empty() && block > plan.prune_at.front();
+    if (after_pruning) budget = std::max(1, std::min(budget, alive - extra));
+    return budget;
+}
+
 AttentionPlan attention_plan_default(const DeitConfig& config) {
     AttentionPlan plan;
     if (config.sparsifiner) {
@@ -39,8 +65,10 @@ AttentionPlan attention_plan_default(const DeitConfig& config) {
 
 AttentionPlan attention_plan_make(const DeitConfig& config, const std::string& mask,
                                   const std::vector<float>& keep_rates, const std::vector<int>& prune_at,
-                                  float token_keep) {
+                                  float token_keep, const std::string& budget_rule) {
     AttentionPlan plan = attention_plan_default(config);
+    if (!budget_rule.empty() && !budget_rule_parse(budget_rule, &plan.budget_rule))
+        throw std::invalid_argument("--budget-rule: '" + budget_rule + "' is not one of official, alive");
     if (!mask.empty() && !mask_source_parse(mask, &plan.mask))
         throw std::invalid_argument("--mask: '" + mask + "' is not one of dense, learned, oracle, window");
     if (plan.mask == MaskSource::learned && !config.sparsifiner)

@@ -194,7 +194,7 @@ int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenStat
 void DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,
                                   bool want_cls_probs, const ForwardObserver* observer, OpClock& clock) {
     const int T = tokens.T, H = config_.num_heads, d = config_.head_dim();
-    const int budget = plan_.mask == MaskSource::dense ? T : mask_budget(plan_.keep_rate[index], T);
+    const int budget = attention_plan_budget(plan_, index, tokens_, T, extra_);
     BlockStats* stats = observer && observer->stats ? &observer->stats->blocks[index] : nullptr;
     // A budget that keeps every key is exactly dense attention (SPEC 2), and faster that way.
     if (budget >= T) {

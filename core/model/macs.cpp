@@ -21,6 +21,7 @@ DeitMacs deit_dense_macs(const DeitConfig& c, int img_size) {
     m.block.proj = N * D * D;
     m.block.fc1 = N * D * hidden;
     m.block.fc2 = N * hidden * D;
+    m.layernorm_elements = (2.0 * c.depth + 1) * N * D;
     return m;
 }
 
@@ -46,7 +47,10 @@ ForwardMacs forward_macs(const DeitConfig& c, const ForwardStats& stats, int img
         b.fc1 = T_out * D * hidden;
         b.fc2 = T_out * hidden * D;
         m.blocks.push_back(b);
+        m.layernorm_elements += (T + T_out) * D;
     }
+    const double T_end = stats.blocks.empty() ? 0 : stats.blocks.back().tokens_out;
+    m.layernorm_elements += T_end * D;
     return m;
 }
 
@@ -61,7 +65,7 @@ ForwardMacs planned_macs(const DeitConfig& c, const AttentionPlan& plan, const s
     for (int i = 0; i < c.depth; i++) {
         BlockStats s;
         s.tokens_in = s.tokens_out = T;
-        const int budget = plan.mask == MaskSource::dense ? T : mask_budget(plan.keep_rate[i], T);
+        const int budget = attention_plan_budget(plan, i, patches + extra, T, extra);
         s.mask = budget >= T ? MaskSource::dense : plan.mask;
         s.kept_keys = std::min(budget, T);
         if (s.mask == MaskSource::learned && i < (int)basis_nnz.size()) {

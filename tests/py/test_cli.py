@@ -44,7 +44,7 @@ class CliTest(unittest.TestCase):
         result = run("classify", "--help")
         self.assertEqual(result.returncode, 0)
         for flag in ("--top", "--batch", "--threads", "--crop-pct", "--json", "--logits", "--mask", "--keep-rate",
-                     "--prune-at", "--token-keep", "--dump-masks"):
+                     "--prune-at", "--token-keep", "--budget-rule", "--dump-masks"):
             self.assertIn(flag, result.stdout)
 
     def test_unknown_flag_is_a_usage_error(self):
@@ -58,6 +58,8 @@ class CliTest(unittest.TestCase):
         self.assert_one_line_error(run("classify", "-m", self.deit, self.cat, "--mask", "oracle", "--keep-rate",
                                        "1.5"), 2, "--keep-rate")
         self.assert_one_line_error(run("classify", "-m", self.deit, self.cat, "--mask", "magic"), 2, "--mask")
+        self.assert_one_line_error(run("classify", "-m", self.deit, self.cat, "--mask", "oracle", "--budget-rule",
+                                       "tokens"), 2, "--budget-rule")
         self.assert_one_line_error(run("bench", "-m", self.deit, "--batch", "1,x"), 2, "--batch")
         self.assert_one_line_error(run("classify", "-m", self.deit, self.cat, "--img-size", "100"), 2,
                                    "multiple of the patch")

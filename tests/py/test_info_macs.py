@@ -51,6 +51,9 @@ class InfoMacsTest(unittest.TestCase):
         attention = 2 * D * (N + (N - 1) * k)
         others = 4 * (N * D * 3 * D + N * D * D + 2 * N * D * hidden) + 36 * D * 3 * 16 * 16 + 2 * D * C
         mhsa = 4 * (predictor_fixed + attention) + sum(coef_basis)
+        # fvcore's convention adds LayerNorm, 5 per element: 2 per block + the final one, all tokens.
+        self.assertEqual(info["macs"]["layernorm_elements"], (2 * 4 + 1) * N * D)
+        self.assertEqual(info["macs"]["total_with_layernorm"], info["macs"]["total"] + 5 * (2 * 4 + 1) * N * D)
         trained = info["macs"]["trained_keep_rate"]
         self.assertEqual(trained["keep_rate"], 0.25)
         self.assertAlmostEqual(trained["mhsa"], mhsa, delta=4)  # the estimate is rounded per block

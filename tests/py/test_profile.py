@@ -37,6 +37,15 @@ class ProfileTest(unittest.TestCase):
                                    delta=1e-6 * macs["total"])
             if arch == "deit_small":
                 self.assertEqual(round(macs["mhsa"] / 1e9, 3), 0.358)
+                # fvcore's convention also counts LayerNorm, 5 per element: 4.608 G for DeiT-S.
+                self.assertEqual(round(macs["total_with_layernorm"] / 1e9, 3), 4.608)
+            # 25 LayerNorms (2 per block + the final one) over all 197 tokens.
+            D = {"deit_tiny": 192, "deit_small": 384, "deit_base": 768}[arch]
+            self.assertEqual(macs["layernorm_elements"], 25 * 197 * D)
+            self.assertEqual(macs["total_with_layernorm"], macs["total"] + 5 * macs["layernorm_elements"])
+            self.assertEqual(macs["dense_total_with_layernorm"], macs["total_with_layernorm"])
+            layer_ln = sum(layer["elementwise"]["layernorm"] for layer in doc["layers"])
+            self.assertEqual(macs["layernorm_elements"], layer_ln + 197 * D)
 
     def test_sparse_layer_counts_by_hand(self):
         # DeiT-Ti at 64 px: T = 17 tokens, D = 192, H = 3; window masks at keep 0.25 keep
@@ -107,6 +116,16 @@ class ProfileTest(unittest.TestCase):
             expected = [197] * 4 + [1 + math.ceil(0.7 * 196)] * 3 + [1 + math.ceil(0.49 * 196)] * 3 + \
                        [1 + math.ceil(0.343 * 196)] * 2
             self.assertEqual(alive, expected)
+            # The official budget (SPEC 3): ceil(0.25 x 197) = 50 keys per row in every block, also
+            # after pruning; the attention MACs follow (the cls row dense).
+            self.assertEqual([layer["kept_keys"] for layer in doc["layers"]], [50] * 12)
+            for layer, T in zip(doc["layers"], expected):
+                self.assertEqual(layer["macs"]["qk"], 192 * (T + (T - 1) * 50))
+            # Pruned tokens leave the LayerNorms too: LN1 on the tokens in, LN2 on the tokens out,
+            # the final one on the 69 left.
+            tokens_out = expected[1:] + [expected[-1]]  # a block's tokens out: the next block's in
+            ln = sum((t_in + t_out) * 192 for t_in, t_out in zip(expected, tokens_out)) + expected[-1] * 192
+            self.assertEqual(doc["totals"]["macs"]["layernorm_elements"], ln)
             keys = np.load(os.path.join(masks, "block_5_keys.npy"))
             tokens = np.load(os.path.join(masks, "block_5_tokens.npy"))
             self.assertEqual(tokens.shape, (1, expected[5]))

@@ -81,6 +81,21 @@ def budget(rate, n):
     return max(1, min(n, int(math.ceil(rate * n))))
 
 
+def row_budget(rate, n_full, n_alive, extra, after_pruning, rule="official"):
+    """Keys kept per non-cls query row of a block with n_alive tokens of n_full (SPEC 3).
+    official: ceil(rate * n_full) in every block, after a pruning block at most the alive PATCH
+    count (the official model clamps to its token mask, which covers patches only); alive:
+    ceil(rate * n_alive), the rule the engine had before (--budget-rule alive)."""
+    if rule == "alive":
+        return budget(rate, n_alive)
+    if rule != "official":
+        raise ValueError("row_budget: unknown rule %s" % rule)
+    kept = budget(rate, n_full)
+    if after_pruning:
+        kept = max(1, min(kept, n_alive - extra))
+    return kept
+
+
 # ---------------------------------------------------------------------------------------------
 # Seeded weights: a DeiT from deit_ref plus a predictor whose scores are meaningful.
 
@@ -185,8 +200,9 @@ def basis_matrix(proj_back_n, threshold):
     return basis
 
 
-def learned_keys(w, config, layer, q, k, alive, rate):
-    """The connectivity predictor (SPEC 2 steps 1-7) on the alive tokens `alive` [B, N]."""
+def learned_keys(w, config, layer, q, k, alive, kept):
+    """The connectivity predictor (SPEC 2 steps 1-7) on the alive tokens `alive` [B, N], keeping
+    `kept` keys per row (row_budget)."""
     m = "blocks.%d.attn.mask_predictor." % layer
     H = q.shape[1]
     N = q.shape[2]
@@ -203,27 +219,27 @@ def learned_keys(w, config, layer, q, k, alive, rate):
     basis = basis_matrix(w[m + "proj_back_n"], float(config["basis_threshold"]))  # [K, N_full]
     basis_alive = torch.stack([basis[:, a] for a in alive])  # [B, K, N]
     approx = sparse_coef @ basis_alive.unsqueeze(1)  # [B, H, N-1, N]
-    kept = budget(rate, N)
+    kept = min(kept, N)
     coef_margin = cut_margin(coef, topk)
     return topk_lower_index(approx, kept), torch.minimum(cut_margin(approx, kept), coef_margin)
 
 
-def oracle_keys(q, k, rate):
-    """Top-k of the true scores q_i . k_j per non-cls row (SPEC 4)."""
+def oracle_keys(q, k, kept):
+    """Top-k of the true scores q_i . k_j per non-cls row (SPEC 4), `kept` keys per row."""
     N = q.shape[2]
     scores = q[:, :, 1:] @ k.transpose(-2, -1)  # [B, H, N-1, N]
-    kept = budget(rate, N)
+    kept = min(kept, N)
     return topk_lower_index(scores, kept), cut_margin(scores, kept)
 
 
-def window_keys(config, alive, H, rate, grid):
+def window_keys(config, alive, H, kept, grid):
     """The fixed local pattern (SPEC 4), as the engine documents it: a patch query keeps every
     alive extra token first, then the nearest alive patches by Euclidean distance of grid cells
     (itself included), ties to the lower token index; a dist query keeps the `budget` lowest
     alive indices. Depends on positions only, so margins are +inf."""
     E = extra_tokens(config)
     B, N = alive.shape
-    kept = budget(rate, N)
+    kept = min(kept, N)
     out = torch.zeros(B, N - 1, kept, dtype=torch.long)
     for b in range(B):
         tokens = alive[b].tolist()
@@ -275,10 +291,10 @@ class Sparsifiner(deit_ref.DeiT):
         self.set_masks("dense")
 
     def set_masks(self, source, keep_rate=None, prune_at=(), token_keep=0.7, forced_keys=None,
-                  forced_tokens=None):
+                  forced_tokens=None, budget_rule="official"):
         """source: dense | learned | oracle | window; keep_rate: a float or one per block
         (default: the model's trained keep_rate); prune_at: blocks that drop tokens, with
-        rate token_keep ** (position + 1).
+        rate token_keep ** (position + 1); budget_rule: official | alive (row_budget).
 
         forced_keys {block: [B, H, N-1, k]} and forced_tokens {block: [B, N]} make the forward
         use another implementation's masks and surviving tokens instead of its own (which are
@@ -298,6 +314,9 @@ class Sparsifiner(deit_ref.DeiT):
         self.source = source
         self.keep_rates = [float(r) for r in keep_rate]
         self.prune_rates = {int(l): float(token_keep) ** (n + 1) for n, l in enumerate(prune_at)}
+        if budget_rule not in ("official", "alive"):
+            raise ValueError("set_masks: unknown budget rule %s" % budget_rule)
+        self.budget_rule = budget_rule
         self.forced_keys = {int(i): torch.as_tensor(np.asarray(v), dtype=torch.long)
                             for i, v in (forced_keys or {}).items()}
         self.forced_tokens = {int(i): torch.as_tensor(np.asarray(v), dtype=torch.long)
@@ -314,12 +333,15 @@ class Sparsifiner(deit_ref.DeiT):
             probs = torch.softmax((q @ k.transpose(-2, -1)) * (d ** -0.5), dim=-1)
             out = probs @ v
         else:
+            after_pruning = any(p < layer for p in self.prune_rates)
+            kept = row_budget(rate, self.tokens_full, q.shape[2], extra_tokens(self.config), after_pruning,
+                              self.budget_rule)
             if self.source == "learned":
-                keys, margins = learned_keys(self.w, self.config, layer, q, k, alive, rate)
+                keys, margins = learned_keys(self.w, self.config, layer, q, k, alive, kept)
             elif self.source == "oracle":
-                keys, margins = oracle_keys(q, k, rate)
+                keys, margins = oracle_keys(q, k, kept)
             else:
-                keys, margins = window_keys(self.config, alive, H, rate, self.grid)
+                keys, margins = window_keys(self.config, alive, H, kept, self.grid)
             entry.update(ref_keys=keys, row_margins=margins, margin=float(margins.min()), keys=keys)
             if layer in self.forced_keys:
                 forced = self.forced_keys[layer]
@@ -367,6 +389,7 @@ class Sparsifiner(deit_ref.DeiT):
         self.grid = x.shape[1] - extra_tokens(self.config)
         self.grid = int(round(math.sqrt(self.grid)))
         self.alive = torch.arange(N).expand(B, N).clone()
+        self.tokens_full = N
         self.trace = []
         hidden = []
         for i in range(self.config["depth"]):

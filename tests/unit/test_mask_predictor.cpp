@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/masks/compact_basis.h"
@@ -323,4 +324,125 @@ TEST_CASE("compact basis: the format follows the density") {
     CHECK(CompactBasis(1024, 512, [](int, float* row) { std::fill_n(row, 512, 0.f); row[0] = 1.f; }).format() ==
           CompactBasis::Format::dense);
     INFO("AVX2 kernel tested above: " << (compact_basis_avx2_supported() ? "yes" : "no (portable only)"));
+}
+
+namespace {
+
+// Relative gap at the cut of a top-k: (s_(k) - s_(k+1)) / max|s| with s_(j) the j-th largest, as
+// the PyTorch reference defines it (tests/reference/sparsifiner_ref.py cut_margin); an exact tie
+// of two zeros is +inf (computed exactly anywhere, resolved by index).
+double cut_margin(std::vector<double> s, int k) {
+    if (k >= static_cast<int>(s.size())) return INFINITY;
+    std::sort(s.begin(), s.end(), std::greater<double>());
+    double largest = 0;
+    for (double v : s) largest = std::max(largest, std::fabs(v));
+    if (s[k - 1] == 0 && s[k] == 0) return INFINITY;
+    return (s[k - 1] - s[k]) / std::max(largest, 1e-300);
+}
+
+// SPEC 2 steps 1-7 in double for every (image, head, query row) of qkv [B, N, 3, H, d]: the kept
+// keys [B, H, N-1, budget] and per row the smaller of the two cut margins (coefficient top-k and
+// key top-k).
+void predictor_reference_margins(const std::vector<float>& qkv, int B, int H, const RandomPredictorWeights& w,
+                                 float threshold, int coef_topk, int budget, std::vector<int32_t>* keys,
+                                 std::vector<double>* margins) {
+    const int N = w.N, d = w.d, c = w.c, K = w.K, D = H * d;
+    keys->clear();
+    margins->clear();
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float* image = qkv.data() + static_cast<size_t>(b) * N * 3 * D;
+            std::vector<double> qc(N * c), kc(N * c), kl(c * K, 0.0);
+            for (int i = 0; i < N; i++)
+                for (int a = 0; a < c; a++) {
+                    double sq = w.bq[a], sk = w.bk[a];
+                    for (int t = 0; t < d; t++) {
+                        sq += double(w.wq[a * d + t]) * image[i * 3 * D + h * d + t];
+                        sk += double(w.wk[a * d + t]) * image[i * 3 * D + D + h * d + t];
+                    }
+                    qc[i * c + a] = sq;
+                    kc[i * c + a] = sk;
+                }
+            for (int a = 0; a < c; a++)
+                for (int m = 0; m < K; m++)
+                    for (int i = 0; i < N; i++) kl[a * K + m] += kc[i * c + a] * w.proj_n[i * K + m];
+            for (int i = 1; i < N; i++) {
+                std::vector<double> coef(K);
+                for (int m = 0; m < K; m++) {
+                    double s = 0;
+                    for (int a = 0; a < c; a++) s += qc[i * c + a] * kl[a * K + m];
+                    coef[m] = s / std::sqrt(double(H));
+                }
+                const double top = *std::max_element(coef.begin(), coef.end());
+                double sum = 0;
+                for (double& x : coef) sum += x = std::exp(x - top);
+                for (double& x : coef) x /= sum;
+                std::vector<int> order(K);
+                std::iota(order.begin(), order.end(), 0);
+                std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return coef[x] > coef[y]; });
+                std::vector<double> approx(N, 0.0);
+                for (int e = 0; e < std::min(coef_topk, K); e++)
+                    for (int n = 0; n < N; n++) {
+                        const double v = std::fabs(w.proj_back_n[n * K + order[e]]);
+                        if (v > threshold) approx[n] += coef[order[e]] * v;
+                    }
+                std::vector<int> row(N);
+                std::iota(row.begin(), row.end(), 0);
+                std::stable_sort(row.begin(), row.end(), [&](int x, int y) { return approx[x] > approx[y]; });
+                row.resize(budget);
+                std::sort(row.begin(), row.end());
+                keys->insert(keys->end(), row.begin(), row.end());
+                margins->push_back(std::min(cut_margin(coef, coef_topk), cut_margin(approx, budget)));
+            }
+        }
+}
+
+}  // namespace
+
+TEST_CASE("predictor: float32 masks equal a double evaluation on every row not a near-tie, in every path") {
+    // DeiT-S and DeiT-Ti predictor geometry at 224 (N = 197, d = 64, c = 32, K = 32, top-8
+    // coefficients, 50 keys), with the PyTorch reference's seeded scales (q and k of std 2, Wq and
+    // Wk of std 0.5 / sqrt(d), proj_n 0.5 / sqrt(N), proj_back_n 0.02: logits of spread ~3). The
+    // predictor's own float32 error (same float inputs as the double evaluation) may flip only
+    // rows whose double margin is at most 1e-6 relative; the paths must agree bit for bit.
+    const int B = 4, d = 64, c = 32, N = 197, K = 32, coef_topk = 8, budget = 50;
+    const float threshold = 0.02f;
+    const double near_tie = 1e-6;
+    for (int H : {6, 3}) {
+        CAPTURE(H);
+        std::mt19937 rng(300 + H);
+        const RandomPredictorWeights w(
+            d, c, N, K, rng,
+            PredictorScales{0.5f / std::sqrt(float(d)), 0.1f, 0.5f / std::sqrt(float(N)), 0.02f});
+        const auto qkv = test_support::normal_floats(rng, static_cast<size_t>(B) * N * 3 * H * d, 2.f);
+        std::vector<int32_t> want;
+        std::vector<double> margins;
+        predictor_reference_margins(qkv, B, H, w, threshold, coef_topk, budget, &want, &margins);
+        long near_ties = 0;
+        double smallest = INFINITY;
+        for (double m : margins) near_ties += m <= near_tie, smallest = std::min(smallest, m);
+        std::vector<int32_t> first;
+        for (PredictorIsa isa : {PredictorIsa::portable, PredictorIsa::avx2, PredictorIsa::avx512}) {
+            if (!predictor_isa_supported(isa)) continue;
+            CAPTURE(std::string(predictor_isa_name(isa)));
+            MaskPredictor predictor = w.make(H, threshold, coef_topk);
+            predictor.force_isa(isa);
+            std::vector<int32_t> got(want.size(), -1);
+            predictor.predict(qkv.data(), B, N, budget, nullptr, got.data());
+            long clear_flips = 0, tie_flips = 0;
+            for (size_t r = 0; r < margins.size(); r++) {
+                const bool same = std::equal(got.begin() + r * budget, got.begin() + (r + 1) * budget,
+                                             want.begin() + r * budget);
+                if (!same) (margins[r] > near_tie ? clear_flips : tie_flips)++;
+            }
+            MESSAGE("H " << H << ", " << std::string(predictor_isa_name(isa)) << ": " << margins.size() << " rows, " << near_ties
+                         << " with a margin <= 1e-6 (smallest " << smallest << "), of which " << tie_flips
+                         << " differ; rows above it that differ: " << clear_flips);
+            CHECK(clear_flips == 0);
+            if (first.empty())
+                first = got;
+            else
+                CHECK(got == first);  // bit-identical paths
+        }
+    }
 }
