@@ -1,16 +1,22 @@
 // sparsifiner bench: forward-pass latency over batch sizes and thread counts, with our GFLOP/s
+// (2 x MACs per second)
 // beside a large oneDNN matmul timed in the same run. bench/compare.py adds the peers.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <random>
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/kernels/matmul_peak.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
+#include "cli/progress.h"
+#include "cli/report_table.h"
 #include "core/model/deit_model.h"
 #include "core/model/forward_stats.h"
 #include "core/model/macs.h"
+#include "core/kernels/matmul_peak.h"
 #include "core/platform/threading.h"
 #include "core/platform/timing.h"
 
@@ -21,22 +27,93 @@ namespace {
 struct BenchFlags {
     ModelFlags model;
     AttentionFlags attention;
+    RunFlags run;  // --format and progress; --threads is a list here
     std::string batches = "1,8";
     std::string threads = "1";
     int runs = 30;
     int warmup = 5;
-    bool json = false;
     bool no_peak = false;
 };
 
+constexpr int kBenchSchemaVersion = 2;  // 2: one `machine` object; p95, p99, stddev, images/s
+
+// One (batch, threads) configuration: its samples and what follows from them.
+struct BenchConfig {
+    int batch = 0, threads = 0;
+    std::vector<double> samples_ms;
+    double median = 0, p90 = 0, p95 = 0, p99 = 0, min = 0, mean = 0, stddev = 0;
+    double images_per_second = 0, gflops = 0, peak_gflops = 0, peak_fraction = 0;
+    nlohmann::json linear_impls = nlohmann::json::array();  // [{layer, rows, impl}] every Linear
+    bool linear_reference = false;  // some Linear runs oneDNN's reference code
+    std::string linear_impl_text;   // each distinct implementation once, for the table
+
+    void summarise(double macs_per_image) {
+        median = quantile(samples_ms, 0.5), p90 = quantile(samples_ms, 0.9);
+        p95 = quantile(samples_ms, 0.95), p99 = quantile(samples_ms, 0.99), min = quantile(samples_ms, 0);
+        double sum = 0, squares = 0;
+        for (double v : samples_ms) sum += v;
+        mean = sum / samples_ms.size();
+        for (double v : samples_ms) squares += (v - mean) * (v - mean);
+        stddev = samples_ms.size() > 1 ? std::sqrt(squares / (samples_ms.size() - 1)) : 0;  // sample std dev
+        images_per_second = batch / (median / 1e3);
+        // GFLOP/s counts 2 floating-point operations per MAC.
+        gflops = 2.0 * macs_per_image * batch / (median / 1e3) / 1e9;
+        peak_fraction = peak_gflops > 0 ? gflops / peak_gflops : 0;
+    }
+};
+
+// Everything bench reports; every --format is rendered from this.
+struct BenchReport {
+    nlohmann::json model, attention, peaks = nlohmann::json::object();
+    int runs = 0, warmup = 0;
+    std::vector<BenchConfig> configs;
+
+    nlohmann::json to_json() const {
+        nlohmann::json document = json_document("bench", kBenchSchemaVersion);
+        document["machine"] = machine_identity();
+        document["model"] = model;
+        document["attention"] = attention;
+        document["timed"] = "DeitModel::forward only: the input tensor is prepared once; model loading, image "
+                            "decoding and preprocessing are excluded";
+        document["runs"] = runs;
+        document["warmup"] = warmup;
+        document["matmul_peak"] = peaks;
+        document["configs"] = nlohmann::json::array();
+        for (const BenchConfig& c : configs)
+            document["configs"].push_back(
+                {{"batch", c.batch}, {"threads", c.threads}, {"median_ms", c.median}, {"p90_ms", c.p90},
+                 {"p95_ms", c.p95}, {"p99_ms", c.p99}, {"min_ms", c.min}, {"mean_ms", c.mean},
+                 {"stddev_ms", c.stddev}, {"samples_ms", c.samples_ms}, {"images_per_second", c.images_per_second},
+                 {"gflops", c.gflops}, {"peak_gflops", c.peak_gflops}, {"peak_fraction", c.peak_fraction},
+                 {"linear_impls", c.linear_impls}, {"linear_reference", c.linear_reference}});
+        return document;
+    }
+
+    Table table() const {
+        Table t;
+        t.title = "forward pass latency over " + std::to_string(runs) + " runs (after " + std::to_string(warmup) +
+                  " warm-up); GFLOP/s = 2 x MACs / s";
+        t.columns = {"batch", "threads", "median ms", "p90 ms", "p95 ms", "p99 ms", "stddev ms", "images/s",
+                     "GFLOP/s", "of peak", "oneDNN Linear implementations"};
+        for (const BenchConfig& c : configs)
+            t.add({cell((long long)c.batch), cell((long long)c.threads), cell(c.median, 3), cell(c.p90, 3),
+                   cell(c.p95, 3), cell(c.p99, 3), cell(c.stddev, 3), cell(c.images_per_second, 1),
+                   cell(c.gflops, 1), c.peak_gflops > 0 ? cell(100 * c.peak_fraction, 0) + "%" : "-", c.linear_impl_text});
+        for (const auto& [threads, peak] : peaks.items())
+            t.notes.push_back("in-run oneDNN f32 matmul " + std::to_string(peak["size"].get<int>()) + "^3 with " +
+                              threads + " thread(s): " + cell(peak["median_gflops"].get<double>(), 1) +
+                              " GFLOP/s (median)");
+        return t;
+    }
+};
+
 int bench_run(const BenchFlags& flags) {
-    const std::vector<int> batches = parse_int_list(flags.batches, "--batch");
-    const std::vector<int> thread_counts = parse_int_list(flags.threads, "--threads");
-    DeitWeights weights = model_load(flags.model);
-    std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
-    DeitModel& model = *built;
-    const DeitConfig config = weights.config;
-    weights = DeitWeights();
+    const OutputFormat format = flags.run.output_format();
+    const std::vector<int> batches = parse_list<int>(flags.batches, "--batch");
+    const std::vector<int> thread_counts = parse_list<int>(flags.threads, "--threads");
+    OpenModel opened = model_open(flags.model, flags.attention);
+    DeitModel& model = *opened.model;
+    const DeitConfig& config = opened.config;
     const double macs_per_image = deit_dense_macs(config, model.img_size()).total();
     const int S = model.img_size(), C = model.num_classes();
 
@@ -48,87 +125,57 @@ int bench_run(const BenchFlags& flags) {
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : images) v = normal(rng);
 
-    nlohmann::json configs = nlohmann::json::array(), peaks = nlohmann::json::object();
-    if (!flags.json)
-        std::printf("%6s %7s %10s %10s %10s %10s %9s  %s\n", "batch", "threads", "median ms", "p90 ms", "images/s",
-                    "GFLOP/s", "of peak", "oneDNN Linear implementations");
+    BenchReport report;
+    report.runs = flags.runs, report.warmup = flags.warmup;
+    Progress progress(flags.run, "bench", "runs",
+                      (long)thread_counts.size() * batches.size() * (flags.runs + flags.warmup));
+    long done = 0;
     for (int threads : thread_counts) {
         threads_set(threads);
         MatmulPeak peak;
         if (!flags.no_peak) {
             peak = matmul_peak_measure();
-            peaks[std::to_string(threads)] = {{"size", peak.size}, {"median_gflops", peak.median_gflops},
-                                              {"best_gflops", peak.best_gflops}};
+            report.peaks[std::to_string(threads)] = {{"size", peak.size}, {"median_gflops", peak.median_gflops},
+                                                     {"best_gflops", peak.best_gflops}};
         }
         for (int B : batches) {
+            BenchConfig c;
+            c.batch = B, c.threads = threads, c.peak_gflops = peak.median_gflops;
             // One untimed pass that records the row count every Linear runs at (it also creates
             // the oneDNN plans, so the warm-up and the timed runs allocate nothing).
             ForwardStats pass_stats;
             ForwardObserver observer;
             observer.stats = &pass_stats;
             model.forward(images.data(), B, logits.data(), &observer);
-            const auto linears = model.linear_implementations(pass_stats);
-            for (int i = 0; i < flags.warmup; i++) model.forward(images.data(), B, logits.data());
-            std::vector<double> samples_ms;
+            std::vector<std::string> distinct;
+            for (const auto& linear : model.linear_implementations(pass_stats)) {
+                c.linear_impls.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
+                if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end()) {
+                    distinct.push_back(linear.impl);
+                    c.linear_impl_text += (c.linear_impl_text.empty() ? "" : ", ") + linear.impl;
+                }
+                c.linear_reference = c.linear_reference || linear.impl.find("ref") != std::string::npos;
+            }
+            for (int i = 0; i < flags.warmup; i++) {
+                model.forward(images.data(), B, logits.data());
+                progress.update(++done);
+            }
             for (int i = 0; i < flags.runs; i++) {
                 double start = seconds_now();
                 model.forward(images.data(), B, logits.data());
-                samples_ms.push_back((seconds_now() - start) * 1e3);
+                c.samples_ms.push_back((seconds_now() - start) * 1e3);
+                progress.update(++done);
             }
-            const double median = quantile(samples_ms, 0.5), p90 = quantile(samples_ms, 0.9);
-            const double gflops = 2.0 * macs_per_image * B / (median / 1e3) / 1e9;
-            const double fraction = peak.median_gflops > 0 ? gflops / peak.median_gflops : 0;
-            const double images_per_second = B / (median / 1e3);
-            // Every Linear's implementation; the table names each distinct one once.
-            nlohmann::json linear_json = nlohmann::json::array();
-            std::vector<std::string> distinct;
-            bool any_reference = false;
-            for (const auto& linear : linears) {
-                linear_json.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
-                if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end())
-                    distinct.push_back(linear.impl);
-                any_reference = any_reference || linear.impl.find("ref") != std::string::npos;
-            }
-            std::string impl;
-            for (const std::string& name : distinct) impl += (impl.empty() ? "" : ", ") + name;
-            configs.push_back({{"batch", B}, {"threads", threads}, {"median_ms", median}, {"p90_ms", p90},
-                               {"min_ms", quantile(samples_ms, 0)}, {"samples_ms", samples_ms},
-                               {"images_per_second", images_per_second}, {"gflops", gflops},
-                               {"peak_gflops", peak.median_gflops}, {"peak_fraction", fraction},
-                               {"linear_impls", linear_json}, {"linear_reference", any_reference}});
-            if (!flags.json) {
-                char of_peak[16] = "        -";  // --no-peak: nothing to compare with
-                if (peak.median_gflops > 0) std::snprintf(of_peak, sizeof of_peak, "%8.0f%%", 100 * fraction);
-                std::printf("%6d %7d %10.2f %10.2f %10.1f %10.1f %s  %s\n", B, threads, median, p90,
-                            images_per_second, gflops, of_peak, impl.c_str());
-                std::fflush(stdout);
-            }
+            c.summarise(macs_per_image);
+            report.configs.push_back(c);
         }
-        if (!flags.json && !flags.no_peak)
-            std::printf("        in-run oneDNN f32 matmul %d^3 with %d thread(s): %.1f GFLOP/s (median)\n", peak.size,
-                        threads, peak.median_gflops);
     }
-    if (flags.json) {
-        nlohmann::json document = {
-            {"schema_version", kJsonSchemaVersion},
-            {"command", "bench"},
-            {"tool", tool_identity()},
-            {"machine", machine_identity()},
-            {"cpu", machine_identity()["cpu"]},
-            {"isa", machine_identity()["dnnl_isa"]},
-            {"build", tool_identity()["build"]},
-            {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
-                       {"dense_macs_per_image", macs_per_image}}},
-            {"attention", attention_plan_json(model.attention_plan())},
-            {"timed", "DeitModel::forward only: the input tensor is prepared once; model loading, image "
-                      "decoding and preprocessing are excluded"},
-            {"runs", flags.runs},
-            {"warmup", flags.warmup},
-            {"matmul_peak", peaks},
-            {"matmul_peak_gflops", peaks.empty() ? nlohmann::json(nullptr) : peaks.begin().value()["median_gflops"]},
-            {"configs", configs}};
-        std::printf("%s\n", json_text(document).c_str());
-    }
+    progress.finish();
+    report.model = {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
+                    {"dense_macs_per_image", macs_per_image}};
+    report.attention = attention_plan_json(model.attention_plan());
+    if (format == OutputFormat::json) std::printf("%s\n", json_text(report.to_json()).c_str());
+    else table_print(report.table(), format);
     return kExitOk;
 }
 
@@ -137,7 +184,7 @@ int bench_run(const BenchFlags& flags) {
 Command bench_command(CLI::App& app) {
     auto flags = std::make_shared<BenchFlags>();
     CLI::App* command = app.add_subcommand(
-        "bench", "Time the forward pass over batch sizes and thread counts (median and p90 of --runs)");
+        "bench", "Time the forward pass over batch sizes and thread counts (median, p90-p99, stddev of --runs)");
     flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("--batch", flags->batches, "Comma-separated batch sizes");
@@ -145,7 +192,7 @@ Command bench_command(CLI::App& app) {
     command->add_option("--runs", flags->runs, "Timed runs per configuration")->check(CLI::Range(1, 100000));
     command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
     command->add_flag("--no-peak", flags->no_peak, "Skip timing the reference matmul");
-    command->add_flag("--json", flags->json, "Print one JSON document (every sample included)");
+    flags->run.add_to(*command, RunFlags::kFormat | RunFlags::kProgress);
     return {command, [flags] {
                 flags->model.use_default_if_absent();
                 return bench_run(*flags);

@@ -1,10 +1,14 @@
 // sparsifiner info: what a weight file holds: geometry, parameters, MACs, stored dtype.
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
+#include "cli/report_table.h"
 #include "core/model/macs.h"
 
 namespace sparsifiner {
@@ -13,8 +17,18 @@ namespace {
 
 struct InfoFlags {
     ModelFlags model;
-    bool json = false;
+    RunFlags run;  // --format only
 };
+
+std::string printed(const char* format, ...) __attribute__((format(printf, 1, 2)));
+std::string printed(const char* format, ...) {
+    char text[512];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    return text;
+}
 
 // 4.608 G, or 62.92 M for the small models (three decimals of G would hide them).
 std::string macs_text(double macs) {
@@ -24,9 +38,9 @@ std::string macs_text(double macs) {
     return text;
 }
 
-// "recorded      top-1 on <data>: dense 90.12%, learned@0.25 89.80%, ..." from `evaluation`.
-void print_recorded_top1(const nlohmann::json& evaluation) {
-    if (!evaluation.contains("top1") || !evaluation["top1"].is_object()) return;
+// "top-1 on <data>: dense 90.12%, learned@0.25 89.80%, ..." from `evaluation` ("" for none).
+std::string recorded_top1(const nlohmann::json& evaluation) {
+    if (!evaluation.contains("top1") || !evaluation["top1"].is_object()) return "";
     std::string line;
     for (const auto& [setting, top1] : evaluation["top1"].items()) {
         if (!top1.is_number()) continue;
@@ -36,10 +50,11 @@ void print_recorded_top1(const nlohmann::json& evaluation) {
     }
     std::string data = evaluation.contains("data") && evaluation["data"].is_string()
                            ? " on " + evaluation["data"].get<std::string>() : "";
-    std::printf("recorded      top-1%s:%s\n", table_text(data).c_str(), table_text(line).c_str());
+    return "top-1" + data + ":" + line;
 }
 
 int info_run(const InfoFlags& flags) {
+    const OutputFormat format = flags.run.output_format();
     DeitWeights weights = model_load(flags.model);
     const DeitConfig& c = weights.config;
     const int S = flags.model.img_size > 0 ? flags.model.img_size : c.img_size;
@@ -91,33 +106,45 @@ int info_run(const InfoFlags& flags) {
             {"total", trained.total()}, {"mhsa", trained.mhsa()},
             {"coef_basis", "estimated: basis_coef_topk basis rows of mean non-zero count per query row"}};
     }
-    if (flags.json) {
-        nlohmann::json document = {{"schema_version", kJsonSchemaVersion}, {"command", "info"},
-                                   {"tool", tool_identity()}, {"model", model}, {"macs", macs_json}};
+    if (format == OutputFormat::json) {
+        nlohmann::json document = json_document("info");
+        document["model"] = model;
+        document["macs"] = macs_json;
         std::printf("%s\n", json_text(document).c_str());
         return kExitOk;
     }
-    std::printf("file          %s\n", table_text(flags.model.path).c_str());
-    std::printf("arch          %s%s%s\n", table_text(c.arch).c_str(), c.distilled ? " (distilled)" : "",
-                c.sparsifiner ? " (sparsifiner)" : "");
-    std::printf("geometry      D=%d H=%d d=%d depth=%d mlp=%d patch=%d\n", c.embed_dim, c.num_heads, c.head_dim(),
-                c.depth, c.mlp_hidden, c.patch_size);
-    std::printf("input         %dx%d (trained at %d), %d tokens, %s, crop_pct %g\n", S, S, c.img_size, tokens,
-                c.in_chans == 1 ? "grey" : c.in_chans == 3 ? "RGB" : (std::to_string(c.in_chans) + " channels").c_str(),
-                c.crop_pct);
-    std::printf("classes       %d%s\n", c.num_classes, c.label_set.empty() ? "" : (" (" + table_text(c.label_set) + ")").c_str());
-    std::printf("parameters    %.3f M (stored as %s)\n", params / 1e6, weights.stored_dtype.c_str());
-    std::printf("MACs          %s per image (q k + p v: %s); with LayerNorm as fvcore counts it: %s\n",
-                macs_text(macs.total()).c_str(), macs_text(macs.attention_products()).c_str(),
-                macs_text(macs.total_with_layernorm()).c_str());
-    if (c.sparsifiner)
-        std::printf("MACs trained  %s per image at keep rate %.3g%s (MHSA %s; coef x basis estimated)\n",
-                    macs_text(trained.total()).c_str(), c.keep_rate, c.prune_at.empty() ? "" : " with token pruning",
-                    macs_text(trained.mhsa()).c_str());
-    if (c.sparsifiner)
-        std::printf("predictor     c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g\n",
-                    c.predictor_c, c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold);
-    if (model.contains("evaluation")) print_recorded_top1(model["evaluation"]);
+    // The text, CSV and Markdown forms: one (field, value) row per line of the text form.
+    Table t;
+    t.columns = {"field", "value"};
+    t.add({"file", flags.model.path});
+    t.add({"arch", c.arch + (c.distilled ? " (distilled)" : "") + (c.sparsifiner ? " (sparsifiner)" : "")});
+    t.add({"geometry", printed("D=%d H=%d d=%d depth=%d mlp=%d patch=%d", c.embed_dim, c.num_heads, c.head_dim(),
+                               c.depth, c.mlp_hidden, c.patch_size)});
+    t.add({"input", printed("%dx%d (trained at %d), %d tokens, %s, crop_pct %g", S, S, c.img_size, tokens,
+                            c.in_chans == 1 ? "grey" : c.in_chans == 3 ? "RGB"
+                                                      : (std::to_string(c.in_chans) + " channels").c_str(),
+                            c.crop_pct)});
+    t.add({"classes", std::to_string(c.num_classes) + (c.label_set.empty() ? "" : " (" + c.label_set + ")")});
+    t.add({"parameters", printed("%.3f M (stored as %s)", params / 1e6, weights.stored_dtype.c_str())});
+    t.add({"MACs", printed("%s per image (q k + p v: %s); with LayerNorm as fvcore counts it: %s",
+                           macs_text(macs.total()).c_str(), macs_text(macs.attention_products()).c_str(),
+                           macs_text(macs.total_with_layernorm()).c_str())});
+    if (c.sparsifiner) {
+        t.add({"MACs trained", printed("%s per image at keep rate %.3g%s (MHSA %s; coef x basis estimated)",
+                                       macs_text(trained.total()).c_str(), c.keep_rate,
+                                       c.prune_at.empty() ? "" : " with token pruning", macs_text(trained.mhsa()).c_str())});
+        t.add({"predictor", printed("c=%d K=%d keep_rate=%.3g basis_coef_topk=%d basis_threshold=%.3g", c.predictor_c,
+                                    c.predictor_K, c.keep_rate, c.basis_coef_topk, c.basis_threshold)});
+    }
+    if (model.contains("evaluation")) {
+        const std::string recorded = recorded_top1(model["evaluation"]);
+        if (!recorded.empty()) t.add({"recorded", recorded});
+    }
+    if (format != OutputFormat::table) {
+        table_print(t, format);
+        return kExitOk;
+    }
+    for (const auto& row : t.rows) std::printf("%-13s %s\n", row[0].c_str(), table_text(row[1]).c_str());
     return kExitOk;
 }
 
@@ -130,7 +157,7 @@ Command info_command(CLI::App& app) {
                 "patch convolution only (DeiT-S at 224: 4.599 G); fvcore's default rules also count LayerNorm, 5 per "
                 "element (4.608 G), shown beside it");
     flags->model.add_to(*command, false);
-    command->add_flag("--json", flags->json, "Print one JSON document instead of text");
+    flags->run.add_to(*command, RunFlags::kFormat);
     return {command, [flags] {
                 flags->model.use_default_if_absent();
                 return info_run(*flags);

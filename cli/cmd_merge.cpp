@@ -7,8 +7,10 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/sweep_plot.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/sweep_plot.h"
+#include "cli/sweep_table.h"
 #include "cli/sweep_totals.h"
 
 namespace sparsifiner {
@@ -18,6 +20,7 @@ namespace {
 struct MergeFlags {
     std::vector<std::string> parts;
     std::string plot;  // --plot FILE.svg
+    RunFlags run;      // --format only; its default here is json
 };
 
 // Every field merge reads, with its type, checked before it is read: a document from elsewhere
@@ -91,6 +94,7 @@ nlohmann::json merged_totals(const nlohmann::json& first_row, const std::vector<
 }
 
 int merge_run(const MergeFlags& flags) {
+    const OutputFormat format = flags.run.output_format();
     if (!flags.plot.empty()) output_path_check(flags.plot);
     std::vector<nlohmann::json> docs;
     for (const std::string& path : flags.parts) docs.push_back(part_read(path));
@@ -141,7 +145,10 @@ int merge_run(const MergeFlags& flags) {
             merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
         merged["merged_from"] = merged_from;
         if (!flags.plot.empty()) sweep_plot_svg(merged, flags.plot);
-        std::printf("%s\n", json_text(merged).c_str());
+        if (format == OutputFormat::json)
+            std::printf("%s\n", json_text(merged).c_str());
+        else
+            table_print(sweep_table(merged), format);
         return partial ? 130 : errors.empty() ? kExitOk : kExitSomeInputsFailed;
     } catch (const nlohmann::json::exception& e) {
         throw CommandError(kExitUsage, "a part lacks a sweep field: " + std::string(e.what()));
@@ -155,6 +162,8 @@ Command merge_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "merge", "Combine `sweep --shard i/n --json` documents into the document of one unsharded run (on stdout)");
     command->add_option("parts", flags->parts, "The shard documents (every shard 1..n exactly once)")->required();
+    flags->run.format = "json";  // merge's document feeds other tools (tools/slurm-sweep.sh)
+    flags->run.add_to(*command, RunFlags::kFormat);
     command->add_option("--plot", flags->plot, "Also draw the merged trade-off figure as an SVG file (see sweep --plot)");
     return {command, [flags] { return merge_run(*flags); }};
 }

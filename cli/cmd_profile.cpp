@@ -6,14 +6,23 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <memory>
 #include <random>
 
 #include "cli/attention_probe.h"
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "cli/forward_dump.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
+#include "cli/profile_trace.h"
+#include "cli/progress.h"
+#include "cli/report_table.h"
 #include "cli/image_inputs.h"
 #include "core/model/deit_model.h"
 #include "core/model/macs.h"
@@ -32,10 +41,11 @@ struct ProfileFlags {
     std::string arch;
     bool distilled = false, sparsifiner = false, random_weights = false;
     uint64_t seed = 0;
-    int batch = 1, threads = 1, repeat = 20, warmup = 3;
+    int batch = 1, repeat = 20, warmup = 3;
     float crop_pct = 0;  // 0 = the model's
-    bool json = false;
+    RunFlags run;
     std::string dump_masks;
+    std::string trace;  // --trace FILE.json
     bool fidelity = false;
 };
 
@@ -176,8 +186,45 @@ void fidelity_table(const nlohmann::json& layers, int images) {
     }
 }
 
+// The trace of the last timed pass (the op timers' durations of one run).
+// Written whole or not at all (cli/output_file.h).
+void trace_write(const std::string& path, const nlohmann::json& trace) {
+    try {
+        output_file_write(path, trace.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    } catch (const OutputError& e) {
+        throw CommandError(kExitRuntimeError, e.what());
+    }
+}
+
+// One row of the per-block table: the text, CSV and Markdown forms are printed from these.
+struct ProfileBlockRow {
+    int block, tokens, kept_keys;
+    double density, gmacs, total_ms;
+    double op_ms[kBlockOps];
+};
+
+Table profile_block_table(const std::vector<ProfileBlockRow>& rows, const std::string& title) {
+    Table t;
+    t.title = title;
+    t.columns = {"block", "tokens", "k", "density", "GMACs"};
+    for (int op = 0; op < kBlockOps; op++) t.columns.push_back(std::string(block_op_name((BlockOp)op)) + " ms");
+    t.columns.push_back("total ms");
+    for (const ProfileBlockRow& r : rows) {
+        std::vector<std::string> row = {cell((long long)r.block), cell((long long)r.tokens), cell((long long)r.kept_keys),
+                                        cell(r.density, 3), cell(r.gmacs, 4)};
+        for (int op = 0; op < kBlockOps; op++) row.push_back(cell(r.op_ms[op], 3));
+        row.push_back(cell(r.total_ms, 3));
+        t.add(row);
+    }
+    return t;
+}
+
 int profile_run(const ProfileFlags& flags) {
-    threads_apply(flags.threads);
+    const OutputFormat format = flags.run.output_format();
+    // Output paths fail now, not after the run.
+    if (!flags.trace.empty()) output_path_check(flags.trace);
+    if (!flags.dump_masks.empty()) output_folder_check(flags.dump_masks);
+    threads_apply(flags.run.threads);
     DeitWeights weights = profile_weights(flags);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
     DeitModel& model = *built;
@@ -199,7 +246,13 @@ int profile_run(const ProfileFlags& flags) {
     ForwardObserver count_observer, time_observer;
     count_observer.stats = &counted;
     time_observer.stats = &timed;
-    for (int i = 0; i < flags.warmup; i++) model.forward(input.data(), B, logits.data(), &count_observer);
+    // Each repeat is two passes (with and without op timers).
+    Progress progress(flags.run, "profile", "passes", flags.warmup + 2L * flags.repeat);
+    long passes = 0;
+    for (int i = 0; i < flags.warmup; i++) {
+        model.forward(input.data(), B, logits.data(), &count_observer);
+        progress.update(++passes);
+    }
 
     // Runs with and without op timers alternate so that machine noise hits both alike.
     Samples samples;
@@ -216,7 +269,11 @@ int profile_run(const ProfileFlags& flags) {
         for (int i = 0; i < depth; i++)
             for (int sub = 0; sub < kSubOps; sub++) samples.sub[i][sub].push_back(timed.blocks[i].sub_seconds[sub]);
         for (int op = 0; op < kModelOps; op++) samples.model[op].push_back(timed.seconds[op]);
+        passes += 2;
+        progress.update(passes);
     }
+    progress.finish();
+    if (!flags.trace.empty()) trace_write(flags.trace, profile_trace_json(timed, tool_identity()));
     model.forward(input.data(), B, logits.data(), &count_observer);
     // Before the passes below: the fidelity's dense matrices are no part of the model's footprint.
     rusage usage{};
@@ -237,8 +294,13 @@ int profile_run(const ProfileFlags& flags) {
                          flags.fidelity ? ProbeDepth::fidelity : ProbeDepth::density, &low_rank, kTopSingularValues);
     ForwardObserver probe_observer = probe.observer();
     const double probe_start = seconds_now();
-    for (int i = 0; i < image_count; i++)
-        model.forward(images.data() + (size_t)i * image_floats, 1, logits.data(), &probe_observer);
+    {
+        Progress probing(flags.run, flags.fidelity ? "profile --fidelity" : "profile statistics", "images", image_count);
+        for (int i = 0; i < image_count; i++) {
+            model.forward(images.data() + (size_t)i * image_floats, 1, logits.data(), &probe_observer);
+            probing.update(i + 1);
+        }
+    }
     if (flags.fidelity)
         std::fprintf(stderr, "profile: fidelity over %d image(s) in %.1f s (untimed; builds dense attention)\n",
                      image_count, seconds_now() - probe_start);
@@ -256,6 +318,7 @@ int profile_run(const ProfileFlags& flags) {
                      100 * timer_overhead, 100 * kOpTimerOverheadLimit);
 
     nlohmann::json layers = nlohmann::json::array();
+    std::vector<ProfileBlockRow> block_rows;
     double sum_of_op_medians = 0, mlp_macs = 0;
     for (int op = 0; op < kModelOps; op++) sum_of_op_medians += quantile(samples.model[op], 0.5);
     for (int i = 0; i < depth; i++) {
@@ -277,6 +340,9 @@ int profile_run(const ProfileFlags& flags) {
                                                {"p90_ms", ms(quantile(samples.block[i][op], 0.9))},
                                                {"share", median / timed_median}};
         }
+        ProfileBlockRow row{i, s.tokens_in, s.kept_keys, (T + (T - 1) * k) / (T * T), a.total() / 1e9, layer_ms, {}};
+        for (int op = 0; op < kBlockOps; op++) row.op_ms[op] = ms(quantile(samples.block[i][op], 0.5));
+        block_rows.push_back(row);
         ops["attention"]["fused"] = s.mask != MaskSource::dense || s.attention_fused;
         ops["attention"]["core"] = s.mask != MaskSource::dense ? "sparse" : s.attention_fused ? "fused" : "onednn";
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
@@ -332,16 +398,14 @@ int profile_run(const ProfileFlags& flags) {
         {"images_per_second", B / untimed_median},
         {"peak_rss_mib", peak_rss_mib}};
 
-    if (flags.json) {
-        nlohmann::json document = {
-            {"schema_version", kJsonSchemaVersion},
-            {"command", "profile"},
-            {"tool", tool_identity()},
+    if (format == OutputFormat::json) {
+        nlohmann::json document = json_document("profile");
+        document.update({
             {"machine", machine_identity()},
             {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                        {"random_weights", flags.random_weights}, {"sparsifiner", config.sparsifiner}}},
             {"attention", attention_plan_json(model.attention_plan())},
-            {"settings", {{"batch", B}, {"threads", flags.threads}, {"repeat", flags.repeat},
+            {"settings", {{"batch", B}, {"threads", flags.run.threads}, {"repeat", flags.repeat},
                           {"warmup", flags.warmup}, {"input", flags.images.empty() ? "random" : "images"},
                           {"input_images", image_count}}},
             {"fidelity", {{"enabled", flags.fidelity}, {"builds_dense_attention", flags.fidelity},
@@ -354,23 +418,20 @@ int profile_run(const ProfileFlags& flags) {
                              {"median_ms", ms(quantile(samples.model[(int)ModelOp::patch_embed], 0.5))}}},
             {"head", {{"macs", actual.head}, {"median_ms", ms(quantile(samples.model[(int)ModelOp::head], 0.5))}}},
             {"layers", layers},
-            {"totals", totals}};
+            {"totals", totals}});
         std::printf("%s\n", json_text(document).c_str());
         return kExitOk;
     }
-    std::printf("%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)\n", config.arch.c_str(), S, S,
-                B, flags.threads, mask_source_name(model.attention_plan().mask), flags.repeat);
-    std::printf("%5s %6s %5s %7s %8s |", "block", "tokens", "k", "density", "GMACs");
-    for (int op = 0; op < kBlockOps; op++) std::printf(" %9s", block_op_name((BlockOp)op));
-    std::printf(" | %8s\n", "total");
-    for (const auto& layer : layers) {
-        std::printf("%5d %6d %5d %7.3f %8.4f |", layer["block"].get<int>(), layer["tokens_in"].get<int>(),
-                    layer["kept_keys"].get<int>(), layer["density"].get<double>(),
-                    layer["macs"]["total"].get<double>() / 1e9);
-        for (int op = 0; op < kBlockOps; op++)
-            std::printf(" %9.3f", layer["ops"][block_op_name((BlockOp)op)]["median_ms"].get<double>());
-        std::printf(" | %8.3f\n", layer["median_ms"].get<double>());
+    char title[256];
+    std::snprintf(title, sizeof title, "%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)",
+                  config.arch.c_str(), S, S, B, flags.run.threads, mask_source_name(model.attention_plan().mask),
+                  flags.repeat);
+    const Table block_table = profile_block_table(block_rows, title);
+    if (format != OutputFormat::table) {
+        table_print(block_table, format);
+        return kExitOk;
     }
+    table_print(block_table, format);
     std::printf("patch embed %.3f ms, head %.3f ms\n", ms(quantile(samples.model[0], 0.5)),
                 ms(quantile(samples.model[1], 0.5)));
     std::printf("MACs per image: %.4f G (dense %.4f G); MHSA %.4f G (dense %.4f G); MLP %.4f G\n", total / 1e9,
@@ -407,12 +468,14 @@ Command profile_command(CLI::App& app) {
                       "Profile a geometry with seeded random weights instead of a model file");
     command->add_option("--seed", flags->seed, "Seed of the random weights");
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
-    command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    flags->run.add_to(*command);
     command->add_option("--repeat", flags->repeat, "Timed runs (each with and without op timers)")
         ->check(CLI::Range(1, 100000));
     command->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::Range(0, 100000));
     command->add_option("--crop-pct", flags->crop_pct, "Preprocessing crop (see classify)")->check(CLI::Range(0.05f, 1.0f));
-    command->add_flag("--json", flags->json, "Print one JSON document instead of the table");
+    command->add_option("--trace", flags->trace,
+                        "Also write the last timed pass as a Chrome / Perfetto trace (JSON traceEvents: per block, "
+                        "per op and the parts of mask and attention); open it at ui.perfetto.dev");
     command->add_option("--dump-masks", flags->dump_masks,
                         "Also write the kept keys and alive tokens of one more pass as .npy (see classify)");
     command->add_flag("--fidelity", flags->fidelity,

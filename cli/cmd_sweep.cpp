@@ -15,8 +15,12 @@
 
 #include "cli/attention_probe.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/sweep_plot.h"
+#include "cli/sweep_table.h"
 #include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "cli/sweep_predictions.h"
 #include "cli/sweep_totals.h"
@@ -51,7 +55,7 @@ struct SweepFlags {
     std::string shard = "1/1";
     int batch = 1, threads = 1;
     float crop_pct = 0;  // 0 = the model's
-    bool json = false, quiet = false, progress = false;
+    RunFlags run;
     std::string plot;  // --plot FILE.svg
     std::string predictions;  // --predictions FILE.csv
 };
@@ -122,33 +126,6 @@ void totals_add_batch(SweepTotals& totals, const float* logits, const float* den
     totals.latency_ms.push_back(seconds * 1e3 / B);
 }
 
-class Progress {
-public:
-    Progress(bool terminal, bool lines, long total) : terminal_(terminal), lines_(lines), total_(total) {}
-    void update(long done) {
-        if (!terminal_ && !lines_) return;
-        const double elapsed = seconds_since(start_);
-        if (!terminal_ && done != total_ && seconds_since(last_) < 1.0 && done != 1) return;
-        last_ = std::chrono::steady_clock::now();
-        const double rate = elapsed > 0 ? done / elapsed : 0;
-        const double eta = rate > 0 ? (total_ - done) / rate : 0;
-        std::fprintf(stderr, "%ssweep: %ld/%ld images, %.2f images/s, ETA %d:%02d%s", terminal_ ? "\r" : "", done,
-                     total_, rate, (int)eta / 60, (int)eta % 60, terminal_ ? "  " : "\n");
-        std::fflush(stderr);
-    }
-    void finish() {
-        if (terminal_) std::fprintf(stderr, "\n");
-    }
-
-private:
-    static double seconds_since(std::chrono::steady_clock::time_point t) {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-    }
-    bool terminal_, lines_;
-    long total_;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
-};
-
 // Decodes and preprocesses items [begin, end) into out (packed); failures are appended to errors.
 std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>& selected, size_t begin, size_t end,
                                int S, const ImagePreprocess& preprocess, float* out, nlohmann::json& errors) {
@@ -200,9 +177,9 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
     const std::string masks = !flags.masks.empty() ? flags.masks
                               : config.sparsifiner ? "learned,oracle,window"
                                                    : "oracle,window";
-    const std::vector<float> rates = parse_float_list(flags.keep_rates, "--keep-rates");
+    const std::vector<float> rates = parse_list<float>(flags.keep_rates, "--keep-rates");
     std::vector<float> token_keeps = {1.0f};
-    if (!flags.token_keeps.empty()) token_keeps = parse_float_list(flags.token_keeps, "--token-keep");
+    if (!flags.token_keeps.empty()) token_keeps = parse_list<float>(flags.token_keeps, "--token-keep");
     if (!flags.token_keeps.empty() && flags.prune_at.empty())
         throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
     std::vector<std::string> mask_names;
@@ -254,36 +231,16 @@ nlohmann::json setting_json(const Setting& s) {
     return out;
 }
 
-void print_table(const nlohmann::json& doc) {
-    std::printf("%-8s %6s %6s %8s %8s %8s %9s %10s %9s %10s %9s\n", "mask", "keep", "tokens", "images", "top1", "top5",
-                "agree", "KL(nats)", "kept_mass", "GMACs", "ms/image");
-    auto number = [](const nlohmann::json& v, double scale = 1) {
-        char text[32];
-        if (v.is_null()) return std::string("-");
-        std::snprintf(text, sizeof text, "%.4f", v.get<double>() * scale);
-        return std::string(text);
-    };
-    std::vector<nlohmann::json> rows = {doc["dense"]};
-    for (const auto& s : doc["settings"]) rows.push_back(s);
-    for (const auto& r : rows)
-        std::printf("%-8s %6.3f %6.3f %8ld %8s %8s %9s %10s %9s %10s %9s\n", r["mask"].get<std::string>().c_str(),
-                    r["keep_rate"].get<double>(), r["token_keep"].get<double>(), r["images"].get<long>(),
-                    number(r["top1_accuracy"]).c_str(), number(r["top5_accuracy"]).c_str(),
-                    number(r["top1_agreement"]).c_str(), number(r["kl_mean_nats"]).c_str(),
-                    number(r["kept_mass_mean"]).c_str(),
-                    number(r["macs_per_image"], 1e-9).c_str(), number(r["latency_ms_median"]).c_str());
-    if (doc["partial"].get<bool>()) std::printf("(partial: interrupted)\n");
-}
-
 int sweep_run(const SweepFlags& flags) {
     if (flags.data.empty() == flags.images.empty())
         throw CommandError(kExitUsage, "give exactly one of --data PATH and --images FILE...");
     int shard_index = 1, shard_count = 1;
     shard_parse(flags.shard, &shard_index, &shard_count);
+    const OutputFormat format = flags.run.output_format();
     // Output paths fail now, not after the run.
     if (!flags.plot.empty()) output_path_check(flags.plot);
     if (!flags.predictions.empty()) output_path_check(flags.predictions);
-    threads_apply(flags.threads);
+    threads_apply(flags.run.threads);
 
     ImageSource source;
     try {
@@ -297,6 +254,15 @@ int sweep_run(const SweepFlags& flags) {
     if (source.labelled && (int)source.class_names.size() > config.num_classes)
         throw CommandError(kExitUsage, source.location + ": " + std::to_string(source.class_names.size()) +
                                            " classes, but the model has " + std::to_string(config.num_classes));
+    // Fewer classes in the data than in the model: labels are compared as class indices, which
+    // means something only when the data's classes are the model's first ones, in its order.
+    // A list file's labels are the model's class indices by definition: nothing to warn about.
+    if (source.labelled && source.kind != "list" && (int)source.class_names.size() < config.num_classes)
+        report_warning(source.location + " has " + std::to_string(source.class_names.size()) +
+                       " classes and the model " + std::to_string(config.num_classes) +
+                       ": top-1/top-5 count a prediction correct when its class index equals the label, which is "
+                       "meaningful only if the data's classes are the model's first " +
+                       std::to_string(source.class_names.size()) + " in order");
     std::unique_ptr<DeitModel> model;
     AttentionPlan dense_plan;
     dense_plan.mask = MaskSource::dense;
@@ -324,7 +290,7 @@ int sweep_run(const SweepFlags& flags) {
     const size_t image_floats = (size_t)config.in_chans * S * S;
     std::vector<float> images(image_floats * flags.batch), dense_logits((size_t)C * flags.batch),
         logits((size_t)C * flags.batch);
-    Progress progress(!flags.quiet && isatty(STDERR_FILENO), !flags.quiet && flags.progress, (long)selected.size());
+    Progress progress(flags.run, "sweep", "images", (long)selected.size());
     g_interrupted = 0;
     auto previous = std::signal(SIGINT, sweep_on_sigint);
     size_t attempted = 0;
@@ -411,7 +377,7 @@ int sweep_run(const SweepFlags& flags) {
                   {"classes", source.class_names.size()}, {"images_in_source", source.images_in_source},
                   {"limit", flags.limit}, {"images_selected", limited}}},
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
-        {"options", {{"batch", flags.batch}, {"threads", flags.threads}, {"crop_pct", preprocess.crop_pct},
+        {"options", {{"batch", flags.batch}, {"threads", flags.run.threads}, {"crop_pct", preprocess.crop_pct},
                      {"masks", flags.masks}, {"keep_rates", flags.keep_rates}, {"prune_at", flags.prune_at},
                      {"token_keeps", flags.token_keeps}, {"budget_rule", flags.budget_rule}}},
         {"partial", partial},
@@ -420,10 +386,10 @@ int sweep_run(const SweepFlags& flags) {
         {"dense", dense_json},
         {"settings", settings_json}};
     if (!flags.plot.empty()) sweep_plot_svg(document, flags.plot);
-    if (flags.json)
+    if (format == OutputFormat::json)
         std::printf("%s\n", json_text(document).c_str());
     else
-        print_table(document);
+        table_print(sweep_table(document), format);
     std::fflush(stdout);
     if (partial) return 130;  // 128 + SIGINT, as a shell reports it: the document says partial
     return errors.empty() ? kExitOk : kExitSomeInputsFailed;
@@ -455,16 +421,13 @@ Command sweep_command(CLI::App& app) {
     command->add_option("--limit", flags->limit, "Use only the first N images of the data set")->check(CLI::Range(1, 1 << 30));
     command->add_option("--shard", flags->shard, "i/n: run only images i-1, i-1+n, ... (1 <= i <= n)");
     command->add_option("--batch", flags->batch, "Images per forward pass")->check(CLI::Range(1, 4096));
-    command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    flags->run.add_to(*command);
     command->add_option("--crop-pct", flags->crop_pct,
                         "Resize the shorter side to size/crop-pct, then centre-crop (default the model's crop_pct)")
         ->check(CLI::Range(0.05f, 1.0f));
-    command->add_flag("--json", flags->json, "Print one JSON document instead of a table");
-    command->add_flag("--quiet", flags->quiet, "No progress on stderr");
     command->add_option("--plot", flags->plot,
                         "Also draw top-1 (or agreement, without labels) against MHSA MACs, one line per mask "
                         "source, as an SVG file");
-    command->add_flag("--progress", flags->progress, "Progress lines on stderr even when it is not a terminal");
     command->add_option("--predictions", flags->predictions,
                         "Also write every image's top-1 class per setting as CSV: index,name,label,setting,top1 "
                         "(setting as in the JSON, \"dense\" for the dense pass; one file per shard)");

@@ -1,13 +1,18 @@
 // sparsifiner visualize: attention masks as pictures. One query's kept keys as heat on the
 // photo (or every head of a layer with --grid), the tokens that survive pruning (--tokens), or
 // the learned basis rows of the predictor (--basis).
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/common.h"
 #include "cli/output_file.h"
+#include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
 #include "cli/visualize_maps.h"
@@ -241,7 +246,20 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
     return kExitOk;
 }
 
+// The picture is written as PNG only: a .jpg name holding PNG bytes would mislead every viewer
+// that trusts the extension, so any other name is refused before the work.
+void output_name_check(const std::string& path) {
+    // A device or a pipe (/dev/null, /dev/stdout) takes the PNG bytes as they are.
+    struct stat info;
+    if (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) return;
+    std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
+    for (char& ch : ext) ch = (char)std::tolower((unsigned char)ch);
+    if (ext != ".png")
+        throw CommandError(kExitUsage, "-o " + path + ": visualize writes PNG only; give a name ending in .png");
+}
+
 int visualize_run(const VisualizeFlags& flags) {
+    output_name_check(flags.output);
     output_path_check(flags.output);
     threads_apply(flags.threads);
     const DeitWeights weights = model_load(flags.model);
@@ -259,8 +277,9 @@ Command visualize_command(CLI::App& app) {
     flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("image", flags->image, "The image (JPEG, PNG, BMP, TGA, GIF, PNM); optional with --basis");
-    command->add_option("-o,--output", flags->output, "The PNG to write")->required();
-    command->add_option("--layer", flags->layer, "Block (from 0) whose attention or basis is drawn");
+    command->add_option("-o,--output", flags->output, "The PNG to write (the name must end in .png)")->required();
+    command->add_option("--layer", flags->layer,
+                        "REQUIRED except with --tokens: the block (from 0) whose attention or basis is drawn");
     auto* head = command->add_option("--head", flags->head, "Attention head (default 0)");
     command->add_option("--query", flags->query,
                         "Query token: index (0 = cls, then patches in raster order) or row,col of the patch grid "

@@ -18,5 +18,6 @@ Command sweep_command(CLI::App& app);
 Command merge_command(CLI::App& app);
 Command profile_command(CLI::App& app);
 Command visualize_command(CLI::App& app);
+Command compare_command(CLI::App& app);
 
 }  // namespace sparsifiner

@@ -18,7 +18,7 @@
 set -euo pipefail
 
 shards=""; out=""; bin="${SPARSIFINER_BIN:-sparsifiner}"; parts=""; wait_flag=(); sbatch_args=()
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --shards) shards="$2"; shift 2 ;;

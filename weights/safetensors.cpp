@@ -255,6 +255,21 @@ int64_t TensorView::numel() const {
     return count;
 }
 
+namespace {
+
+// Formats a weight file is often mistaken for, recognised by their magic bytes: "" for none.
+std::string other_format_name(const uint8_t* bytes, size_t size) {
+    auto starts = [&](const char* magic, size_t n) { return size >= n && std::memcmp(bytes, magic, n) == 0; };
+    if (starts("\x89PNG\r\n\x1a\n", 8)) return "it is a PNG image";
+    if (starts("\xff\xd8\xff", 3)) return "it is a JPEG image";
+    if (starts("PK\x03\x04", 4)) return "it is a zip archive, e.g. a PyTorch checkpoint: convert it with weights/convert.py";
+    if (starts("\x80\x02", 2) || starts("\x80\x04", 2)) return "it is a Python pickle: convert it with weights/convert.py";
+    if (starts("GGUF", 4)) return "it is a GGUF file";
+    return "";
+}
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::parse(const uint8_t* bytes, size_t size, const std::string& label) {
     if (size < 8) {
         throw_weight_error(label, "header", "file is " + std::to_string(size) +
@@ -263,6 +278,14 @@ SafetensorsFile SafetensorsFile::parse(const uint8_t* bytes, size_t size, const 
     uint64_t header_size = 0;
     for (int i = 7; i >= 0; i--) header_size = (header_size << 8) | bytes[i];  // little endian
     uint64_t after_length = size - 8;
+    // A file of another kind: say so instead of quoting the length its first bytes would make.
+    const std::string other = other_format_name(bytes, size);
+    if (!other.empty()) throw_weight_error(label, "header", "not a safetensors file (" + other + ")");
+    if ((header_size > after_length || header_size > max_header_bytes) && (size == 8 || bytes[8] != '{')) {
+        throw_weight_error(label, "header",
+                           "not a safetensors file (its first 8 bytes are no plausible header length and no JSON "
+                           "header follows)");
+    }
     if (header_size > after_length) {
         throw_weight_error(label, "header", "header length " + std::to_string(header_size) + " exceeds the " +
                                                 std::to_string(after_length) + " bytes after it (file truncated?)");

@@ -1,4 +1,5 @@
-"""Every field that `profile`, `sweep` and `merge` emit is documented in cli/JSON_SCHEMAS.md.
+"""Every field that `profile`, `sweep`, `merge`, `classify`, `info`, `bench` and `compare` emit is
+documented in cli/JSON_SCHEMAS.md.
 
 Runs the commands on small random models (profile with --fidelity and learned masks, so that
 every optional part appears: predictor, heads, spectra, low-rank; a sweep over a labelled list
@@ -123,6 +124,40 @@ class JsonSchemaDocsTest(unittest.TestCase):
         merged = run(["merge"] + parts, expect_rc=1)
         self.assertIn("merged_from", merged)
         self.assert_documented(merged, "sweep (and merge)")
+
+    def test_classify(self):
+        samples = os.path.join(SOURCE_DIR, "datasets", "samples")
+        image = os.path.join(samples, sorted(f for f in os.listdir(samples) if f.endswith(".png"))[0])
+        doc = run(["classify", image, os.path.join(self.tmp.name, "missing.png"), "--top", "2", "--truth-from-name",
+                   "--logits", "--json"], expect_rc=1)
+        self.assertEqual(len(doc["errors"]), 1)
+        self.assertIn("logits", doc["results"][0])
+        self.assert_documented(doc, "classify")
+
+    def test_info(self):
+        doc = run(["info", "--json"])  # the bundled Sparsifiner model: predictor and evaluation appear
+        self.assertIn("predictor", doc["model"])
+        self.assertIn("trained_keep_rate", doc["macs"])
+        # `evaluation` is the file's own free-form record (weights/METADATA.md), documented there.
+        self.assertIsInstance(doc["model"]["evaluation"], dict)
+        doc["model"]["evaluation"] = {}
+        self.assert_documented(doc, "info")
+
+    def test_bench_and_compare(self):
+        paths = []
+        for mask in (["--mask", "dense"], ["--mask", "window", "--keep-rate", "0.5"]):
+            doc = run(["bench", "--batch", "1", "--runs", "3", "--warmup", "0", "--no-peak", "--json"] + mask)
+            self.assertEqual(doc["schema_version"], 2)
+            # One place for the machine: the old top-level copies are gone.
+            for key in ("cpu", "isa", "build", "matmul_peak_gflops"):
+                self.assertNotIn(key, doc)
+            self.assert_documented(doc, "bench")
+            paths.append(os.path.join(self.tmp.name, "bench_%s.json" % mask[1]))
+            with open(paths[-1], "w") as f:
+                json.dump(doc, f)
+        compared = run(["compare"] + paths + ["--json"])
+        self.assertEqual(compared["kind"], "bench")
+        self.assert_documented(compared, "compare")
 
 
 if __name__ == "__main__":

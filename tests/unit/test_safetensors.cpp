@@ -114,6 +114,20 @@ TEST_CASE("safetensors: header length beyond the file, and absurdly large") {
                                    std::to_string(bytes.size() - 8) + " bytes after it (file truncated?)");
 }
 
+TEST_CASE("safetensors: a file of another kind is named as not a safetensors file") {
+    const std::string png_magic = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    std::vector<uint8_t> png(png_magic.begin(), png_magic.end());
+    CHECK(parse_error(png) == "model.safetensors: header: not a safetensors file (it is a PNG image)");
+    const std::string zip_magic = "PK\x03\x04 and the rest of a checkpoint";
+    CHECK(contains(parse_error(std::vector<uint8_t>(zip_magic.begin(), zip_magic.end())),
+                   "not a safetensors file (it is a zip archive, e.g. a PyTorch checkpoint"));
+    // Plain text: its first 8 bytes read as an absurd length and no '{' follows them.
+    const std::string text = "hello, world: this is not a weight file";
+    CHECK(parse_error(std::vector<uint8_t>(text.begin(), text.end())) ==
+          "model.safetensors: header: not a safetensors file (its first 8 bytes are no plausible header length "
+          "and no JSON header follows)");
+}
+
 TEST_CASE("safetensors: header that is not JSON, or not an object") {
     std::string error = parse_error(SafetensorsBuilder::assemble("{\"t\": ", {}));
     CHECK(contains(error, "model.safetensors: header: not valid JSON"));

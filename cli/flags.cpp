@@ -1,0 +1,80 @@
+#include "cli/flags.h"
+
+#include "cli/default_model.h"
+
+namespace sparsifiner {
+
+void ModelFlags::add_to(CLI::App& command, bool required) {
+    command.add_option("-m,--model", path,
+                       required ? "Weight file (.safetensors, see weights/convert.py)"
+                                : "Weight file (.safetensors, see weights/convert.py); default the bundled "
+                                  "fashion_sparsifiner model, or $SPARSIFINER_MODEL when set")
+        ->required(required);
+    command.add_option("--num-heads", num_heads, "Override the number of attention heads (files without metadata)")
+        ->check(CLI::Range(1, 1024));
+    command.add_option("--img-size", img_size,
+                       "Input size in pixels, a multiple of the patch size (0: the model's own; pos_embed is "
+                       "resized)")
+        ->check(CLI::Range(0, 8192));
+}
+
+void ModelFlags::use_default_if_absent() {
+    if (!path.empty()) return;
+    path = default_model_path();
+    bundled = true;
+}
+
+void AttentionFlags::add_to(CLI::App& command) {
+    command.add_option("--mask", mask,
+                       "Attention mask source: dense, learned (Sparsifiner weights; their default), oracle "
+                       "(true top-k of q.k), window (nearest keys on the patch grid); default the model's");
+    command.add_option("--keep-rate", keep_rates,
+                       "Keys kept per query, as a share of the tokens: one value, or one per block "
+                       "(comma-separated); default the model's trained rate (0.25 for oracle/window on DeiT)");
+    command.add_option("--prune-at", prune_at, "Blocks (from 0) after whose attention tokens are pruned, e.g. 3,6,9");
+    command.add_option("--token-keep", token_keep,
+                       "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens")
+        ->check(CLI::Range(0.0f, 1.0f));
+    command.add_option("--budget-rule", budget_rule,
+                       "Keys per query after token pruning: official (default; ceil(keep rate x all tokens), "
+                       "at most the alive patches, as Sparsifiner models are trained) or alive (ceil(keep rate x "
+                       "alive tokens): the keep rate stays the attention density)");
+}
+
+AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {
+    std::vector<float> rates = keep_rates.empty() ? std::vector<float>() : parse_list<float>(keep_rates, "--keep-rate");
+    std::vector<int> blocks;
+    if (!prune_at.empty()) blocks = parse_list<int>(prune_at, "--prune-at", 0);
+    try {
+        return attention_plan_make(config, mask, rates, blocks, token_keep, budget_rule);
+    } catch (const std::invalid_argument& e) {
+        throw CommandError(kExitUsage, e.what());
+    }
+}
+
+void RunFlags::add_to(CLI::App& command, unsigned parts) {
+    if (parts & kThreads)
+        command.add_option("--threads", threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
+    if (parts & kFormat) {
+        command.add_option("--format", format, "Output: table, json (one document), csv or md (Markdown table)")
+            ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+        command.add_flag("--json", json, "Short for --format json");
+    }
+    if (parts & kProgress) {
+        command.add_flag("--quiet", quiet, "No progress on stderr");
+        command.add_flag("--progress", progress,
+                         "Progress lines on stderr even when it is not a terminal (default: a redrawn line on a "
+                         "terminal only)");
+    }
+}
+
+OutputFormat RunFlags::output_format() const {
+    if (json && format != "table" && format != "json")
+        throw CommandError(kExitUsage, "--json and --format " + format + " exclude each other");
+    if (json || format == "json") return OutputFormat::json;
+    if (format == "csv") return OutputFormat::csv;
+    if (format == "md") return OutputFormat::md;
+    return OutputFormat::table;
+}
+
+}  // namespace sparsifiner

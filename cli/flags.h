@@ -1,0 +1,93 @@
+#pragma once
+// The flags several subcommands share, declared once: which model (ModelFlags), how attention
+// runs (AttentionFlags), and how a command runs and reports (RunFlags: threads, output format,
+// progress). A new shared flag goes here, and every command that adds the group gets it.
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/common.h"
+#include "core/model/attention_plan.h"
+#include "core/model/deit_model.h"
+
+namespace sparsifiner {
+
+// The flags that say which model to load and how.
+struct ModelFlags {
+    std::string path;
+    int num_heads = 0;   // override, for files without metadata and an unusual width
+    int img_size = 0;    // run at this input size (0 = the size the model was trained for)
+    bool bundled = false;  // path was filled in by use_default_if_absent()
+    // required = false when the command falls back to the bundled model (use_default_if_absent)
+    // or can build a model without a file (profile).
+    void add_to(CLI::App& command, bool required = true);
+    // No -m: the bundled model (cli/default_model.h), or $SPARSIFINER_MODEL; model_load says
+    // which on stderr once it has loaded. Throws CommandError when there is none.
+    void use_default_if_absent();
+};
+
+// The flags that choose how attention runs: mask source, budget, token pruning (SPEC 2-4).
+struct AttentionFlags {
+    std::string mask;        // empty = the model's default (learned for Sparsifiner, else dense)
+    std::string keep_rates;  // "0.25" or one value per block
+    std::string prune_at;    // "3,6,9"
+    float token_keep = 1.0f;
+    std::string budget_rule;  // empty = official
+    void add_to(CLI::App& command);
+    // Throws CommandError(kExitUsage) with the reason.
+    AttentionPlan plan_for(const DeitConfig& config) const;
+};
+
+// How results are printed: --format, with --json as its short form.
+enum class OutputFormat { table, json, csv, md };
+
+// How a command runs and reports. Which parts a command has is chosen when it adds them.
+struct RunFlags {
+    int threads = 1;
+    std::string format = "table";
+    bool json = false;
+    bool quiet = false, progress = false;
+
+    enum Parts : unsigned { kThreads = 1, kFormat = 2, kProgress = 4, kAll = 7 };
+    void add_to(CLI::App& command, unsigned parts = kAll);
+    // The format asked for; --json with another --format is a usage error.
+    OutputFormat output_format() const;
+    // The progress line: on a terminal unless --quiet; --progress forces lines on a pipe too.
+    bool progress_on_terminal() const { return !quiet; }
+    bool progress_forced() const { return !quiet && progress; }
+};
+
+// "0.5,0.25" -> {0.5, 0.25}; "1,8" -> {1, 8} (whole numbers in [minimum, 4096]).
+// Throws CommandError(kExitUsage) naming the flag and the bad item.
+template <typename T>
+std::vector<T> parse_list(const std::string& text, const std::string& flag, T minimum = T(1)) {
+    static_assert(std::is_same<T, int>::value || std::is_same<T, float>::value, "int or float lists");
+    std::vector<T> values;
+    std::stringstream stream(text);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+        size_t used = 0;
+        T value = 0;
+        try {
+            if constexpr (std::is_same<T, int>::value) value = std::stoi(item, &used);
+            else value = std::stof(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if constexpr (std::is_same<T, int>::value) {
+            if (used == 0 || used != item.size() || value < minimum || value > 4096)
+                throw CommandError(kExitUsage, flag + ": '" + item + "' is not a whole number from " +
+                                                   std::to_string(minimum) + " to 4096");
+        } else {
+            if (used == 0 || used != item.size()) throw CommandError(kExitUsage, flag + ": '" + item + "' is not a number");
+        }
+        values.push_back(value);
+    }
+    if (values.empty()) throw CommandError(kExitUsage, flag + ": needs at least one value");
+    return values;
+}
+
+}  // namespace sparsifiner
