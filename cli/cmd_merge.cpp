@@ -70,7 +70,14 @@ nlohmann::json part_read(const std::string& path) {
 }
 
 // The fields every shard of one sweep must share (anything else means parts of different sweeps).
-void check_same(const nlohmann::json& first, const nlohmann::json& doc, const std::string& path) {
+void check_same(const nlohmann::json& first, const nlohmann::json& doc, const std::string& path,
+                const std::string& first_path) {
+    // The weights by content: the same file name may hold other weights on another machine.
+    const std::string first_sha = first["model"].value("sha256", ""), sha = doc["model"].value("sha256", "");
+    if (first_sha != sha)
+        throw CommandError(kExitUsage, path + ": made with weights of SHA-256 " + (sha.empty() ? "(none recorded)" : sha) +
+                                           ", but " + first_path + " with " +
+                                           (first_sha.empty() ? "(none recorded)" : first_sha));
     for (const char* key : {"model", "data", "options"})
         if (first.at(key) != doc.at(key))
             throw CommandError(kExitUsage, path + ": \"" + key + "\" differs from the first part's");
@@ -79,7 +86,8 @@ void check_same(const nlohmann::json& first, const nlohmann::json& doc, const st
     if (first["settings"].size() != doc["settings"].size())
         throw CommandError(kExitUsage, path + ": a different number of settings");
     for (size_t i = 0; i < first["settings"].size(); i++)
-        if (first["settings"][i]["attention"] != doc["settings"][i]["attention"])
+        if (first["settings"][i]["attention"] != doc["settings"][i]["attention"] ||
+            first["settings"][i].value("setting", "") != doc["settings"][i].value("setting", ""))
             throw CommandError(kExitUsage, path + ": setting " + std::to_string(i) + " differs");
 }
 
@@ -104,7 +112,7 @@ int merge_run(const MergeFlags& flags) {
     std::vector<int> seen(count + 1, 0);
     try {
         for (size_t p = 0; p < docs.size(); p++) {
-            check_same(first, docs[p], flags.parts[p]);
+            check_same(first, docs[p], flags.parts[p], flags.parts[0]);
             const int index = docs[p]["shard"]["index"].get<int>();
             if (index < 1 || index > count) throw CommandError(kExitUsage, flags.parts[p] + ": bad shard index");
             if (seen[index]++)

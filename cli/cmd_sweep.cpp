@@ -21,6 +21,7 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/model_open.h"
+#include "weights/sha256.h"
 #include "cli/image_inputs.h"
 #include "cli/sweep_predictions.h"
 #include "cli/sweep_totals.h"
@@ -249,6 +250,13 @@ int sweep_run(const SweepFlags& flags) {
         throw CommandError(kExitUsage, e.what());
     }
     DeitWeights weights = model_load(flags.model);
+    // The weights by content, so that merge can tell shards of other weights under the same name.
+    std::string weights_sha256;
+    try {
+        weights_sha256 = sha256_file(flags.model.path);
+    } catch (const std::runtime_error& e) {
+        throw CommandError(kExitModelError, e.what());
+    }
     const DeitConfig config = weights.config;
     std::vector<Setting> settings = settings_make(flags, config);
     if (source.labelled && (int)source.class_names.size() > config.num_classes)
@@ -371,8 +379,8 @@ int sweep_run(const SweepFlags& flags) {
         {"command", "sweep"},
         {"tool", tool_identity()},
         {"machine", machine_identity()},
-        {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S}, {"num_classes", C},
-                   {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
+        {"model", {{"file", flags.model.path}, {"sha256", weights_sha256}, {"arch", config.arch}, {"img_size", S},
+                   {"num_classes", C}, {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
         {"data", {{"kind", source.kind}, {"location", source.location}, {"labelled", source.labelled},
                   {"classes", source.class_names.size()}, {"images_in_source", source.images_in_source},
                   {"limit", flags.limit}, {"images_selected", limited}}},

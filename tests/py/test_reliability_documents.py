@@ -52,6 +52,36 @@ class DocumentsTest(unittest.TestCase):
         result = run("merge", self.write("a.json", self.parts[0]), self.write("b.json", self.parts[1]))
         self.assertEqual(result.returncode, 0, result.stderr)
 
+    def test_sweep_records_the_weights_sha256_and_merge_refuses_other_weights_under_one_name(self):
+        import hashlib
+        import shutil
+        bundled = os.path.join(SOURCE, "weights", "models", "fashion_sparsifiner.safetensors")
+        model = os.path.join(self.tmp.name, "model.safetensors")
+        shutil.copyfile(bundled, model)
+        with open(model, "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()
+        first = run("sweep", "-m", model, "--data", SWEEP_FOLDER, "--keep-rates", "0.5", "--shard", "1/2", "--json")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(json.loads(first.stdout)["model"]["sha256"], want)
+        # Other weights under the same file name: one changed value of the head's bias.
+        tensors, meta = read_safetensors(model)
+        tensors["head.bias"] = tensors["head.bias"].copy()
+        tensors["head.bias"][0] += 0.5
+        write_safetensors(model, tensors, meta)
+        second = run("sweep", "-m", model, "--data", SWEEP_FOLDER, "--keep-rates", "0.5", "--shard", "2/2", "--json")
+        self.assertEqual(second.returncode, 0, second.stderr)
+        a = self.write("sha_a.json", json.loads(first.stdout))
+        b = self.write("sha_b.json", json.loads(second.stdout))
+        other = json.loads(second.stdout)["model"]["sha256"]
+        self.assertNotEqual(other, want)
+        self.assert_one_line(run("merge", a, b), b, "SHA-256", want, other, a)
+
+    def test_merge_refuses_a_relabelled_setting(self):
+        relabelled = json.loads(json.dumps(self.parts[1]))
+        relabelled["settings"][0]["setting"] = "learned@0.9"
+        path = self.write("relabelled.json", relabelled)
+        self.assert_one_line(run("merge", self.write("a.json", self.parts[0]), path), path, "setting 0 differs")
+
     def test_merge_refuses_missing_fields(self):
         for field in ("shard", "dense", "settings", "images", "errors", "partial"):
             broken = json.loads(json.dumps(self.parts[1]))
