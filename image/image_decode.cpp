@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 
 // Only the formats SPEC 6 lists; HDR and PSD/PIC would add attack surface and never occur here.
-#define STBI_ONLY_JPEG
+// JPEG is not among them: libjpeg-turbo decodes every JPEG (image/image_jpeg.h), and stb's own
+// JPEG code must never see hostile bytes: its marker reader skips 0xFF fill, so a file that only
+// begins with fill bytes before FF D8 passed the signature test and reached stb's Huffman table
+// builder, which indexes out of bounds (found by tests/fuzz/fuzz_image.cpp).
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_TGA
@@ -88,8 +91,8 @@ RgbImage image_decode(const uint8_t* bytes, size_t size, const std::string& labe
         throw ImageError(label + ": file larger than 1 GiB, refused");
     int len = static_cast<int>(size);
 
-    // JPEG (FF D8 FF) goes to libjpeg-turbo when the build has it (image/image_jpeg.cpp), header
-    // included: stb's JPEG header parser is not given JPEG bytes at all then.
+    // JPEG (FF D8 FF) goes to libjpeg-turbo (image/image_jpeg.cpp), header included; stb is built
+    // without its JPEG decoder, so anything else that looks like JPEG to it is simply refused.
     const bool jpeg = size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
     if (jpeg) {
         RgbImage image;

@@ -59,9 +59,22 @@ cat > "$work/safetensors.dict" <<'DICT'
 "-1"
 DICT
 
+# A seed with a large header (5000 one-element tensors, ~0.3 MB of JSON), and room to grow past
+# the 20000-entry cap: headers that cost the parser time (it was quadratic) must be reachable.
+/usr/bin/python3 - "$work/corpus/many_entries.safetensors" <<'SEED'
+import json, struct, sys
+count = 5000
+header = {"__metadata__": {"format": "fuzz"}}
+for i in range(count):
+    header["t%d" % i] = {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]}
+blob = json.dumps(header).encode()
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<Q", len(blob)) + blob + bytes(4 * count))
+SEED
+
 status=0
 "$build_dir/tests/fuzz_safetensors" "$work/corpus" -dict="$work/safetensors.dict" \
-    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+    -max_total_time="$seconds" -max_len=2097152 -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="$work/artifacts/" -print_final_stats=1 || status=$?
 # Image headers may promise big pictures: the target caps them at 2^20 pixels before decoding.
 image_status=0
