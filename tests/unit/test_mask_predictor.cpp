@@ -91,27 +91,38 @@ TEST_CASE("predictor: two basis coefficients mix the rows") {
 
 namespace {
 
-// SPEC 2 steps 1-7 in double precision with dense matrices, for one image and head.
-std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int H, int h, const RandomPredictorWeights& w,
-                                         float threshold, int coef_topk, int budget) {
+// Relative gap at the cut of a top-k: (s_(k) - s_(k+1)) / max|s| with s_(j) the j-th largest, as
+// the PyTorch reference defines it (tests/reference/sparsifiner_ref.py cut_margin); an exact tie
+// of two zeros is +inf (computed exactly anywhere, resolved by index).
+double cut_margin(std::vector<double> s, int k) {
+    if (k >= static_cast<int>(s.size())) return INFINITY;
+    std::sort(s.begin(), s.end(), std::greater<double>());
+    double largest = 0;
+    for (double v : s) largest = std::max(largest, std::fabs(v));
+    if (s[k - 1] == 0 && s[k] == 0) return INFINITY;
+    return (s[k - 1] - s[k]) / std::max(largest, 1e-300);
+}
+
+// SPEC 2 steps 1-7 in double precision with dense matrices, for one image [N, 3, H, d] and head h:
+// the kept keys of every non-cls query row, appended to *keys, and (when margins is given) per row
+// the smaller of the two cut margins (coefficient top-k and key top-k).
+void reference_head(const float* image, int H, int h, const RandomPredictorWeights& w, float threshold,
+                    int coef_topk, int budget, std::vector<int32_t>* keys, std::vector<double>* margins) {
     const int N = w.N, d = w.d, c = w.c, K = w.K, D = H * d;
-    const std::vector<float>&wq = w.wq, &bq = w.bq, &wk = w.wk, &bk = w.bk;
-    const std::vector<float>&proj_n = w.proj_n, &proj_back_n = w.proj_back_n;
     std::vector<double> qc(N * c), kc(N * c), kl(c * K, 0.0);
     for (int i = 0; i < N; i++)
         for (int a = 0; a < c; a++) {
-            double sq = bq[a], sk = bk[a];
+            double sq = w.bq[a], sk = w.bk[a];
             for (int t = 0; t < d; t++) {
-                sq += double(wq[a * d + t]) * qkv[i * 3 * D + h * d + t];
-                sk += double(wk[a * d + t]) * qkv[i * 3 * D + D + h * d + t];
+                sq += double(w.wq[a * d + t]) * image[i * 3 * D + h * d + t];
+                sk += double(w.wk[a * d + t]) * image[i * 3 * D + D + h * d + t];
             }
             qc[i * c + a] = sq;
             kc[i * c + a] = sk;
         }
     for (int a = 0; a < c; a++)
         for (int m = 0; m < K; m++)
-            for (int i = 0; i < N; i++) kl[a * K + m] += kc[i * c + a] * proj_n[i * K + m];
-    std::vector<int32_t> result;
+            for (int i = 0; i < N; i++) kl[a * K + m] += kc[i * c + a] * w.proj_n[i * K + m];
     for (int i = 1; i < N; i++) {
         std::vector<double> coef(K);
         for (int m = 0; m < K; m++) {
@@ -125,21 +136,29 @@ std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int H, i
         for (double& x : coef) x /= sum;
         std::vector<int> order(K);
         std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return coef[a] > coef[b]; });
+        std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return coef[x] > coef[y]; });
         std::vector<double> approx(N, 0.0);
         for (int e = 0; e < std::min(coef_topk, K); e++)
             for (int n = 0; n < N; n++) {
-                const double v = std::fabs(proj_back_n[n * K + order[e]]);
+                const double v = std::fabs(w.proj_back_n[n * K + order[e]]);
                 if (v > threshold) approx[n] += coef[order[e]] * v;
             }
-        std::vector<int> keys(N);
-        std::iota(keys.begin(), keys.end(), 0);
-        std::stable_sort(keys.begin(), keys.end(), [&](int a, int b) { return approx[a] > approx[b]; });
-        keys.resize(budget);
-        std::sort(keys.begin(), keys.end());
-        result.insert(result.end(), keys.begin(), keys.end());
+        std::vector<int> row(N);
+        std::iota(row.begin(), row.end(), 0);
+        std::stable_sort(row.begin(), row.end(), [&](int x, int y) { return approx[x] > approx[y]; });
+        row.resize(budget);
+        std::sort(row.begin(), row.end());
+        keys->insert(keys->end(), row.begin(), row.end());
+        if (margins) margins->push_back(std::min(cut_margin(coef, coef_topk), cut_margin(approx, budget)));
     }
-    return result;
+}
+
+// The kept keys of one image and head, in double precision.
+std::vector<int32_t> predictor_reference(const std::vector<float>& qkv, int H, int h, const RandomPredictorWeights& w,
+                                         float threshold, int coef_topk, int budget) {
+    std::vector<int32_t> keys;
+    reference_head(qkv.data(), H, h, w, threshold, coef_topk, budget, &keys, nullptr);
+    return keys;
 }
 
 }  // namespace
@@ -328,73 +347,17 @@ TEST_CASE("compact basis: the format follows the density") {
 
 namespace {
 
-// Relative gap at the cut of a top-k: (s_(k) - s_(k+1)) / max|s| with s_(j) the j-th largest, as
-// the PyTorch reference defines it (tests/reference/sparsifiner_ref.py cut_margin); an exact tie
-// of two zeros is +inf (computed exactly anywhere, resolved by index).
-double cut_margin(std::vector<double> s, int k) {
-    if (k >= static_cast<int>(s.size())) return INFINITY;
-    std::sort(s.begin(), s.end(), std::greater<double>());
-    double largest = 0;
-    for (double v : s) largest = std::max(largest, std::fabs(v));
-    if (s[k - 1] == 0 && s[k] == 0) return INFINITY;
-    return (s[k - 1] - s[k]) / std::max(largest, 1e-300);
-}
-
 // SPEC 2 steps 1-7 in double for every (image, head, query row) of qkv [B, N, 3, H, d]: the kept
-// keys [B, H, N-1, budget] and per row the smaller of the two cut margins (coefficient top-k and
-// key top-k).
+// keys [B, H, N-1, budget] and per row the smaller of the two cut margins.
 void predictor_reference_margins(const std::vector<float>& qkv, int B, int H, const RandomPredictorWeights& w,
                                  float threshold, int coef_topk, int budget, std::vector<int32_t>* keys,
                                  std::vector<double>* margins) {
-    const int N = w.N, d = w.d, c = w.c, K = w.K, D = H * d;
     keys->clear();
     margins->clear();
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float* image = qkv.data() + static_cast<size_t>(b) * N * 3 * D;
-            std::vector<double> qc(N * c), kc(N * c), kl(c * K, 0.0);
-            for (int i = 0; i < N; i++)
-                for (int a = 0; a < c; a++) {
-                    double sq = w.bq[a], sk = w.bk[a];
-                    for (int t = 0; t < d; t++) {
-                        sq += double(w.wq[a * d + t]) * image[i * 3 * D + h * d + t];
-                        sk += double(w.wk[a * d + t]) * image[i * 3 * D + D + h * d + t];
-                    }
-                    qc[i * c + a] = sq;
-                    kc[i * c + a] = sk;
-                }
-            for (int a = 0; a < c; a++)
-                for (int m = 0; m < K; m++)
-                    for (int i = 0; i < N; i++) kl[a * K + m] += kc[i * c + a] * w.proj_n[i * K + m];
-            for (int i = 1; i < N; i++) {
-                std::vector<double> coef(K);
-                for (int m = 0; m < K; m++) {
-                    double s = 0;
-                    for (int a = 0; a < c; a++) s += qc[i * c + a] * kl[a * K + m];
-                    coef[m] = s / std::sqrt(double(H));
-                }
-                const double top = *std::max_element(coef.begin(), coef.end());
-                double sum = 0;
-                for (double& x : coef) sum += x = std::exp(x - top);
-                for (double& x : coef) x /= sum;
-                std::vector<int> order(K);
-                std::iota(order.begin(), order.end(), 0);
-                std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return coef[x] > coef[y]; });
-                std::vector<double> approx(N, 0.0);
-                for (int e = 0; e < std::min(coef_topk, K); e++)
-                    for (int n = 0; n < N; n++) {
-                        const double v = std::fabs(w.proj_back_n[n * K + order[e]]);
-                        if (v > threshold) approx[n] += coef[order[e]] * v;
-                    }
-                std::vector<int> row(N);
-                std::iota(row.begin(), row.end(), 0);
-                std::stable_sort(row.begin(), row.end(), [&](int x, int y) { return approx[x] > approx[y]; });
-                row.resize(budget);
-                std::sort(row.begin(), row.end());
-                keys->insert(keys->end(), row.begin(), row.end());
-                margins->push_back(std::min(cut_margin(coef, coef_topk), cut_margin(approx, budget)));
-            }
-        }
+        for (int h = 0; h < H; h++)
+            reference_head(qkv.data() + static_cast<size_t>(b) * w.N * 3 * H * w.d, H, h, w, threshold, coef_topk,
+                           budget, keys, margins);
 }
 
 }  // namespace
