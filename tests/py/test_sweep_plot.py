@@ -57,6 +57,38 @@ class SweepPlotTest(unittest.TestCase):
         labels = {t.text for t in root.iter(SVG + "text")}
         self.assertTrue({"0.5", "0.25", "0.1", "dense"} <= labels)
 
+    def test_title_counts_images_and_every_point_has_its_wilson_interval(self):
+        import math
+        root = ET.parse(self.plot).getroot()
+        title = [t.text for t in root.iter(SVG + "text") if t.get("class") == "title"]
+        self.assertEqual(len(title), 1)
+        self.assertIn("%d images" % self.doc["dense"]["images"], title[0])
+        bars = [b for b in root.iter(SVG + "line") if b.get("class") == "interval"]
+        circles = [c for c in root.iter(SVG + "circle")]
+        self.assertEqual(len(bars), len(circles) + 1)  # every setting and the dense point
+        for bar in bars:  # vertical, and not a zero-length bar on this small fixture
+            self.assertEqual(bar.get("x1"), bar.get("x2"))
+            self.assertGreater(float(bar.get("y1")) - float(bar.get("y2")), 1.0)
+        # The interval of each circle brackets it (SVG y grows downwards).
+        for c in circles:
+            bar = [b for b in bars if b.get("x1") == c.get("cx") and
+                   float(b.get("y2")) <= float(c.get("cy")) <= float(b.get("y1"))]
+            self.assertTrue(bar, c.attrib)
+        # Wilson by hand for the dense point: p = accuracy, n = labelled images.
+        row = self.doc["dense"]
+        p, n, z = row["top1_accuracy"], row["labelled"], 1.959964
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        self.assertGreater(half, 0.05)  # a handful of images: a wide interval
+        self.assertLess(centre - half, p)
+        self.assertGreater(centre + half, p)
+
+    def test_labels_at_one_spot_are_drawn_once(self):
+        root = ET.parse(self.plot).getroot()
+        spots = [(round(float(t.get("x"))), round(float(t.get("y")))) for t in root.iter(SVG + "text")
+                 if t.get("class") == "label"]
+        self.assertEqual(len(spots), len(set(spots)))
+
     def test_merged_shards_draw_the_same_figure(self):
         parts = []
         for i in (1, 2):
