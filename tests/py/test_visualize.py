@@ -100,6 +100,15 @@ class VisualizeTest(unittest.TestCase):
         for needle in needles:
             self.assertIn(needle, lines[0])
 
+    def test_default_scale_makes_small_crops_readable(self):
+        # The bundled 28 px model: the default upscale gives at least 256 px (28 x 10 = 280).
+        path = self.out("bundled.png")
+        sample = os.path.join(SOURCE, "datasets", "samples", "0000_ankle-boot.png")
+        self.draw(sample, "--layer", "0", "-o", path)
+        picture = load_rgb(path)
+        self.assertGreaterEqual(min(picture.shape[:2]), 256)
+        self.assertEqual(picture.shape[1], 280)
+
     def test_query_picture_size_and_outline(self):
         path = self.out("window.png")
         for scale in (2, 3):
