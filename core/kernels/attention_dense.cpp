@@ -41,7 +41,7 @@ DenseCore dense_core_for(int N, int d) {
     // AVX-512 kernel took 0.75-0.93x oneDNN's time at every N from 50 to 4097; the AVX2 kernel
     // 0.97x at N = 197 but 1.05x at 577 and 1025.
     (void)N;
-    return fused_attention_isa_best(d) == SparseIsa::avx512 ? DenseCore::fused : DenseCore::onednn;
+    return fused_attention_isa_best(d) == Isa::avx512 ? DenseCore::fused : DenseCore::onednn;
 }
 
 using dims = dnnl::memory::dims;

@@ -16,10 +16,10 @@ namespace {
 size_t pad16(size_t floats) { return (floats + 15) / 16 * 16; }
 
 using TileKernel = void (*)(const FusedAttentionArgs&, int, int, int, int, float*);
-TileKernel kernel_for(SparseIsa isa) {
+TileKernel kernel_for(Isa isa) {
     switch (isa) {
-        case SparseIsa::avx512: return fused_attention_tile_avx512;
-        case SparseIsa::avx2: return fused_attention_tile_avx2;
+        case Isa::avx512: return fused_attention_tile_avx512;
+        case Isa::avx2: return fused_attention_tile_avx2;
         default: return fused_attention_tile_portable;
     }
 }
@@ -48,18 +48,18 @@ void cls_probs_compute(const FusedAttentionArgs& a, float* cls_probs) {
 
 }  // namespace
 
-bool fused_attention_isa_fits(SparseIsa isa, int d) {
+bool fused_attention_isa_fits(Isa isa, int d) {
     switch (isa) {
-        case SparseIsa::avx512: return d % 16 == 0;
-        case SparseIsa::avx2: return d % 8 == 0;
+        case Isa::avx512: return d % 16 == 0;
+        case Isa::avx2: return d % 8 == 0;
         default: return true;
     }
 }
 
-SparseIsa fused_attention_isa_best(int d) {
-    for (SparseIsa isa : {SparseIsa::avx512, SparseIsa::avx2})
-        if (sparse_isa_supported(isa) && fused_attention_isa_fits(isa, d)) return isa;
-    return SparseIsa::portable;
+Isa fused_attention_isa_best(int d) {
+    for (Isa isa : {Isa::avx512, Isa::avx2})
+        if (isa <= isa_best() && fused_attention_isa_fits(isa, d)) return isa;
+    return Isa::portable;
 }
 
 FusedScratch fused_scratch_layout(int d) {
@@ -74,14 +74,14 @@ FusedScratch fused_scratch_layout(int d) {
     return s;
 }
 
-void fused_attention_forward_isa(SparseIsa isa, const float* qkv, float* out, float* cls_probs, int B, int N,
+void fused_attention_forward_isa(Isa isa, const float* qkv, float* out, float* cls_probs, int B, int N,
                                  int H, int d) {
     if (B <= 0 || N <= 0 || H <= 0 || d <= 0) return;
-    if (!sparse_isa_supported(isa))
-        throw std::invalid_argument(std::string("fused attention: this CPU cannot run the ") + sparse_isa_name(isa) +
+    if (!isa_supported(isa))
+        throw std::invalid_argument(std::string("fused attention: this CPU cannot run the ") + isa_name(isa) +
                                     " kernel");
     if (!fused_attention_isa_fits(isa, d))
-        throw std::invalid_argument(std::string("fused attention: the ") + sparse_isa_name(isa) +
+        throw std::invalid_argument(std::string("fused attention: the ") + isa_name(isa) +
                                     " kernel has no head dimension " + std::to_string(d));
     const int D = H * d, n_pad = static_cast<int>(pad16(static_cast<size_t>(N)));
     float* keys_t = thread_scratch(static_cast<size_t>(B) * H * d * n_pad, ScratchSlot::prepared);

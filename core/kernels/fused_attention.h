@@ -19,7 +19,7 @@
 // multiple of their vector width (8 or 16 floats); for any other d the portable kernel runs.
 #include <cstddef>
 
-#include "core/kernels/sparse_attention.h"  // SparseIsa: the kernel families the CPU can run
+#include "core/kernels/sparse_attention.h"  // Isa: the kernel families the CPU can run
 
 namespace sparsifiner {
 
@@ -28,13 +28,13 @@ constexpr int kFusedTileRows = 64;
 constexpr int kFusedTileKeys = 64;
 
 // The fastest kernel for head dimension d on this CPU.
-SparseIsa fused_attention_isa_best(int d);
-// Whether `isa` has a kernel for head dimension d (the CPU check is sparse_isa_supported).
-bool fused_attention_isa_fits(SparseIsa isa, int d);
+Isa fused_attention_isa_best(int d);
+// Whether `isa` has a kernel for head dimension d (the CPU check is isa_supported).
+bool fused_attention_isa_fits(Isa isa, int d);
 
 void fused_attention_forward(const float* qkv, float* out, float* cls_probs, int B, int N, int H, int d);
 // Throws std::invalid_argument when the CPU cannot run `isa` or it has no kernel for d.
-void fused_attention_forward_isa(SparseIsa isa, const float* qkv, float* out, float* cls_probs, int B, int N,
+void fused_attention_forward_isa(Isa isa, const float* qkv, float* out, float* cls_probs, int B, int N,
                                  int H, int d);
 
 // The per-ISA work unit: query rows [row_begin, row_end) (at most kFusedTileRows) of image b,

@@ -91,32 +91,21 @@ static void gelu_portable(float* x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
 }
 
-bool gelu_isa_supported(GeluIsa isa) {
+static void gelu_run(Isa isa, float* x, size_t n) {
     switch (isa) {
-        case GeluIsa::portable: return true;
-        case GeluIsa::avx2: return cpu_has_avx2_fma();
-        case GeluIsa::avx512: return cpu_has_avx512();
-    }
-    return false;
-}
-
-static void gelu_run(GeluIsa isa, float* x, size_t n) {
-    switch (isa) {
-        case GeluIsa::avx512: gelu_avx512(x, n); return;
-        case GeluIsa::avx2: gelu_avx2(x, n); return;
-        case GeluIsa::portable: gelu_portable(x, n); return;
+        case Isa::avx512: gelu_avx512(x, n); return;
+        case Isa::avx2: gelu_avx2(x, n); return;
+        case Isa::portable: gelu_portable(x, n); return;
     }
 }
 
-void gelu_inplace_isa(GeluIsa isa, float* x, size_t n) {
-    if (!gelu_isa_supported(isa)) throw std::invalid_argument("gelu: this CPU cannot run the requested path");
+void gelu_inplace_isa(Isa isa, float* x, size_t n) {
+    if (!isa_supported(isa)) throw std::invalid_argument("gelu: this CPU cannot run the requested path");
     gelu_run(isa, x, n);
 }
 
 void gelu_inplace(float* x, size_t n) {
-    static const GeluIsa best = gelu_isa_supported(GeluIsa::avx512) ? GeluIsa::avx512
-                               : gelu_isa_supported(GeluIsa::avx2)  ? GeluIsa::avx2
-                                                                     : GeluIsa::portable;
+    const Isa best = isa_best();
     // Chunks of 4096 floats keep the work of each thread contiguous and cache sized.
     const long chunks = (long)((n + 4095) / 4096);
 #pragma omp parallel for schedule(static)

@@ -4,14 +4,13 @@
 // which made fc1 the slowest Linear of DeiT-S; this vectorised version is several times faster.
 // The AVX2 and AVX-512 paths use an erf approximation with |error| < 2e-7; the portable path
 // uses std::erf. gelu_inplace picks the best path the CPU supports.
+#include "core/platform/isa.h"
 #include <cstddef>
 
 namespace sparsifiner {
 
-enum class GeluIsa { portable, avx2, avx512 };
 
 void gelu_inplace(float* x, size_t n);
-void gelu_inplace_isa(GeluIsa isa, float* x, size_t n);  // for tests: a path the CPU supports
-bool gelu_isa_supported(GeluIsa isa);
+void gelu_inplace_isa(Isa isa, float* x, size_t n);  // for tests: a path the CPU supports
 
 }  // namespace sparsifiner

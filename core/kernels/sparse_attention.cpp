@@ -24,38 +24,15 @@ constexpr int kMinRowsPerItem = 16;
 
 using RowsKernel = void (*)(const SparseAttentionArgs&, int, int, int, int, float*);
 
-RowsKernel kernel_for(SparseIsa isa) {
+RowsKernel kernel_for(Isa isa) {
     switch (isa) {
-        case SparseIsa::avx512: return sparse_attention_rows_avx512;
-        case SparseIsa::avx2: return sparse_attention_rows_avx2;
+        case Isa::avx512: return sparse_attention_rows_avx512;
+        case Isa::avx2: return sparse_attention_rows_avx2;
         default: return sparse_attention_rows_portable;
     }
 }
 
 }  // namespace
-
-const char* sparse_isa_name(SparseIsa isa) {
-    switch (isa) {
-        case SparseIsa::avx512: return "avx512";
-        case SparseIsa::avx2: return "avx2";
-        default: return "portable";
-    }
-}
-
-bool sparse_isa_supported(SparseIsa isa) {
-    switch (isa) {
-        case SparseIsa::avx512: return cpu_has_avx512();
-        case SparseIsa::avx2: return cpu_has_avx2_fma();
-        default: return true;
-    }
-}
-
-SparseIsa sparse_isa_best() {
-    static const SparseIsa best = cpu_has_avx512()     ? SparseIsa::avx512
-                                  : cpu_has_avx2_fma() ? SparseIsa::avx2
-                                                       : SparseIsa::portable;
-    return best;
-}
 
 SparseScratch sparse_scratch_layout(int N, int k, int d) {
     // Scores: N for the dense cls row, k otherwise; every block padded to a 64-byte boundary.
@@ -88,15 +65,15 @@ std::string sparse_key_index_check(const int32_t* key_index, long long rows, int
     return {};
 }
 
-void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t* key_index, float* out,
+void sparse_attention_forward_isa(Isa isa, const float* qkv, const int32_t* key_index, float* out,
                                   float* cls_probs, int B, int N, int H, int d, int k, long long index_stride) {
     if (B <= 0 || N <= 0 || H <= 0 || d <= 0) return;
     if (N > 1 && (k < 1 || k > N))
         throw std::invalid_argument("sparse attention: k = " + std::to_string(k) + " outside [1, N = " +
                                     std::to_string(N) + "]");
-    if (!sparse_isa_supported(isa))
+    if (!isa_supported(isa))
         throw std::invalid_argument(std::string("sparse attention: this CPU cannot run the ") +
-                                    sparse_isa_name(isa) + " kernel");
+                                    isa_name(isa) + " kernel");
     SparseAttentionArgs args{qkv, key_index, out, cls_probs, B, N, H, d, k,
                              index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
     RowsKernel kernel = kernel_for(isa);
@@ -119,7 +96,7 @@ void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t
 
 void sparse_attention_forward(const float* qkv, const int32_t* key_index, float* out, float* cls_probs,
                               int B, int N, int H, int d, int k, long long index_stride) {
-    sparse_attention_forward_isa(sparse_isa_best(), qkv, key_index, out, cls_probs, B, N, H, d, k,
+    sparse_attention_forward_isa(isa_best(), qkv, key_index, out, cls_probs, B, N, H, d, k,
                                  index_stride);
 }
 

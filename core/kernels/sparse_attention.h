@@ -14,16 +14,12 @@
 // Three implementations with the same results up to float rounding: portable C++, AVX2+FMA and
 // AVX-512 (F, BW, VL, DQ). The AVX ones are compiled with per-function target attributes so the
 // default build runs on any x86-64; sparse_attention_forward picks the best the CPU supports.
+#include "core/platform/isa.h"
 #include <cstdint>
 #include <string>
 
 namespace sparsifiner {
 
-enum class SparseIsa { portable, avx2, avx512 };
-
-const char* sparse_isa_name(SparseIsa isa);   // "portable", "avx2", "avx512"
-bool sparse_isa_supported(SparseIsa isa);     // can this CPU run it
-SparseIsa sparse_isa_best();                  // the fastest supported one
 
 // index_stride: elements between the key_index blocks of consecutive (b, h) pairs. The default
 // (-1) means (N-1)*k, one mask per image and head; 0 means one [N-1, k] pattern shared by every
@@ -31,7 +27,7 @@ SparseIsa sparse_isa_best();                  // the fastest supported one
 // here (see sparse_key_index_check), the kernels trust them.
 void sparse_attention_forward(const float* qkv, const int32_t* key_index, float* out, float* cls_probs,
                               int B, int N, int H, int d, int k, long long index_stride = -1);
-void sparse_attention_forward_isa(SparseIsa isa, const float* qkv, const int32_t* key_index, float* out,
+void sparse_attention_forward_isa(Isa isa, const float* qkv, const int32_t* key_index, float* out,
                                   float* cls_probs, int B, int N, int H, int d, int k,
                                   long long index_stride = -1);
 

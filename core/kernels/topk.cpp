@@ -91,15 +91,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) int running_scan_a
     return count;
 }
 
-int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out, TopkIsa isa) {
+int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out, Isa isa) {
     thread_local std::vector<int32_t> rank_buffer;
     if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
     int32_t lo, hi;
     kernels.rank_row(scores, n, rank_buffer.data(), &lo, &hi);
     uint64_t best[kSmallK];  // descending
-    if (isa == TopkIsa::avx512) {
+    if (isa == Isa::avx512) {
         running_scan_avx512(rank_buffer.data(), n, k, best);
-    } else if (isa == TopkIsa::avx2) {
+    } else if (isa == Isa::avx2) {
         running_scan_avx2(rank_buffer.data(), n, k, best);
     } else {
         int count = 0;
@@ -110,17 +110,17 @@ int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, in
     return k;
 }
 
-const TopkKernels& kernels_of(TopkIsa isa) {
+const TopkKernels& kernels_of(Isa isa) {
     switch (isa) {
-        case TopkIsa::avx512: return topk_kernels_avx512();
-        case TopkIsa::avx2: return topk_kernels_avx2();
+        case Isa::avx512: return topk_kernels_avx512();
+        case Isa::avx2: return topk_kernels_avx2();
         default: return topk_kernels_portable();
     }
 }
 
 }  // namespace
 
-int topk_select_isa(TopkIsa isa, const float* scores, int n, int k, int32_t* out) {
+int topk_select_isa(Isa isa, const float* scores, int n, int k, int32_t* out) {
     if (n <= 0 || k <= 0) return 0;
     if (k >= n) {
         for (int i = 0; i < n; i++) out[i] = i;
@@ -131,31 +131,8 @@ int topk_select_isa(TopkIsa isa, const float* scores, int n, int k, int32_t* out
     return topk_search(kernels, scores, n, k, out);
 }
 
-bool topk_isa_supported(TopkIsa isa) {
-    switch (isa) {
-        case TopkIsa::avx512: return cpu_has_avx512();
-        case TopkIsa::avx2: return cpu_has_avx2_fma();
-        default: return true;
-    }
-}
-
-TopkIsa topk_best_isa() {
-    static const TopkIsa best = cpu_has_avx512()     ? TopkIsa::avx512
-                                : cpu_has_avx2_fma() ? TopkIsa::avx2
-                                                     : TopkIsa::portable;
-    return best;
-}
-
-const char* topk_isa_name(TopkIsa isa) {
-    switch (isa) {
-        case TopkIsa::avx512: return "avx512";
-        case TopkIsa::avx2: return "avx2";
-        default: return "portable";
-    }
-}
-
 int topk_select(const float* scores, int n, int k, int32_t* out) {
-    return topk_select_isa(topk_best_isa(), scores, n, k, out);
+    return topk_select_isa(isa_best(), scores, n, k, out);
 }
 
 }  // namespace sparsifiner

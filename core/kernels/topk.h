@@ -4,6 +4,7 @@
 // of winners a running list, otherwise a search for the k-th largest value by vector counting
 // passes (core/topk_search.cpp). NaN scores rank as -inf so that a bad weight yields a
 // (meaningless but valid) set of indices instead of undefined behaviour.
+#include "core/platform/isa.h"
 #include <cstdint>
 
 #include "core/kernels/topk_kernels.h"
@@ -15,10 +16,7 @@ namespace sparsifiner {
 // best kernels this CPU has.
 int topk_select(const float* scores, int n, int k, int32_t* out);
 // The same with a given instruction set (the tests run every one the CPU has; portable is the
-// reference). Only for isa with topk_isa_supported(isa).
-int topk_select_isa(TopkIsa isa, const float* scores, int n, int k, int32_t* out);
-bool topk_isa_supported(TopkIsa isa);
-TopkIsa topk_best_isa();
-const char* topk_isa_name(TopkIsa isa);  // "portable", "avx2", "avx512"
+// reference). Only for isa with isa_supported(isa).
+int topk_select_isa(Isa isa, const float* scores, int n, int k, int32_t* out);
 
 }  // namespace sparsifiner

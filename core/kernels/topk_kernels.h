@@ -6,11 +6,11 @@
 // comparison is an exact integer one and the search is free to interpolate without rounding
 // doubts. Output arrays of the copying kernels need room for 16 entries past the copied count
 // (whole vectors are stored).
+#include "core/platform/isa.h"
 #include <cstdint>
 
 namespace sparsifiner {
 
-enum class TopkIsa { portable, avx2, avx512 };
 
 struct TopkKernels {
     // ranks [n] of scores [n]; *low, *high: the smallest and largest rank.

@@ -144,15 +144,15 @@ SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int row
 // AVX-512 runs the whole blocks of four rows (core/kernels/predictor_gemm.h: the same fused
 // multiply-adds in the same order as AVX2, so the same values) and the last one to three rows
 // through the plain version, as the AVX2 kernel does.
-void gemm_rows(PredictorIsa isa, const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
+void gemm_rows(Isa isa, const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
                const float* bias, float* out) {
     const int full = rows / 4 * 4;
-    if (isa == PredictorIsa::avx512) {
+    if (isa == Isa::avx512) {
         predictor_gemm_rows4_avx512(x, x_stride, full, inner, w, ld, bias, out);
         if (full < rows)
             gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
                             out + static_cast<long long>(full) * ld);
-    } else if (isa == PredictorIsa::avx2)
+    } else if (isa == Isa::avx2)
         gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
     else
         gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
@@ -193,39 +193,9 @@ private:
 
 }  // namespace
 
-const char* predictor_isa_name(PredictorIsa isa) {
-    switch (isa) {
-        case PredictorIsa::avx512: return "avx512";
-        case PredictorIsa::avx2: return "avx2";
-        default: return "portable";
-    }
-}
-
-// The top-k kernels each predictor path uses.
-static TopkIsa topk_isa_of(PredictorIsa isa) {
-    switch (isa) {
-        case PredictorIsa::avx512: return TopkIsa::avx512;
-        case PredictorIsa::avx2: return TopkIsa::avx2;
-        default: return TopkIsa::portable;
-    }
-}
-
-bool predictor_isa_supported(PredictorIsa isa) {
-    if (isa == PredictorIsa::portable) return true;
-    const bool avx2 = cpu_has_avx2_fma() && compact_basis_avx2_supported();
-    if (isa == PredictorIsa::avx2) return avx2 && topk_isa_supported(TopkIsa::avx2);
-    return avx2 && cpu_has_avx512() && topk_isa_supported(TopkIsa::avx512);
-}
-
-PredictorIsa predictor_isa_best() {
-    for (PredictorIsa isa : {PredictorIsa::avx512, PredictorIsa::avx2})
-        if (predictor_isa_supported(isa)) return isa;
-    return PredictorIsa::portable;
-}
-
-void MaskPredictor::force_isa(PredictorIsa isa) {
-    if (!predictor_isa_supported(isa))
-        throw std::invalid_argument(std::string("mask predictor: this CPU cannot run the ") + predictor_isa_name(isa) +
+void MaskPredictor::force_isa(Isa isa) {
+    if (!isa_supported(isa))
+        throw std::invalid_argument(std::string("mask predictor: this CPU cannot run the ") + isa_name(isa) +
                                     " path");
     isa_ = isa;
 }
@@ -325,9 +295,8 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const float cheap_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(H)));
     // Every path gives the same values (the same fused multiply-adds in the same order); the
     // portable one is the reference the tests hold the others to.
-    const PredictorIsa isa = isa_;
-    const bool vector = isa != PredictorIsa::portable;
-    const TopkIsa topk_isa = topk_isa_of(isa);
+    const Isa isa = isa_;
+    const bool vector = isa != Isa::portable;
     const int coef_topk = coef_topk_;
     const int c = c_;
     const int BH = B * H;
@@ -400,7 +369,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
             coef_softmax(coef, K, cheap_scale, vector);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
-            const int n_kept = topk_select_isa(topk_isa, coef, K, coef_topk, kept);
+            const int n_kept = topk_select_isa(isa, coef, K, coef_topk, kept);
             coef_topk_busy += clock.mark();
             for (int e = 0; e < n_kept; e++) {
                 kept_weight[e] = coef[kept[e]];
@@ -412,7 +381,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
                 basis->combine_portable(kept, kept_weight, n_kept, approx);
             coef_basis_busy += clock.mark();
             int32_t* keys = out_rows + static_cast<long long>(r) * budget;
-            topk_select_isa(topk_isa, approx, N, budget, keys);
+            topk_select_isa(isa, approx, N, budget, keys);
             key_topk_busy += clock.mark();
         }
     }

@@ -11,6 +11,7 @@
 //   coef = softmax over K, keep the basis_coef_topk largest (ties to the lower index)
 //   approx = coef basis                            [N-1, N]   (over the basis non-zeros)
 //   key_index[b, h, i-1, :] = topk_select(approx row, budget)  (ties to the lower key index)
+#include "core/platform/isa.h"
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -44,10 +45,6 @@ using PredictorSeconds = std::array<double, static_cast<size_t>(PredictorPhase::
 // The predictor's code paths: portable C++ and AVX2+FMA (products, coefficient softmax, basis
 // combination, top-k). Both run the same float operations in the same order (every product a
 // fused multiply-add, see core/masks/coef_softmax.h) and give bit-identical masks; the tests run both.
-enum class PredictorIsa { portable, avx2, avx512 };
-const char* predictor_isa_name(PredictorIsa isa);  // "portable", "avx2", "avx512"
-bool predictor_isa_supported(PredictorIsa isa);
-PredictorIsa predictor_isa_best();                 // the fastest supported one (the default)
 
 class MaskPredictor {
 public:
@@ -71,8 +68,8 @@ public:
 
     // Runs a given path instead of the best one (for tests); throws std::invalid_argument when the
     // CPU cannot run it.
-    void force_isa(PredictorIsa isa);
-    PredictorIsa isa() const { return isa_; }
+    void force_isa(Isa isa);
+    Isa isa() const { return isa_; }
 
     int heads() const { return H_; }
     int tokens() const { return N_; }        // the N of proj_n
@@ -80,7 +77,7 @@ public:
     long long basis_nnz() const { return basis_.nnz(); }
 
 private:
-    PredictorIsa isa_ = predictor_isa_best();
+    Isa isa_ = isa_best();
     int H_ = 0, d_ = 0, c_ = 0, N_ = 0, K_ = 0, coef_topk_ = 0;
     int cp_ = 0, kp_ = 0;              // c and K rounded up to whole column blocks (zero padded)
     std::vector<float> wq_t_, wk_t_;   // [d, cp]: transposed so the inner loops run over c
