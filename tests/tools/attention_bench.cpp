@@ -90,7 +90,7 @@ int parse_positive(const char* flag, const char* text) {
 }
 
 // One call of each core per repetition, in alternating order, after one warm-up call of each.
-int dense_ab(const std::vector<int>& sizes, int reps, SparseIsa isa, bool json) {
+int dense_ab(const std::vector<int>& sizes, int reps, Isa isa, bool json) {
     const int H = 6, d = 64, D = H * d, B = 1;
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
@@ -125,13 +125,13 @@ int dense_ab(const std::vector<int>& sizes, int reps, SparseIsa isa, bool json) 
                                             {"commit", SPARSIFINER_GIT_COMMIT},
                                             {"cpu", cpu_model_name()},
                                             {"threads", threads_get()},
-                                            {"fused_isa", sparse_isa_name(isa)},
+                                            {"fused_isa", isa_name(isa)},
                                             {"repetitions", reps},
                                             {"H", H}, {"d", d}, {"B", B},
                                             {"results", records}}).dump(2).c_str());
     else
         std::printf("ratio = fused / oneDNN (medians of %d alternated calls), fused isa %s, threads %d\n", reps,
-                    sparse_isa_name(isa), threads_get());
+                    isa_name(isa), threads_get());
     return 0;
 }
 
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     int reps = 7, threads = 1, max_n = 4097;
     bool predictor_on = true, predictor_only = false, ab = false;
     std::vector<int> sizes = {197, 577, 1025, 4097};
-    SparseIsa isa = sparse_isa_best();
+    Isa isa = isa_best();
     for (int i = 1; i < argc; i++) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
@@ -184,14 +184,14 @@ int main(int argc, char** argv) {
             max_n = parse_positive("--max-n", argv[++i]);
         } else if (arg == "--isa" && has_value) {
             const std::string name = argv[++i];
-            if (name == "portable") isa = SparseIsa::portable;
-            else if (name == "avx2") isa = SparseIsa::avx2;
-            else if (name == "avx512") isa = SparseIsa::avx512;
+            if (name == "portable") isa = Isa::portable;
+            else if (name == "avx2") isa = Isa::avx2;
+            else if (name == "avx512") isa = Isa::avx512;
             else {
                 std::fprintf(stderr, "attention_bench: unknown --isa '%s' (portable, avx2, avx512)\n", name.c_str());
                 return 2;
             }
-            if (!sparse_isa_supported(isa)) {
+            if (!isa_supported(isa)) {
                 std::fprintf(stderr, "attention_bench: this CPU cannot run the %s kernel\n", name.c_str());
                 return 2;
             }
@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
             {"build", SPARSIFINER_BUILD_FLAVOUR},
             {"cpu", cpu_model_name()},
             {"threads", threads},
-            {"sparse_isa", sparse_isa_name(isa)},
+            {"sparse_isa", isa_name(isa)},
             {"repetitions", reps},
             {"clock", use_thread_clock ? "thread cpu time" : "wall"},
             {"timed", "one call per sample after one warm-up call; inputs, masks and predictor construction excluded"},
@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
     } else {
         std::printf("ratio = sparse / dense; pred/save = predictor time / (dense - sparse at keep 0.25); "
                     "after ||: fastest samples. "
-                    "threads %d, sparse isa %s, median of %d, %s clock\n", threads, sparse_isa_name(isa), reps,
+                    "threads %d, sparse isa %s, median of %d, %s clock\n", threads, isa_name(isa), reps,
                     use_thread_clock ? "thread cpu" : "wall");
     }
     return 0;

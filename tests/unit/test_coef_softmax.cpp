@@ -70,7 +70,7 @@ TEST_CASE("coef softmax: within a few ulps of a double softmax, the same bits in
     // scaled by H^-0.5 for H = 3 and 6.
     std::mt19937 rng(17);
     std::normal_distribution<float> normal;
-    const bool avx2 = predictor_isa_supported(PredictorIsa::avx2);
+    const bool avx2 = isa_supported(Isa::avx2);
     INFO("AVX2 build compared: " << std::string(avx2 ? "yes" : "no (portable only)"));
     double worst = 0;
     for (int K : {6, 20, 32})

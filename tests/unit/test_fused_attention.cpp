@@ -68,18 +68,18 @@ double max_abs(const std::vector<T>& v) {
 }
 
 // Every kernel this CPU runs with a kernel for head dimension d.
-std::vector<SparseIsa> runnable_paths(int d) {
-    std::vector<SparseIsa> paths;
-    for (SparseIsa isa : {SparseIsa::portable, SparseIsa::avx2, SparseIsa::avx512})
-        if (sparse_isa_supported(isa) && fused_attention_isa_fits(isa, d)) paths.push_back(isa);
+std::vector<Isa> runnable_paths(int d) {
+    std::vector<Isa> paths;
+    for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512})
+        if (isa_supported(isa) && fused_attention_isa_fits(isa, d)) paths.push_back(isa);
     return paths;
 }
 
 void check_against_reference(const Problem& p) {
     std::vector<double> want, want_cls;
     reference(p, want, want_cls);
-    for (SparseIsa isa : runnable_paths(p.d)) {
-        CAPTURE(sparse_isa_name(isa));
+    for (Isa isa : runnable_paths(p.d)) {
+        CAPTURE(isa_name(isa));
         CAPTURE(p.N);
         CAPTURE(p.d);
         std::vector<float> out(want.size(), NAN), cls(want_cls.size(), NAN);
@@ -97,10 +97,10 @@ void check_against_reference(const Problem& p) {
 TEST_CASE("fused attention: the machine has the kernels the dispatcher picks") {
     // Not a tautology on the CI machine (Zen 4): AVX-512 must be picked for d = 64 there; on a
     // machine without it the best path must still be one the CPU runs.
-    const SparseIsa best = fused_attention_isa_best(64);
-    CHECK(sparse_isa_supported(best));
-    if (sparse_isa_supported(SparseIsa::avx512)) CHECK(best == SparseIsa::avx512);
-    CHECK(fused_attention_isa_best(20) == SparseIsa::portable);
+    const Isa best = fused_attention_isa_best(64);
+    CHECK(isa_supported(best));
+    if (isa_supported(Isa::avx512)) CHECK(best == Isa::avx512);
+    CHECK(fused_attention_isa_best(20) == Isa::portable);
 }
 
 TEST_CASE("fused attention: sequence lengths around the tiles, N = 1 and N = 2") {
@@ -146,7 +146,7 @@ TEST_CASE("fused attention equals the oneDNN dense path") {
 TEST_CASE("fused attention refuses a kernel for a head dimension it cannot take") {
     Problem p = make_problem(1, 4, 1, 20, 1.f, 1);
     std::vector<float> out(4 * 20);
-    for (SparseIsa isa : {SparseIsa::avx2, SparseIsa::avx512})
+    for (Isa isa : {Isa::avx2, Isa::avx512})
         CHECK_THROWS_AS(fused_attention_forward_isa(isa, p.qkv.data(), out.data(), nullptr, 1, 4, 1, 20),
                         std::invalid_argument);
 }
@@ -167,7 +167,7 @@ TEST_CASE("dense attention: both cores give the same output and cls row, and the
     CHECK(dense.forward(p.qkv.data(), nullptr, out_fused.data(), cls_fused.data(), 2, 101) == DenseCore::fused);
     dense_core_force(DenseCoreChoice::automatic);
     CHECK(dense_core_for(101, 64) ==
-          (fused_attention_isa_best(64) == SparseIsa::avx512 ? DenseCore::fused : DenseCore::onednn));
+          (fused_attention_isa_best(64) == Isa::avx512 ? DenseCore::fused : DenseCore::onednn));
     double worst = 0, worst_cls = 0;
     for (size_t i = 0; i < n; i++) worst = std::max(worst, static_cast<double>(std::fabs(out_fused[i] - out_onednn[i])));
     for (size_t i = 0; i < cls_n; i++)

@@ -17,8 +17,8 @@ TEST_CASE("gelu: every supported path matches the erf form") {
     inputs.push_back(-100.f);
     inputs.push_back(100.f);
     inputs.push_back(-0.0f);
-    for (GeluIsa isa : {GeluIsa::portable, GeluIsa::avx2, GeluIsa::avx512}) {
-        if (!gelu_isa_supported(isa)) {
+    for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+        if (!isa_supported(isa)) {
             MESSAGE("gelu path " << (int)isa << " skipped: this CPU lacks it");
             continue;
         }
@@ -42,9 +42,9 @@ TEST_CASE("gelu: the dispatcher's choice equals the chosen path") {
     std::vector<float> a(1000), b(1000);
     for (int i = 0; i < 1000; i++) a[i] = b[i] = (i - 500) * 0.013f;
     gelu_inplace(a.data(), a.size());
-    GeluIsa best = gelu_isa_supported(GeluIsa::avx512) ? GeluIsa::avx512
-                 : gelu_isa_supported(GeluIsa::avx2)  ? GeluIsa::avx2
-                                                       : GeluIsa::portable;
+    Isa best = isa_supported(Isa::avx512) ? Isa::avx512
+                 : isa_supported(Isa::avx2)  ? Isa::avx2
+                                                       : Isa::portable;
     gelu_inplace_isa(best, b.data(), b.size());
     CHECK(a == b);
 }

@@ -385,9 +385,9 @@ TEST_CASE("predictor: float32 masks equal a double evaluation on every row not a
         double smallest = INFINITY;
         for (double m : margins) near_ties += m <= near_tie, smallest = std::min(smallest, m);
         std::vector<int32_t> first;
-        for (PredictorIsa isa : {PredictorIsa::portable, PredictorIsa::avx2, PredictorIsa::avx512}) {
-            if (!predictor_isa_supported(isa)) continue;
-            CAPTURE(std::string(predictor_isa_name(isa)));
+        for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+            if (!isa_supported(isa)) continue;
+            CAPTURE(std::string(isa_name(isa)));
             MaskPredictor predictor = w.make(H, threshold, coef_topk);
             predictor.force_isa(isa);
             std::vector<int32_t> got(want.size(), -1);
@@ -398,7 +398,7 @@ TEST_CASE("predictor: float32 masks equal a double evaluation on every row not a
                                              want.begin() + r * budget);
                 if (!same) (margins[r] > near_tie ? clear_flips : tie_flips)++;
             }
-            MESSAGE("H " << H << ", " << std::string(predictor_isa_name(isa)) << ": " << margins.size() << " rows, " << near_ties
+            MESSAGE("H " << H << ", " << std::string(isa_name(isa)) << ": " << margins.size() << " rows, " << near_ties
                          << " with a margin <= 1e-6 (smallest " << smallest << "), of which " << tie_flips
                          << " differ; rows above it that differ: " << clear_flips);
             CHECK(clear_flips == 0);

@@ -87,14 +87,14 @@ void reference(const Problem& p, std::vector<double>& out, std::vector<double>& 
         }
 }
 
-std::vector<SparseIsa> runnable_paths() {
+std::vector<Isa> runnable_paths() {
     static bool told = false;
-    std::vector<SparseIsa> paths;
-    for (SparseIsa isa : {SparseIsa::portable, SparseIsa::avx2, SparseIsa::avx512}) {
-        if (sparse_isa_supported(isa))
+    std::vector<Isa> paths;
+    for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+        if (isa_supported(isa))
             paths.push_back(isa);
         else if (!told) {
-            const std::string note = std::string("skipping the ") + sparse_isa_name(isa) +
+            const std::string note = std::string("skipping the ") + isa_name(isa) +
                                      " path: this CPU does not support it";
             MESSAGE(note);
         }
@@ -114,8 +114,8 @@ void check_against_reference(const Problem& p) {
     std::vector<double> want, want_cls;
     reference(p, want, want_cls);
     const double scale = max_abs(want);
-    for (SparseIsa isa : runnable_paths()) {
-        CAPTURE(sparse_isa_name(isa));
+    for (Isa isa : runnable_paths()) {
+        CAPTURE(isa_name(isa));
         CAPTURE(p.N);
         CAPTURE(p.k);
         std::vector<float> out(want.size(), std::nanf("")), cls(want_cls.size(), std::nanf(""));
@@ -169,7 +169,7 @@ TEST_CASE("sparse attention: one pattern shared by every image and head (index_s
     for (size_t bh = 1; bh < 6; bh++) std::copy(shared.begin(), shared.end(), p.key_index.begin() + bh * block);
     std::vector<double> want, want_cls;
     reference(p, want, want_cls);
-    for (SparseIsa isa : runnable_paths()) {
+    for (Isa isa : runnable_paths()) {
         std::vector<float> out(want.size());
         sparse_attention_forward_isa(isa, p.qkv.data(), shared.data(), out.data(), nullptr, 2, 40, 3, 64, 6, 0);
         double worst = 0;

@@ -42,9 +42,9 @@ std::vector<int32_t> topk_run(const std::vector<float>& scores, int k) {
     int written = topk_select(scores.data(), static_cast<int>(scores.size()), k, out.data());
     CHECK(out[written] == -7);  // nothing written past the count
     out.resize(written);
-    for (TopkIsa isa : {TopkIsa::portable, TopkIsa::avx2, TopkIsa::avx512}) {
-        if (!topk_isa_supported(isa)) continue;
-        CAPTURE(topk_isa_name(isa));
+    for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+        if (!isa_supported(isa)) continue;
+        CAPTURE(isa_name(isa));
         std::vector<int32_t> path(std::max(k, 0) + 1, -7);
         written = topk_select_isa(isa, scores.data(), static_cast<int>(scores.size()), k, path.data());
         CHECK(path[written] == -7);
@@ -242,7 +242,7 @@ TEST_CASE("topk_select on every ISA path: long rows with NaN, infinities and bud
 }
 
 TEST_CASE("topk_isa: names and the best path") {
-    CHECK(topk_isa_supported(TopkIsa::portable));
-    CHECK(topk_isa_supported(topk_best_isa()));
-    CHECK(std::string(topk_isa_name(TopkIsa::avx512)) == "avx512");
+    CHECK(isa_supported(Isa::portable));
+    CHECK(isa_supported(isa_best()));
+    CHECK(std::string(isa_name(Isa::avx512)) == "avx512");
 }
