@@ -4,13 +4,16 @@
 // which made fc1 the slowest Linear of DeiT-S; this vectorised version is several times faster.
 // The AVX2 and AVX-512 paths use an erf approximation with |error| < 2e-7; the portable path
 // uses std::erf. gelu_inplace picks the best path the CPU supports.
-#include "core/platform/isa.h"
 #include <cstddef>
+
+#include "core/platform/isa.h"
 
 namespace sparsifiner {
 
-
 void gelu_inplace(float* x, size_t n);
 void gelu_inplace_isa(Isa isa, float* x, size_t n);  // for tests: a path the CPU supports
+// The vector paths (gelu_kernel.h), for the dispatcher: n floats, any n.
+void gelu_avx2(float* x, size_t n);
+void gelu_avx512(float* x, size_t n);
 
 }  // namespace sparsifiner

@@ -26,6 +26,12 @@ struct SimdAvx2 {
     static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
     static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
     static Vec min(Vec a, Vec b) { return _mm256_min_ps(a, b); }
+    static Vec div(Vec a, Vec b) { return _mm256_div_ps(a, b); }
+    static Vec abs(Vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+    // |magnitude| with the sign bit of sign_source (magnitude's own sign bit must be clear).
+    static Vec with_sign_of(Vec magnitude, Vec sign_source) {
+        return _mm256_or_ps(magnitude, _mm256_and_ps(sign_source, _mm256_set1_ps(-0.0f)));
+    }
     static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }    // a b + c
     static Vec fnma(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a b
     static Vec round_nearest(Vec x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }

@@ -25,6 +25,13 @@ struct SimdAvx512 {
     static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
     static Vec max(Vec a, Vec b) { return _mm512_max_ps(a, b); }
     static Vec min(Vec a, Vec b) { return _mm512_min_ps(a, b); }
+    static Vec div(Vec a, Vec b) { return _mm512_div_ps(a, b); }
+    static Vec abs(Vec a) { return _mm512_abs_ps(a); }
+    static Vec with_sign_of(Vec magnitude, Vec sign_source) {
+        return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude),
+                                                   _mm512_and_si512(_mm512_castps_si512(sign_source),
+                                                                    _mm512_set1_epi32(static_cast<int>(0x80000000u)))));
+    }
     static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
     static Vec fnma(Vec a, Vec b, Vec c) { return _mm512_fnmadd_ps(a, b, c); }
     static Vec round_nearest(Vec x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
