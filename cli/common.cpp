@@ -8,6 +8,7 @@
 
 #include "build_info.h"
 #include "core/platform/cpu_info.h"
+#include "core/platform/isa.h"
 #include "core/kernels/dnnl_context.h"
 #include "core/platform/threading.h"
 
@@ -27,6 +28,7 @@ nlohmann::json tool_identity() {
 nlohmann::json machine_identity() {
     return {{"cpu", cpu_model_name()},
             {"isa", cpu_isa_summary()},
+            {"kernel_isa", isa_name(isa_best())},
             {"dnnl_isa", dnnl_isa_name()},
             {"threads", threads_get()}};
 }

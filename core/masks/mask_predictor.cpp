@@ -8,8 +8,6 @@
 #include <string>
 #include <utility>
 
-#include <immintrin.h>
-
 #include "core/kernels/topk.h"
 #include "core/masks/coef_softmax.h"
 #include "core/platform/cpu_info.h"
@@ -27,136 +25,11 @@ float* thread_floats(size_t count) {
     return buffer.data();
 }
 
-// The predictor's plain products are loops written so that the compiler vectorises them (inner
-// loops over contiguous, padded rows of fixed width, accumulators in fixed size arrays that stay
-// in registers). target_clones builds an AVX2+FMA (x86-64-v3) copy next to the baseline one and
-// picks it at load time, so the default build stays any-x86-64.
-#define SPARSIFINER_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#define SPARSIFINER_AVX2 __attribute__((target("avx2,fma")))
-
-// Column padding of every [*, cols] product operand: a whole number of 16-float blocks, so the
-// kernels below never need a column tail.
-constexpr int kColBlock = 16;
+// Column padding of every [*, cols] product operand (see core/kernels/predictor_gemm.h).
+constexpr int kColBlock = kPredictorColBlock;
 // Query rows per parallel task of the per-row stage: a multiple of four (see predict()).
 constexpr int kRowBlock = 64;
-int pad_cols(int cols) { return (cols + kColBlock - 1) / kColBlock * kColBlock; }
-
-// out [rows, ld] = x [rows, inner] (row stride x_stride) times w [inner, ld], ld a multiple of
-// 16, plus bias [ld] when given. Four rows times sixteen columns per block: eight vector
-// accumulators, each w load feeds four FMAs. Rows past `rows` are not touched.
-// Every output starts at its bias and adds x[t] w[t] for t = 0, 1, ... as one fused multiply-add
-// each, exactly as the AVX2 kernel does, so that both give the same bits (std::fma is one
-// instruction in the x86-64-v3 clone and a correctly rounded libm call in the baseline one).
-SPARSIFINER_CLONES void gemm_rows_plain(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
-                     const float* bias, float* out) {
-    int i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        const float* x0 = x + i * x_stride;
-        const float* x1 = x0 + x_stride;
-        const float* x2 = x1 + x_stride;
-        const float* x3 = x2 + x_stride;
-        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
-            float a0[kColBlock], a1[kColBlock], a2[kColBlock], a3[kColBlock];
-            for (int m = 0; m < kColBlock; m++) a0[m] = a1[m] = a2[m] = a3[m] = bias ? bias[m0 + m] : 0.f;
-            for (int t = 0; t < inner; t++) {
-                const float* wt = w + static_cast<long long>(t) * ld + m0;
-                const float v0 = x0[t], v1 = x1[t], v2 = x2[t], v3 = x3[t];
-                for (int m = 0; m < kColBlock; m++) {
-                    a0[m] = std::fma(v0, wt[m], a0[m]);
-                    a1[m] = std::fma(v1, wt[m], a1[m]);
-                    a2[m] = std::fma(v2, wt[m], a2[m]);
-                    a3[m] = std::fma(v3, wt[m], a3[m]);
-                }
-            }
-            float* o = out + static_cast<long long>(i) * ld + m0;
-            for (int m = 0; m < kColBlock; m++) {
-                o[m] = a0[m];
-                o[ld + m] = a1[m];
-                o[2 * ld + m] = a2[m];
-                o[3 * ld + m] = a3[m];
-            }
-        }
-    }
-    for (; i < rows; i++) {
-        const float* xi = x + i * x_stride;
-        for (int m0 = 0; m0 < ld; m0 += kColBlock) {
-            float a0[kColBlock];
-            for (int m = 0; m < kColBlock; m++) a0[m] = bias ? bias[m0 + m] : 0.f;
-            for (int t = 0; t < inner; t++) {
-                const float* wt = w + static_cast<long long>(t) * ld + m0;
-                const float v0 = xi[t];
-                for (int m = 0; m < kColBlock; m++) a0[m] = std::fma(v0, wt[m], a0[m]);
-            }
-            for (int m = 0; m < kColBlock; m++) out[static_cast<long long>(i) * ld + m0 + m] = a0[m];
-        }
-    }
-}
-
-// The same product with AVX2+FMA intrinsics: the plain version's accumulator arrays end up on
-// the stack with GCC 12, which halves its speed. Column blocks are the outer loop: one 16-column
-// panel of w is streamed once from memory and then reused from cache by every block of four rows
-// (for kl, w is proj_n: N x K floats, megabytes at N = 4097, while x = kc^T is only c rows).
-// The last one to three rows go through the plain version.
-SPARSIFINER_AVX2 void gemm_rows_avx2(const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
-                                     const float* bias, float* out) {
-    const int full = rows / 4 * 4;
-    for (int m0 = 0; m0 < ld; m0 += kColBlock) {
-        const __m256 b0 = bias ? _mm256_loadu_ps(bias + m0) : _mm256_setzero_ps();
-        const __m256 b1 = bias ? _mm256_loadu_ps(bias + m0 + 8) : _mm256_setzero_ps();
-        for (int i = 0; i < full; i += 4) {
-            const float* x0 = x + i * x_stride;
-            const float* x1 = x0 + x_stride;
-            const float* x2 = x1 + x_stride;
-            const float* x3 = x2 + x_stride;
-            __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-            const float* wt = w + m0;
-            for (int t = 0; t < inner; t++, wt += ld) {
-                const __m256 w0 = _mm256_loadu_ps(wt), w1 = _mm256_loadu_ps(wt + 8);
-                __m256 v = _mm256_broadcast_ss(x0 + t);
-                a00 = _mm256_fmadd_ps(v, w0, a00);
-                a01 = _mm256_fmadd_ps(v, w1, a01);
-                v = _mm256_broadcast_ss(x1 + t);
-                a10 = _mm256_fmadd_ps(v, w0, a10);
-                a11 = _mm256_fmadd_ps(v, w1, a11);
-                v = _mm256_broadcast_ss(x2 + t);
-                a20 = _mm256_fmadd_ps(v, w0, a20);
-                a21 = _mm256_fmadd_ps(v, w1, a21);
-                v = _mm256_broadcast_ss(x3 + t);
-                a30 = _mm256_fmadd_ps(v, w0, a30);
-                a31 = _mm256_fmadd_ps(v, w1, a31);
-            }
-            float* o = out + static_cast<long long>(i) * ld + m0;
-            _mm256_storeu_ps(o, a00);
-            _mm256_storeu_ps(o + 8, a01);
-            _mm256_storeu_ps(o + ld, a10);
-            _mm256_storeu_ps(o + ld + 8, a11);
-            _mm256_storeu_ps(o + 2 * ld, a20);
-            _mm256_storeu_ps(o + 2 * ld + 8, a21);
-            _mm256_storeu_ps(o + 3 * ld, a30);
-            _mm256_storeu_ps(o + 3 * ld + 8, a31);
-        }
-    }
-    if (full < rows)
-        gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
-                        out + static_cast<long long>(full) * ld);
-}
-
-// AVX-512 runs the whole blocks of four rows (core/kernels/predictor_gemm.h: the same fused
-// multiply-adds in the same order as AVX2, so the same values) and the last one to three rows
-// through the plain version, as the AVX2 kernel does.
-void gemm_rows(Isa isa, const float* x, long long x_stride, int rows, int inner, const float* w, int ld,
-               const float* bias, float* out) {
-    const int full = rows / 4 * 4;
-    if (isa == Isa::avx512) {
-        predictor_gemm_rows4_avx512(x, x_stride, full, inner, w, ld, bias, out);
-        if (full < rows)
-            gemm_rows_plain(x + full * x_stride, x_stride, rows - full, inner, w, ld, bias,
-                            out + static_cast<long long>(full) * ld);
-    } else if (isa == Isa::avx2)
-        gemm_rows_avx2(x, x_stride, rows, inner, w, ld, bias, out);
-    else
-        gemm_rows_plain(x, x_stride, rows, inner, w, ld, bias, out);
-}
+int pad_cols(int cols) { return predictor_pad_cols(cols); }
 
 // dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
 void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
@@ -320,14 +193,14 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
         PhaseClock clock(timed);
-        gemm_rows(isa, image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
+        predictor_gemm(isa, image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
         qc_busy += clock.mark();
-        gemm_rows(isa, image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        predictor_gemm(isa, image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
         kc_busy += clock.mark();
         // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
         // weights times zero bias, so their kl rows are zero and never read).
         transpose(kc, N, c, cp, kc_t, N);
-        gemm_rows(isa, kc_t, N, c, N, proj_n, kp, nullptr, kl);
+        predictor_gemm(isa, kc_t, N, c, N, proj_n, kp, nullptr, kl);
         kl_busy += clock.mark();
     }
     if (timed)
@@ -363,7 +236,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         // of four rows (it was reloaded from L2 for each group). Row groups and their arithmetic
         // are the same as before, so the values are too.
         PhaseClock clock(timed);
-        gemm_rows(isa, qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
+        predictor_gemm(isa, qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
         cheap_busy += clock.mark();
         for (int r = row_begin; r < row_end; r++) {
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;

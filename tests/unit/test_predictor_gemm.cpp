@@ -1,44 +1,76 @@
-// predictor_gemm_rows4_avx512 (core/predictor_gemm.h) against a scalar loop of the same fused
-// multiply-adds in the same order: the values must be identical, bit for bit (the predictor's
-// masks then do not depend on whether the CPU has AVX-512 or AVX2).
+// The predictor's small products (core/kernels/predictor_gemm.h): every path the CPU has gives
+// the portable path's bits (one fused multiply-add per term, in order), and the portable path
+// is x W + b to float accuracy.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
-#include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
 
 using namespace sparsifiner;
 
-TEST_CASE("predictor_gemm_rows4_avx512 equals ordered scalar FMAs, with and without bias") {
-    if (!cpu_has_avx512()) return;  // nothing to run on this CPU
-    std::mt19937 rng(7);
-    std::normal_distribution<float> normal;
-    for (int ld : {16, 32, 48, 96}) {
-        for (int inner : {1, 7, 64}) {
-            const int rows = 12;
-            const long long x_stride = inner + 3;  // strided rows, as qkv is read in place
-            std::vector<float> x(rows * x_stride), w(static_cast<size_t>(inner) * ld), bias(ld);
-            for (auto& v : x) v = normal(rng);
-            for (auto& v : w) v = normal(rng);
-            for (auto& v : bias) v = normal(rng);
-            for (bool with_bias : {false, true}) {
-                std::vector<float> out(static_cast<size_t>(rows) * ld, -1.f);
-                predictor_gemm_rows4_avx512(x.data(), x_stride, rows, inner, w.data(), ld,
-                                            with_bias ? bias.data() : nullptr, out.data());
-                int mismatches = 0;
-                for (int i = 0; i < rows; i++)
-                    for (int m = 0; m < ld; m++) {
-                        float sum = with_bias ? bias[m] : 0.f;
-                        for (int t = 0; t < inner; t++) sum = std::fma(x[i * x_stride + t], w[static_cast<size_t>(t) * ld + m], sum);
-                        mismatches += out[static_cast<size_t>(i) * ld + m] != sum;
+namespace {
+
+struct Problem {
+    int rows, inner, ld;
+    long long x_stride;
+    std::vector<float> x, w, bias;
+};
+
+Problem make_problem(int rows, int inner, int ld, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    Problem p{rows, inner, ld, inner + 3, {}, {}, {}};
+    p.x.resize(static_cast<size_t>(rows) * p.x_stride);
+    p.w.resize(static_cast<size_t>(inner) * ld);
+    p.bias.resize(ld);
+    for (auto& v : p.x) v = normal(rng);
+    for (auto& v : p.w) v = normal(rng);
+    for (auto& v : p.bias) v = normal(rng);
+    return p;
+}
+
+std::vector<float> run(Isa isa, const Problem& p, bool with_bias) {
+    // One guard row past the end: rows past `rows` must not be touched.
+    std::vector<float> out(static_cast<size_t>(p.rows + 1) * p.ld, 7.f);
+    predictor_gemm(isa, p.x.data(), p.x_stride, p.rows, p.inner, p.w.data(), p.ld, with_bias ? p.bias.data() : nullptr,
+                   out.data());
+    for (int m = 0; m < p.ld; m++) REQUIRE(out[static_cast<size_t>(p.rows) * p.ld + m] == 7.f);
+    out.resize(static_cast<size_t>(p.rows) * p.ld);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("predictor_gemm: every ISA path gives the portable bits, and the portable path is x W + b") {
+    int checked_paths = 0;
+    for (int rows : {1, 3, 4, 5, 8, 13})
+        for (int inner : {1, 7, 32})
+            for (int ld : {16, 32, 48, 80})
+                for (bool with_bias : {false, true}) {
+                    const Problem p = make_problem(rows, inner, ld, rows * 1000 + inner * 10 + ld);
+                    const std::vector<float> portable = run(Isa::portable, p, with_bias);
+                    for (int i = 0; i < rows; i++)
+                        for (int m = 0; m < ld; m++) {
+                            double expect = with_bias ? p.bias[m] : 0.0;
+                            for (int t = 0; t < inner; t++)
+                                expect += static_cast<double>(p.x[i * p.x_stride + t]) * p.w[static_cast<size_t>(t) * ld + m];
+                            REQUIRE(std::fabs(portable[static_cast<size_t>(i) * ld + m] - expect) <=
+                                    1e-5 * (1.0 + std::fabs(expect)) * inner);
+                        }
+                    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+                        if (!isa_supported(isa)) continue;
+                        const std::vector<float> vec = run(isa, p, with_bias);
+                        CAPTURE(isa_name(isa));
+                        CAPTURE(rows);
+                        CAPTURE(inner);
+                        CAPTURE(ld);
+                        REQUIRE(std::memcmp(vec.data(), portable.data(), vec.size() * sizeof(float)) == 0);
+                        checked_paths++;
                     }
-                CAPTURE(ld);
-                CAPTURE(inner);
-                CHECK(mismatches == 0);
-            }
-        }
-    }
+                }
+    MESSAGE("vector paths compared bit for bit: " << checked_paths);
 }
