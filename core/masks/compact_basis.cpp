@@ -7,13 +7,14 @@
 
 #include <immintrin.h>
 
-#include "core/platform/cpu_info.h"
+#include "core/platform/isa.h"
 
 namespace sparsifiner {
 
 namespace {
 
-const bool use_avx2 = cpu_has_avx2_fma();
+// The vector kernels follow the one choice of path (core/platform/isa.h).
+const bool use_avx2 = isa_best() >= Isa::avx2;
 
 // For each bitmap byte: output lane l takes packed value number (set bits of the byte below bit
 // l), so that a permutation of the eight values loaded at the group's start puts each value in
