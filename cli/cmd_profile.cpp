@@ -20,12 +20,15 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/model_open.h"
+#include "cli/profile_roofline.h"
 #include "cli/profile_trace.h"
 #include "cli/progress.h"
 #include "cli/report_table.h"
 #include "cli/image_inputs.h"
 #include "core/model/deit_model.h"
 #include "core/model/macs.h"
+#include "core/model/op_work.h"
+#include "core/model/roofline.h"
 #include "core/platform/threading.h"
 #include "core/platform/timing.h"
 #include "weights/random_weights.h"
@@ -110,9 +113,20 @@ struct Samples {
 
 double ms(double seconds) { return seconds * 1e3; }
 
-// The parts of `parent` (mask or attention) that a block running `mask` has, with their latency,
-// and how much of the parent they leave out run by run; null when it has none.
-nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, MaskSource mask, double timed_median) {
+// What a block's op needs to be rated against the roofline (cli/profile_roofline.h).
+struct BlockWork {
+    const Roofline& roofline;
+    const DeitConfig& config;
+    const BlockStats& stats;
+    const BlockMacs& macs;
+    int B;
+};
+
+// The parts of `parent` (mask or attention) that a block running `mask` has, with their latency
+// and efficiency, and how much of the parent they leave out run by run; null when it has none.
+nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, const BlockWork& work,
+                            double timed_median) {
+    const MaskSource mask = work.stats.mask;
     nlohmann::json parts = nlohmann::json::object();
     std::vector<double> unattributed = samples.block[block][(int)parent];
     for (int sub = 0; sub < kSubOps; sub++) {
@@ -120,8 +134,11 @@ nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, M
         const std::vector<double>& runs = samples.sub[block][sub];
         for (size_t r = 0; r < runs.size(); r++) unattributed[r] -= runs[r];
         const double median = quantile(runs, 0.5);
-        parts[sub_op_name((SubOp)sub)] = {
-            {"median_ms", ms(median)}, {"p90_ms", ms(quantile(runs, 0.9))}, {"share", median / timed_median}};
+        const OpWork op_work = sub_op_work((SubOp)sub, work.config, work.stats, work.macs, work.B);
+        parts[sub_op_name((SubOp)sub)] = {{"median_ms", ms(median)},
+                                          {"p90_ms", ms(quantile(runs, 0.9))},
+                                          {"share", median / timed_median},
+                                          {"efficiency", op_efficiency_json(work.roofline, op_work, median)}};
     }
     if (parts.empty()) return nullptr;
     return {{"sub_ops", parts},
@@ -305,6 +322,12 @@ int profile_run(const ProfileFlags& flags) {
         std::fprintf(stderr, "profile: fidelity over %d image(s) in %.1f s (untimed; builds dense attention)\n",
                      image_count, seconds_now() - probe_start);
 
+    // The roofline the ops are held against, measured now with the same threads.
+    const double roofline_start = seconds_now();
+    const Roofline roofline = roofline_measure();
+    std::fprintf(stderr, "profile: roofline (FMA peak and memory bandwidth) measured in %.2f s\n",
+                 seconds_now() - roofline_start);
+
     const ForwardMacs actual = forward_macs(config, counted, S);
     const DeitMacs dense = deit_dense_macs(config, S);
     const double untimed_median = quantile(samples.untimed_total, 0.5);
@@ -345,10 +368,19 @@ int profile_run(const ProfileFlags& flags) {
         block_rows.push_back(row);
         ops["attention"]["fused"] = s.mask != MaskSource::dense || s.attention_fused;
         ops["attention"]["core"] = s.mask != MaskSource::dense ? "sparse" : s.attention_fused ? "fused" : "onednn";
+        const BlockWork work{roofline, config, s, a, B};
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
             if (parent == BlockOp::attention && s.attention_fused) continue;  // one kernel: no parts
-            const nlohmann::json parts = sub_ops_json(samples, i, parent, s.mask, timed_median);
+            const nlohmann::json parts = sub_ops_json(samples, i, parent, work, timed_median);
             if (!parts.is_null()) ops[block_op_name(parent)].update(parts);
+        }
+        for (int op = 0; op < kBlockOps; op++) {
+            nlohmann::json& entry = ops[block_op_name((BlockOp)op)];
+            const OpWork op_work = block_op_work((BlockOp)op, config, s, a, B);
+            const double median = quantile(samples.block[i][op], 0.5);
+            entry["efficiency"] = entry.contains("sub_ops")
+                                      ? parent_efficiency_json(op_work, median, entry["sub_ops"])
+                                      : op_efficiency_json(roofline, op_work, median);
         }
         mlp_macs += a.fc1 + a.fc2;
         nlohmann::json layer = {
@@ -398,6 +430,16 @@ int profile_run(const ProfileFlags& flags) {
         {"images_per_second", B / untimed_median},
         {"peak_rss_mib", peak_rss_mib}};
 
+    nlohmann::json model_ops[kModelOps];
+    for (int op = 0; op < kModelOps; op++) {
+        const double median = quantile(samples.model[op], 0.5);
+        model_ops[op] = {{"macs", op == (int)ModelOp::patch_embed ? actual.patch_embed : actual.head},
+                         {"median_ms", ms(median)},
+                         {"efficiency", op_efficiency_json(roofline, model_op_work((ModelOp)op, config, actual,
+                                                                                   counted.blocks[0].tokens_in, B),
+                                                           median)}};
+    }
+
     if (format == OutputFormat::json) {
         nlohmann::json document = json_document("profile");
         document.update({
@@ -414,9 +456,9 @@ int profile_run(const ProfileFlags& flags) {
                           {"kept_mass_rows", "non-cls query rows"}}},
             {"timed", "DeitModel::forward: per-op times from runs with op timers, end-to-end latency from "
                       "interleaved runs without them; image decoding excluded; MACs are per image"},
-            {"patch_embed", {{"macs", actual.patch_embed},
-                             {"median_ms", ms(quantile(samples.model[(int)ModelOp::patch_embed], 0.5))}}},
-            {"head", {{"macs", actual.head}, {"median_ms", ms(quantile(samples.model[(int)ModelOp::head], 0.5))}}},
+            {"patch_embed", model_ops[(int)ModelOp::patch_embed]},
+            {"head", model_ops[(int)ModelOp::head]},
+            {"roofline", roofline_json(roofline)},
             {"layers", layers},
             {"totals", totals}});
         std::printf("%s\n", json_text(document).c_str());
@@ -444,6 +486,12 @@ int profile_run(const ProfileFlags& flags) {
                 100 * timer_overhead, ms(sum_of_op_medians));
     std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
     sub_ops_table(layers);
+    std::printf("\n");
+    table_print(efficiency_table({{"patch_embed", model_ops[(int)ModelOp::patch_embed]},
+                                  {"head", model_ops[(int)ModelOp::head]},
+                                  {"layers", layers},
+                                  {"roofline", roofline_json(roofline)}}),
+                format);
     if (flags.fidelity) fidelity_table(layers, image_count);
     return kExitOk;
 }
