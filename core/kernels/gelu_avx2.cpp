@@ -6,6 +6,7 @@
 // From here on, code may use AVX2 + FMA: the dispatcher calls it only when the CPU has it.
 #include "core/kernels/simd/simd_target_avx2.h"
 #include "core/kernels/simd/simd_avx2.h"
+#include "core/kernels/simd/simd_math.h"
 #include "core/kernels/gelu_kernel.h"
 
 namespace sparsifiner {

@@ -6,6 +6,7 @@
 // From here on, code may use AVX-512 (F, BW, VL, DQ): the dispatcher calls it only when the CPU has it.
 #include "core/kernels/simd/simd_target_avx512.h"
 #include "core/kernels/simd/simd_avx512.h"
+#include "core/kernels/simd/simd_math.h"
 #include "core/kernels/gelu_kernel.h"
 
 namespace sparsifiner {

@@ -5,7 +5,7 @@
 // erf(z) for z >= 0 as 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2), t = 1 / (1 + p z)
 // (Abramowitz and Stegun 7.1.26, |error| <= 1.5e-7); erf is odd, so the sign is put back after.
 // exp(-z^2) for -z^2 in [-87, 0]: 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2, and a degree-6
-// polynomial for e^r (relative error about 2e-7). This split of ln 2 predates simd_math.h's and is
+// polynomial for e^r (simd_math.h's exp_taylor6). This split of ln 2 predates exp_nonpositive's and is
 // kept so that GELU's results do not change.
 #include <cmath>
 #include <cstddef>
@@ -33,14 +33,7 @@ void gelu_vector(float* x, size_t n) {
         const Vec nf = V::round_nearest(V::mul(e, V::set1(1.44269504f)));
         Vec r = V::fnma(nf, V::set1(0.693145752f), e);
         r = V::fnma(nf, V::set1(1.42860677e-6f), r);
-        Vec p = V::set1(1.0f / 720);
-        p = V::fma(p, r, V::set1(1.0f / 120));
-        p = V::fma(p, r, V::set1(1.0f / 24));
-        p = V::fma(p, r, V::set1(1.0f / 6));
-        p = V::fma(p, r, V::set1(0.5f));
-        p = V::fma(p, r, V::set1(1.0f));
-        p = V::fma(p, r, V::set1(1.0f));
-        const Vec exp_neg = V::mul(p, V::pow2(nf));
+        const Vec exp_neg = V::mul(exp_taylor6<V>(r), V::pow2(nf));
         Vec poly = V::fma(t, V::set1(kErfA5), V::set1(kErfA4));
         poly = V::fma(poly, t, V::set1(kErfA3));
         poly = V::fma(poly, t, V::set1(kErfA2));

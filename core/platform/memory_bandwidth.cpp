@@ -1,6 +1,5 @@
 #include "core/platform/memory_bandwidth.h"
 
-#include <immintrin.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -11,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "core/platform/cpu_info.h"
+#include "core/platform/isa.h"
 #include "core/platform/timing.h"
 
 namespace sparsifiner {
@@ -43,47 +42,7 @@ size_t cache_size(int level, int sysconf_name, size_t fallback) {
     return value > 0 ? (size_t)value : fallback;
 }
 
-// Sums n floats `sweeps` times with as many independent accumulators as the adders need to keep
-// two loads a cycle in flight, so that only the memory level limits the rate; the accumulators are
-// reduced once at the end, not per sweep (that would halve an L1-sized probe). The partial sums
-// stay exact for the ones the probe reads while each accumulator sees fewer than 2^24 of them
-// (measure() reads at most a few times 2^24 floats per repeat, over 8 or more accumulators).
-__attribute__((target("avx512f"))) double sum_avx512(const float* p, size_t n, int sweeps) {
-    __m512 a[8];
-    for (__m512& v : a) v = _mm512_setzero_ps();
-    const size_t body = n / 128 * 128;
-    for (int s = 0; s < sweeps; s++)
-        for (size_t i = 0; i < body; i += 128)
-            for (int j = 0; j < 8; j++) a[j] = _mm512_add_ps(a[j], _mm512_loadu_ps(p + i + 16 * j));
-    alignas(64) float lanes[16];
-    double sum = 0;
-    for (const __m512& v : a) {
-        _mm512_store_ps(lanes, v);
-        for (float lane : lanes) sum += lane;
-    }
-    for (int s = 0; s < sweeps; s++)
-        for (size_t i = body; i < n; i++) sum += p[i];
-    return sum;
-}
-
-__attribute__((target("avx2"))) double sum_avx2(const float* p, size_t n, int sweeps) {
-    __m256 a[8];
-    for (__m256& v : a) v = _mm256_setzero_ps();
-    const size_t body = n / 64 * 64;
-    for (int s = 0; s < sweeps; s++)
-        for (size_t i = 0; i < body; i += 64)
-            for (int j = 0; j < 8; j++) a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(p + i + 8 * j));
-    alignas(32) float lanes[8];
-    double sum = 0;
-    for (const __m256& v : a) {
-        _mm256_store_ps(lanes, v);
-        for (float lane : lanes) sum += lane;
-    }
-    for (int s = 0; s < sweeps; s++)
-        for (size_t i = body; i < n; i++) sum += p[i];
-    return sum;
-}
-
+// The portable sum (the vector ones: memory_bandwidth_kernel.h).
 double sum_portable(const float* p, size_t n, int sweeps) {
     float a[8] = {};
     const size_t body = n / 8 * 8;
@@ -100,9 +59,11 @@ double sum_portable(const float* p, size_t n, int sweeps) {
 using SumKernel = double (*)(const float*, size_t, int);
 
 SumKernel sum_kernel() {
-    if (cpu_has_avx512()) return sum_avx512;
-    if (cpu_has_avx2_fma()) return sum_avx2;
-    return sum_portable;
+    switch (isa_best()) {
+        case Isa::avx512: return read_sum_avx512;
+        case Isa::avx2: return read_sum_avx2;
+        default: return sum_portable;
+    }
 }
 
 struct FreeDeleter {

@@ -30,4 +30,8 @@ struct BandwidthSample {
 // untimed sweep that brings it into the cache; best of `repeats`.
 BandwidthSample read_bandwidth_measure(size_t bytes, int sweeps, int repeats);
 
+// The vector sums the probe reads with (memory_bandwidth_kernel.h): n floats `sweeps` times.
+double read_sum_avx2(const float* p, size_t n, int sweeps);
+double read_sum_avx512(const float* p, size_t n, int sweeps);
+
 }  // namespace sparsifiner
