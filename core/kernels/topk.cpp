@@ -92,6 +92,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) int running_scan_a
 }
 
 int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out, Isa isa) {
+    if (kernels.select_small) {
+        const int written = kernels.select_small(scores, n, k, out);
+        if (written >= 0) return written;
+    }
     thread_local std::vector<int32_t> rank_buffer;
     if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
     int32_t lo, hi;

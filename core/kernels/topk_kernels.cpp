@@ -77,7 +77,7 @@ int write_selected_portable(const int32_t* ranks, int n, int32_t kth_rank, int l
 
 const TopkKernels& topk_kernels_portable() {
     static const TopkKernels kernels = {rank_row_portable, rank_sample_portable,   rank_band_portable,
-                                        count_at_least_portable, compact_portable, write_selected_portable};
+                                        count_at_least_portable, compact_portable, write_selected_portable, nullptr};
     return kernels;
 }
 

@@ -30,6 +30,9 @@ struct TopkKernels {
     // out [k] = the indices i (ascending) with ranks[i] > kth_rank, or == kth_rank and i <=
     // last_index: exactly k of them by construction. Never writes out[k] or beyond.
     int (*write_selected)(const int32_t* ranks, int n, int32_t kth_rank, int last_index, int k, int32_t* out);
+    // Optional (nullptr: none): the top k <= 16 of scores [n] straight from the scores, out [k]
+    // ascending; -1 when the row has too many ties at the top for it (the caller falls back).
+    int (*select_small)(const float* scores, int n, int k, int32_t* out);
 };
 
 const TopkKernels& topk_kernels_portable();

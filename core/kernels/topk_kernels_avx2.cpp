@@ -194,7 +194,7 @@ SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kt
 
 const TopkKernels& topk_kernels_avx2() {
     static const TopkKernels kernels = {rank_row_avx2,       rank_sample_avx2, rank_band_avx2,
-                                        count_at_least_avx2, compact_avx2,     write_selected_avx2};
+                                        count_at_least_avx2, compact_avx2,     write_selected_avx2, nullptr};
     return kernels;
 }
 

@@ -149,11 +149,73 @@ SPARSIFINER_AVX512 int write_selected_avx512(const int32_t* ranks, int n, int32_
     return written;
 }
 
+
+// A few winners (k <= 16, the predictor's top-8 of its coefficients): no search at all.
+// 1. The k-th largest of the sixteen lane maxima is a floor: sixteen distinct entries reach it,
+//    so at least k entries of the row do, and every entry of the top k is at or above it.
+// 2. The entries at or above the floor (a dozen or two on real rows) are packed, in index order.
+// 3. A candidate is in the top k exactly when fewer than k candidates beat it (a higher rank, or
+//    the same rank at a lower index, which in index order means an earlier position); the winners
+//    come out in index order, which is the order the output wants.
+// Returns -1 when more than kSmallCandidates entries reach the floor (rows full of ties): the
+// caller then runs the general path.
+constexpr int kSmallCandidates = 64;
+
+SPARSIFINER_AVX512 int select_small_avx512(const float* scores, int n, int k, int32_t* out) {
+    const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i lane_max = _mm512_set1_epi32(INT32_MIN);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+        lane_max = _mm512_mask_max_epi32(lane_max, lanes, lane_max, ranks16(_mm512_maskz_loadu_epi32(lanes, scores + i)));
+    }
+    alignas(64) int32_t maxima[16];
+    _mm512_store_si512(maxima, lane_max);
+    int32_t floor = INT32_MIN;
+    for (int j = 0; j < 16; j++)
+        if (__builtin_popcount(_mm512_cmpge_epi32_mask(lane_max, _mm512_set1_epi32(maxima[j]))) >= k &&
+            maxima[j] > floor)
+            floor = maxima[j];
+    const __m512i vfloor = _mm512_set1_epi32(floor);
+    alignas(64) int32_t cand_rank[kSmallCandidates + 16], cand_index[kSmallCandidates + 16];
+    int c = 0;
+    __m512i iota = iota16;
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+        const __m512i r = ranks16(_mm512_maskz_loadu_epi32(lanes, scores + i));
+        const __mmask16 reach = _mm512_mask_cmpge_epi32_mask(lanes, r, vfloor);
+        if (reach) {
+            if (c + __builtin_popcount(reach) > kSmallCandidates) return -1;
+            _mm512_storeu_si512(cand_rank + c, _mm512_maskz_compress_epi32(reach, r));
+            _mm512_storeu_si512(cand_index + c, _mm512_maskz_compress_epi32(reach, iota));
+            c += __builtin_popcount(reach);
+        }
+        iota = _mm512_add_epi32(iota, _mm512_set1_epi32(16));
+    }
+    int written = 0;
+    for (int j = 0; j < c && written < k; j++) {
+        const __m512i rj = _mm512_set1_epi32(cand_rank[j]);
+        int beaten_by = 0;
+        for (int v = 0; v < c; v += 16) {
+            const __mmask16 lanes = c - v >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(c - v);
+            const __m512i cv = _mm512_load_si512(cand_rank + v);
+            // Earlier positions (lower indices) win ties: lanes v + l < j.
+            const int earlier = j - v <= 0 ? 0 : j - v >= 16 ? 16 : j - v;
+            const __mmask16 before = earlier >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(earlier);
+            const __mmask16 beats = _mm512_mask_cmpgt_epi32_mask(lanes, cv, rj) |
+                                    (_mm512_mask_cmpeq_epi32_mask(lanes, cv, rj) & before);
+            beaten_by += __builtin_popcount(beats);
+        }
+        if (beaten_by < k) out[written++] = cand_index[j];
+    }
+    return written;
+}
+
 }  // namespace
 
 const TopkKernels& topk_kernels_avx512() {
     static const TopkKernels kernels = {rank_row_avx512,       rank_sample_avx512, rank_band_avx512,
-                                        count_at_least_avx512, compact_avx512,     write_selected_avx512};
+                                        count_at_least_avx512, compact_avx512,     write_selected_avx512,
+                                        select_small_avx512};
     return kernels;
 }
 

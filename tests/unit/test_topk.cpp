@@ -246,3 +246,37 @@ TEST_CASE("topk_isa: names and the best path") {
     CHECK(isa_supported(isa_best()));
     CHECK(std::string(isa_name(Isa::avx512)) == "avx512");
 }
+
+TEST_CASE("topk_select, k <= 16 on rows shaped like the predictor's coefficients (every path)") {
+    // The AVX-512 path packs the entries at or above the k-th largest of its sixteen lane maxima
+    // and counts, for each, how many beat it: exact ties at the top, -0.0 against +0.0, NaN and
+    // infinities must come out as the reference orders them, and a row with more than 64 entries
+    // tied at the top must fall back to the general path and still be right.
+    std::mt19937 rng(41);
+    std::normal_distribution<float> normal;
+    std::uniform_real_distribution<float> unit(0.f, 1.f);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int n : {9, 16, 17, 31, 96, 171, 683}) {
+        for (int shape = 0; shape < 5; shape++) {
+            for (int trial = 0; trial < 20; trial++) {
+                std::vector<float> row(n);
+                for (auto& s : row) {
+                    const float u = unit(rng);
+                    s = normal(rng);
+                    if (shape == 1) s = std::round(s * 2.f) / 2.f;   // many exact ties, also at the top
+                    if (shape == 2 && u < 0.1f) s = u < 0.05f ? nan : -0.f;
+                    if (shape == 3 && u < 0.05f) s = u < 0.02f ? inf : -inf;
+                    if (shape == 4) s = u < 0.9f ? 1.f : 0.f;        // > 64 tied at the top when n is large
+                }
+                for (int k : {1, 2, 8, 15, 16}) {
+                    if (k > n) continue;
+                    CAPTURE(n);
+                    CAPTURE(shape);
+                    CAPTURE(k);
+                    CHECK(topk_run(row, k) == topk_reference(row, k));
+                }
+            }
+        }
+    }
+}
