@@ -123,17 +123,17 @@ int cut_among(const TopkKernels& kernels, const Counted& counted, const Bracket&
     // At most kFinishCandidates entries (narrow stopped there), plus a vector of store overrun.
     int32_t rank[kFinishCandidates + 16], index[kFinishCandidates + 16];
     const int m = kernels.compact(counted.rank, counted.index, counted.len, b.lo, b.hi, rank, index);
-    // The entry with exactly needed - 1 entries before it in (rank descending, index ascending).
-    for (int e = 0; e < m; e++) {
-        int before = 0;
-        for (int f = 0; f < m; f++)
-            before += rank[f] > rank[e] || (rank[f] == rank[e] && index[f] < index[e]);
-        if (before == needed - 1) {
-            *kth_rank = rank[e];
-            return index[e];
-        }
-    }
-    return -1;  // unreachable
+    // The entry with exactly needed - 1 entries before it in (rank descending, index ascending):
+    // one 64-bit key per entry orders both at once (the rank, offset to unsigned, above the
+    // complement of the index), and a selection finds it in linear time. (Counting, for every
+    // entry, the entries before it took m^2 steps: a third of the search at N = 577.)
+    uint64_t key[kFinishCandidates + 16];
+    for (int e = 0; e < m; e++)
+        key[e] = (static_cast<uint64_t>(static_cast<uint32_t>(rank[e]) ^ 0x80000000u) << 32) |
+                 (0xFFFFFFFFu - static_cast<uint32_t>(index[e]));
+    std::nth_element(key, key + (needed - 1), key + m, [](uint64_t a, uint64_t b) { return a > b; });
+    *kth_rank = static_cast<int32_t>(static_cast<uint32_t>(key[needed - 1] >> 32) ^ 0x80000000u);
+    return static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(key[needed - 1]));
 }
 
 // An upper (upper = true) or lower bound of the q-th largest of rank [m], q in [1, m], within a

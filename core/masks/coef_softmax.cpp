@@ -73,19 +73,16 @@ __attribute__((optimize("no-trapping-math"))) void softmax_portable(float* row, 
     softmax_body(row, K, scale);
 }
 
-__attribute__((optimize("no-trapping-math"), target("avx2,fma"))) void softmax_avx2(float* row, int K, float scale) {
-    softmax_body(row, K, scale);
-}
-
 }  // namespace
 
 float exp_nonpositive(float x) { return exp_nonpositive_inline(x); }
 
-void coef_softmax(float* row, int K, float scale, bool avx2) {
-    if (avx2)
-        softmax_avx2(row, K, scale);
-    else
-        softmax_portable(row, K, scale);
+void coef_softmax(float* row, int K, float scale, Isa isa) {
+    switch (isa) {
+        case Isa::avx512: coef_softmax_avx512(row, K, scale); return;
+        case Isa::avx2: coef_softmax_avx2(row, K, scale); return;
+        default: softmax_portable(row, K, scale);
+    }
 }
 
 }  // namespace sparsifiner

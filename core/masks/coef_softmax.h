@@ -8,6 +8,8 @@
 // portable and AVX2 builds of the softmax run the same float operations in the same order (this
 // file is compiled with -ffp-contract=off, so the compiler fuses no multiply-add in one build and
 // not in the other) and give bit-identical rows.
+#include "core/platform/isa.h"
+
 namespace sparsifiner {
 
 // e^x for x <= 0 (the softmax subtracts the row maximum first). Below -87.3 the result would be
@@ -16,7 +18,12 @@ float exp_nonpositive(float x);
 
 // row [K] = softmax(row * scale), in place: scaled first (cheap = (qc kl) * H^-0.5 as the
 // official code rounds it), max and sum over eight interleaved partial results, then every entry
-// multiplied by 1 / sum. avx2: run the AVX2 build (the caller checks that the CPU has it).
-void coef_softmax(float* row, int K, float scale, bool avx2);
+// multiplied by 1 / sum. isa: the path (the caller checks that the CPU has it); every path gives
+// the portable one's bits.
+void coef_softmax(float* row, int K, float scale, Isa isa);
+
+// The vector paths (coef_softmax_kernel.h), for the dispatcher.
+void coef_softmax_avx2(float* row, int K, float scale);
+void coef_softmax_avx512(float* row, int K, float scale);
 
 }  // namespace sparsifiner

@@ -240,7 +240,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         cheap_busy += clock.mark();
         for (int r = row_begin; r < row_end; r++) {
             float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
-            coef_softmax(coef, K, cheap_scale, vector);
+            coef_softmax(coef, K, cheap_scale, isa);
             // The largest coefficients only, not renormalised (SPEC 2, step 4).
             const int n_kept = topk_select_isa(isa, coef, K, coef_topk, kept);
             coef_topk_busy += clock.mark();

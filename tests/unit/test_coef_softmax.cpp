@@ -70,8 +70,7 @@ TEST_CASE("coef softmax: within a few ulps of a double softmax, the same bits in
     // scaled by H^-0.5 for H = 3 and 6.
     std::mt19937 rng(17);
     std::normal_distribution<float> normal;
-    const bool avx2 = isa_supported(Isa::avx2);
-    INFO("AVX2 build compared: " << std::string(avx2 ? "yes" : "no (portable only)"));
+    INFO("vector paths compared: " << std::string(isa_supported(Isa::avx512) ? "AVX2, AVX-512" : isa_supported(Isa::avx2) ? "AVX2" : "none (portable only)"));
     double worst = 0;
     for (int K : {6, 20, 32})
         for (int H : {3, 6})
@@ -81,9 +80,12 @@ TEST_CASE("coef softmax: within a few ulps of a double softmax, the same bits in
                     for (float& v : logits) v = normal(rng) * spread;
                     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(H)));
                     std::vector<float> portable = logits, fast = logits;
-                    coef_softmax(portable.data(), K, scale, false);
-                    if (avx2) {
-                        coef_softmax(fast.data(), K, scale, true);
+                    coef_softmax(portable.data(), K, scale, Isa::portable);
+                    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+                        if (!isa_supported(isa)) continue;
+                        fast = logits;
+                        coef_softmax(fast.data(), K, scale, isa);
+                        CAPTURE(isa_name(isa));
                         CHECK(std::memcmp(portable.data(), fast.data(), K * sizeof(float)) == 0);
                     }
                     // The double softmax of the same scaled float logits.
@@ -102,4 +104,31 @@ TEST_CASE("coef softmax: within a few ulps of a double softmax, the same bits in
     INFO("max error " << worst << " ulp");
     // exp (1 ulp), the sum over K (a few), 1 / sum and the product (1 each): well under 8.
     CHECK(worst < 8.0);
+}
+
+TEST_CASE("coef softmax: every vector path gives the portable bits at the predictor's K") {
+    // K = N / 6 for N = 577, 1025 and 4097 (and odd sizes around a vector), logits of spread 2-10,
+    // a few of them far below the maximum (exp underflows to 0) and repeated maxima.
+    std::mt19937 rng(29);
+    std::normal_distribution<float> normal;
+    int compared = 0;
+    for (int K : {7, 15, 17, 96, 171, 683})
+        for (float spread : {2.f, 10.f, 60.f})
+            for (int trial = 0; trial < 40; trial++) {
+                std::vector<float> logits(K);
+                for (float& v : logits) v = normal(rng) * spread;
+                logits[trial % K] = logits[(trial * 7) % K];  // a tie, sometimes at the top
+                std::vector<float> portable = logits;
+                coef_softmax(portable.data(), K, 0.40824829f, Isa::portable);
+                for (Isa isa : {Isa::avx2, Isa::avx512}) {
+                    if (!isa_supported(isa)) continue;
+                    std::vector<float> fast = logits;
+                    coef_softmax(fast.data(), K, 0.40824829f, isa);
+                    CAPTURE(isa_name(isa));
+                    CAPTURE(K);
+                    CHECK(std::memcmp(portable.data(), fast.data(), K * sizeof(float)) == 0);
+                    compared++;
+                }
+            }
+    MESSAGE("rows compared bit for bit: " << compared);
 }

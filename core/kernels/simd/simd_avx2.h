@@ -34,6 +34,7 @@ struct SimdAvx2 {
     }
     static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }    // a b + c
     static Vec fnma(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a b
+    static Vec truncate(Vec x) { return _mm256_cvtepi32_ps(_mm256_cvttps_epi32(x)); }  // toward 0, as (float)(int)x
     static Vec round_nearest(Vec x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     // 2^n for lanes holding integral values in [-126, 127]: the exponent field built directly.
     static Vec pow2(Vec n) {
