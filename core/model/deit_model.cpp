@@ -14,18 +14,19 @@
 
 namespace sparsifiner {
 
-// Times the ops of one block into its BlockStats when asked; otherwise does nothing.
-struct DeitModel::OpClock {
-    BlockStats* block = nullptr;
-    double last = 0;
-    explicit OpClock(BlockStats* b) : block(b) {
-        if (block) last = seconds_now();
-    }
-    void lap(BlockOp op) {
-        if (!block) return;
-        double now = seconds_now();
-        block->seconds[(size_t)op] += now - last;
-        last = now;
+// Runs the ops of one block: op(BlockOp::qkv, [&] { ... }) runs the step and, in timed runs,
+// adds its wall time to the block's BlockStats (the observer's stats). Untimed runs only call.
+struct DeitModel::OpTimer {
+    BlockStats* block = nullptr;  // nullptr: untimed
+    template <typename Step>
+    void operator()(BlockOp op, Step&& step) const {
+        if (!block) {
+            step();
+            return;
+        }
+        const double start = seconds_now();
+        step();
+        block->seconds[(size_t)op] += seconds_now() - start;
     }
 };
 
@@ -194,48 +195,46 @@ int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenStat
 }
 
 void DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,
-                                  bool want_cls_probs, const ForwardObserver* observer, OpClock& clock) {
+                                  bool want_cls_probs, const ForwardObserver* observer, const OpTimer& op) {
     const int T = tokens.T, H = config_.num_heads, d = config_.head_dim();
     const int budget = attention_plan_budget(plan_, index, tokens_, T, extra_);
     BlockStats* stats = observer && observer->stats ? &observer->stats->blocks[index] : nullptr;
+    float* cls_probs = want_cls_probs ? buf.cls_probs : nullptr;
     // A budget that keeps every key is exactly dense attention (SPEC 2), and faster that way.
     if (budget >= T) {
         if (stats) stats->mask = MaskSource::dense, stats->kept_keys = T;
         if (observer && observer->masks) observer->masks(index, nullptr, tokens.positions, B, H, T, T);
-        clock.lap(BlockOp::mask);
-        DenseAttentionSeconds parts;
-        const DenseCore core = attention_.forward(buf.qkv, buf.scores, buf.attn, want_cls_probs ? buf.cls_probs : nullptr,
-                                                  B, T, clock.block ? &parts : nullptr);
-        if (stats) stats->attention_fused = core == DenseCore::fused;
-        if (clock.block) {
-            clock.block->sub_seconds[(size_t)SubOp::qk] += parts.qk;
-            clock.block->sub_seconds[(size_t)SubOp::softmax] += parts.softmax;
-            clock.block->sub_seconds[(size_t)SubOp::pv] += parts.pv;
-        }
-        clock.lap(BlockOp::attention);
+        op(BlockOp::attention, [&] {
+            DenseAttentionSeconds parts;
+            const DenseCore core = attention_.forward(buf.qkv, buf.scores, buf.attn, cls_probs, B, T, op.block ? &parts : nullptr);
+            if (stats) stats->attention_fused = core == DenseCore::fused;
+            if (op.block) {
+                op.block->sub_seconds[(size_t)SubOp::qk] += parts.qk;
+                op.block->sub_seconds[(size_t)SubOp::softmax] += parts.softmax;
+                op.block->sub_seconds[(size_t)SubOp::pv] += parts.pv;
+            }
+        });
         return;
     }
-    // Sub-op times only in timed runs (clock.block is set then): the predictor's phases, or the
-    // whole build for oracle and window.
-    PredictorSeconds phases{};
-    const double mask_start = clock.block ? seconds_now() : 0;
-    const int k = masks_build(index, B, buf, tokens, budget, stats ? &stats->predictor : nullptr,
-                              clock.block && plan_.mask == MaskSource::learned ? &phases : nullptr);
-    if (clock.block) {
-        const double build_seconds = seconds_now() - mask_start;
+    // Sub-op times only in timed runs: the predictor's phases, or the whole build for oracle and window.
+    int k = 0;
+    op(BlockOp::mask, [&] {
+        PredictorSeconds phases{};
+        const double start = op.block ? seconds_now() : 0;
+        k = masks_build(index, B, buf, tokens, budget, stats ? &stats->predictor : nullptr,
+                        op.block && plan_.mask == MaskSource::learned ? &phases : nullptr);
+        if (!op.block) return;
         if (plan_.mask == MaskSource::learned)
             for (int p = 0; p < (int)PredictorPhase::count; p++)
-                clock.block->sub_seconds[(size_t)sub_op_of((PredictorPhase)p)] += phases[p];
+                op.block->sub_seconds[(size_t)sub_op_of((PredictorPhase)p)] += phases[p];
         else
-            clock.block->sub_seconds[(size_t)(plan_.mask == MaskSource::oracle ? SubOp::topk : SubOp::pattern)] +=
-                build_seconds;
-    }
+            op.block->sub_seconds[(size_t)(plan_.mask == MaskSource::oracle ? SubOp::topk : SubOp::pattern)] +=
+                seconds_now() - start;
+    });
     if (stats) stats->mask = plan_.mask, stats->kept_keys = k;
     if (observer && observer->masks) observer->masks(index, key_index_.data(), tokens.positions, B, H, T, k);
-    clock.lap(BlockOp::mask);
-    sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, want_cls_probs ? buf.cls_probs : nullptr, B, T,
-                             H, d, k);
-    clock.lap(BlockOp::attention);
+    op(BlockOp::attention,
+       [&] { sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, cls_probs, B, T, H, d, k); });
 }
 
 // Token pruning (SPEC 3): keep the extra tokens and the ceil(rate * patches) patch tokens the
@@ -277,30 +276,23 @@ void DeitModel::block_forward(int index, int B, Buffers& buf, TokenState& tokens
         std::find(plan_.prune_at.begin(), plan_.prune_at.end(), index) != plan_.prune_at.end();
     BlockStats* stats = observer && observer->stats ? &observer->stats->blocks[index] : nullptr;
     if (stats) *stats = BlockStats{}, stats->tokens_in = tokens.T;
-    OpClock clock(stats && observer->stats->timed ? stats : nullptr);
+    const OpTimer op{stats && observer->stats->timed ? stats : nullptr};
     int rows = B * tokens.T;
-    layernorm_forward(buf.xn, buf.x, block.norm1_w.data(), block.norm1_b.data(), rows, D, D, D);
-    clock.lap(BlockOp::ln1);
-    block.qkv.forward(buf.xn, buf.qkv, rows);
-    clock.lap(BlockOp::qkv);
+    op(BlockOp::ln1, [&] { layernorm_forward(buf.xn, buf.x, block.norm1_w.data(), block.norm1_b.data(), rows, D, D, D); });
+    op(BlockOp::qkv, [&] { block.qkv.forward(buf.xn, buf.qkv, rows); });
     if (observer && observer->qkv) observer->qkv(index, buf.qkv, B, tokens.T);
-    attention_forward(index, B, buf, tokens, prune_here, observer, clock);
-    block.proj.forward(buf.attn, buf.x, rows);
-    clock.lap(BlockOp::proj);
+    attention_forward(index, B, buf, tokens, prune_here, observer, op);  // mask, then attention
+    op(BlockOp::proj, [&] { block.proj.forward(buf.attn, buf.x, rows); });
     // The MLP works token by token, so pruning before it gives the survivors the same values
     // as pruning after the block, and spares the MLP the dropped rows.
     if (prune_here) {
-        tokens_prune(index, B, buf, tokens);
+        op(BlockOp::prune, [&] { tokens_prune(index, B, buf, tokens); });
         rows = B * tokens.T;
     }
     if (stats) stats->tokens_out = tokens.T;
-    clock.lap(BlockOp::prune);
-    layernorm_forward(buf.xn, buf.x, block.norm2_w.data(), block.norm2_b.data(), rows, D, D, D);
-    clock.lap(BlockOp::ln2);
-    block.fc1.forward(buf.xn, buf.hidden, rows);
-    clock.lap(BlockOp::fc1_gelu);
-    block.fc2.forward(buf.hidden, buf.x, rows);
-    clock.lap(BlockOp::fc2);
+    op(BlockOp::ln2, [&] { layernorm_forward(buf.xn, buf.x, block.norm2_w.data(), block.norm2_b.data(), rows, D, D, D); });
+    op(BlockOp::fc1_gelu, [&] { block.fc1.forward(buf.xn, buf.hidden, rows); });
+    op(BlockOp::fc2, [&] { block.fc2.forward(buf.hidden, buf.x, rows); });
 }
 
 // Final LayerNorm on the cls (and dist) rows only: the head reads nothing else.

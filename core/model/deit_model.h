@@ -88,9 +88,9 @@ private:
     void embed(const float* images, int B, const Buffers& buf);
     void block_forward(int index, int B, Buffers& buf, TokenState& tokens, const ForwardObserver* observer);
     // Writes buf.attn; returns the kept keys per row (T when dense). cls_probs filled when asked.
-    struct OpClock;
+    struct OpTimer;
     void attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens, bool want_cls_probs,
-                           const ForwardObserver* observer, OpClock& clock);
+                           const ForwardObserver* observer, const OpTimer& op);
     int masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
                     PredictorCounts* counts, PredictorSeconds* phases);
     void tokens_prune(int index, int B, Buffers& buf, TokenState& tokens);
