@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/kernels/layernorm.h"
+#include "core/masks/mask_patterns.h"
 #include "core/model/pos_embed.h"
 #include "core/kernels/sparse_attention.h"
 #include "core/platform/timing.h"
@@ -74,6 +75,16 @@ DeitModel::DeitModel(const DeitWeights& w, int img_size)
     // Unchecked here: a Sparsifiner model at a foreign input size fails in set_attention_plan,
     // which the caller runs with the user's choices.
     plan_ = attention_plan_default(c);
+    mask_builders_make();
+}
+
+// One mask builder per block for the plan's source (none for dense attention).
+void DeitModel::mask_builders_make() {
+    mask_builders_.clear();
+    for (int i = 0; i < config_.depth; i++)
+        mask_builders_.push_back(plan_.mask == MaskSource::learned && !blocks_[i].predictor
+                                     ? nullptr
+                                     : mask_builder_make(plan_.mask, {blocks_[i].predictor.get(), extra_, grid_}));
 }
 
 void DeitModel::set_attention_plan(const AttentionPlan& plan) {
@@ -88,6 +99,7 @@ void DeitModel::set_attention_plan(const AttentionPlan& plan) {
                                         std::to_string(tokens_) + ": use --mask oracle or --mask window");
     }
     plan_ = plan;
+    mask_builders_make();
 }
 
 DeitModel::Buffers DeitModel::buffers_for(int B) {
@@ -150,48 +162,13 @@ void DeitModel::embed(const float* images, int B, const Buffers& buf) {
         }
 }
 
-// The kept keys of every non-cls query row, [B, H, T-1, k], from the plan's mask source.
+// The kept keys of every non-cls query row, [B, H, T-1, k], from the block's mask source.
 int DeitModel::masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
                            PredictorCounts* counts, PredictorSeconds* phases) {
-    const int T = tokens.T, H = config_.num_heads, d = config_.head_dim(), D = config_.embed_dim;
-    const size_t per_head = (size_t)(T - 1) * budget;
-    int32_t* key_index = grow_to(key_index_, (size_t)B * H * per_head);
-    const bool pruned = T != tokens_;
-    switch (plan_.mask) {
-        case MaskSource::learned:
-            if (!pruned)
-                return blocks_[index].predictor->predict(buf.qkv, B, T, budget, nullptr, key_index, counts, phases);
-            // Each image has its own survivors, so its own rows of proj_n and columns of basis.
-            for (int b = 0; b < B; b++) {
-                PredictorCounts image_counts;
-                blocks_[index].predictor->predict(buf.qkv + (size_t)b * T * 3 * D, 1, T, budget,
-                                                  tokens.positions + (size_t)b * T, key_index + b * H * per_head,
-                                                  counts ? &image_counts : nullptr, phases);
-                if (counts) {
-                    counts->basis_nnz += image_counts.basis_nnz;
-                    counts->macs_qc += image_counts.macs_qc;
-                    counts->macs_kc += image_counts.macs_kc;
-                    counts->macs_kl += image_counts.macs_kl;
-                    counts->macs_cheap += image_counts.macs_cheap;
-                    counts->macs_coef_basis += image_counts.macs_coef_basis;
-                }
-            }
-            return budget;
-        case MaskSource::oracle:
-            return oracle_mask(buf.qkv, B, T, H, d, budget, key_index);
-        case MaskSource::window:
-            for (int b = 0; b < B; b++) {
-                int used = budget;
-                const int32_t* rows = window_cache_.get(T, extra_, grid_, grid_, budget,
-                                                        tokens.positions + (size_t)b * T, &used);
-                for (int h = 0; h < H; h++)
-                    std::copy(rows, rows + per_head, key_index + (b * H + h) * per_head);
-            }
-            return budget;
-        case MaskSource::dense:
-            break;
-    }
-    throw std::logic_error("masks_build called for dense attention");
+    const int T = tokens.T, H = config_.num_heads;
+    int32_t* key_index = grow_to(key_index_, (size_t)B * H * (T - 1) * budget);
+    const MaskInput input{buf.qkv, B, T, H, config_.head_dim(), budget, tokens.positions, T != tokens_};
+    return mask_builders_[index]->build(input, key_index, MaskReport{counts, phases});
 }
 
 void DeitModel::attention_forward(int index, int B, const Buffers& buf, const TokenState& tokens,

@@ -16,7 +16,7 @@
 #include "core/model/attention_plan.h"
 #include "core/model/forward_stats.h"
 #include "core/kernels/linear.h"
-#include "core/masks/mask_patterns.h"
+#include "core/masks/mask_builder.h"
 #include "core/masks/mask_predictor.h"
 #include "core/model/workspace.h"
 #include "weights/deit_weights.h"
@@ -93,6 +93,7 @@ private:
                            const ForwardObserver* observer, const OpTimer& op);
     int masks_build(int index, int B, const Buffers& buf, const TokenState& tokens, int budget,
                     PredictorCounts* counts, PredictorSeconds* phases);
+    void mask_builders_make();
     void tokens_prune(int index, int B, Buffers& buf, TokenState& tokens);
     void head_forward(int B, const Buffers& buf, const TokenState& tokens, float* logits);
 
@@ -105,7 +106,7 @@ private:
     std::vector<float> norm_w_, norm_b_;
     Linear head_, head_dist_;
     DenseAttention attention_;
-    WindowMaskCache window_cache_;
+    std::vector<std::unique_ptr<MaskBuilder>> mask_builders_;  // per block; null for dense attention
     Workspace workspace_;
     // Integer scratch: grows only, like the workspace.
     std::vector<int32_t> key_index_, positions_, survivors_;
