@@ -27,6 +27,7 @@
 #include "cli/sweep_totals.h"
 #include "core/model/class_scores.h"
 #include "core/model/deit_model.h"
+#include "datasets/image_batch.h"
 #include "image/image.h"
 #include "core/model/macs.h"
 #include "datasets/image_source.h"
@@ -131,35 +132,10 @@ void totals_add_batch(SweepTotals& totals, const float* logits, const float* den
 std::vector<int> batch_prepare(const ImageSource& source, const std::vector<int>& selected, size_t begin, size_t end,
                                int S, const ImagePreprocess& preprocess, float* out, nlohmann::json& errors) {
     const size_t n = end - begin, image_floats = (size_t)preprocess.channels * S * S;
-    std::vector<std::string> failure(n);
-    std::vector<char> ok(n, 0);
-#pragma omp parallel for schedule(dynamic)
-    for (size_t i = 0; i < n; i++) {
-        const ImageItem& item = source.items[selected[begin + i]];
-        try {
-            RgbImage image;
-            if (item.memory_index >= 0) {
-                // Fashion-MNIST: grey replicated to RGB, then the same evaluation transform as any
-                // photo (SPEC 6). A 1-channel model gets the grey values back unchanged, and at
-                // its own size with crop_pct 1 no resampling happens: the pixels go in as stored.
-                const GreyImages& g = source.grey;
-                image.width = g.cols, image.height = g.rows;
-                image.pixels.resize((size_t)g.rows * g.cols * 3);
-                const uint8_t* grey = g.pixels.data() + (size_t)item.memory_index * g.rows * g.cols;
-                for (size_t p = 0; p < (size_t)g.rows * g.cols; p++)
-                    for (int ch = 0; ch < 3; ch++) image.pixels[p * 3 + ch] = grey[p];
-            } else {
-                image = image_load(item.name);
-            }
-            image_prepare(image, S, preprocess, out + i * image_floats);
-            ok[i] = 1;
-        } catch (const std::exception& e) {
-            failure[i] = e.what();
-        }
-    }
+    const std::vector<std::string> failure = image_items_prepare(source, selected, begin, end, S, preprocess, out);
     std::vector<int> done;  // indices into `selected` of the images that worked, packed in order
     for (size_t i = 0; i < n; i++) {
-        if (!ok[i]) {
+        if (!failure[i].empty()) {
             report_error(failure[i]);
             errors.push_back({{"index", (long)(begin + i)}, {"file", source.items[selected[begin + i]].name},
                               {"error", failure[i]}});

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "datasets/image_batch.h"
 #include "image/image.h"
 
 namespace sparsifiner {
@@ -46,17 +47,13 @@ ImagePreprocess preprocess_for(const DeitConfig& config, float crop_pct_flag) {
 
 std::vector<std::string> images_prepare(const std::vector<std::string>& paths, int size, const ImagePreprocess& p,
                                         float* out) {
-    std::vector<std::string> errors(paths.size());
-    const size_t image_floats = (size_t)p.channels * size * size;
-#pragma omp parallel for schedule(dynamic)
+    ImageSource source;
+    std::vector<int> all(paths.size());
     for (size_t i = 0; i < paths.size(); i++) {
-        try {
-            image_prepare(image_load(paths[i]), size, p, out + i * image_floats);
-        } catch (const std::exception& e) {
-            errors[i] = e.what();
-        }
+        source.items.push_back({paths[i], -1, -1});
+        all[i] = (int)i;
     }
-    return errors;
+    return image_items_prepare(source, all, 0, paths.size(), size, p, out);
 }
 
 }  // namespace sparsifiner
