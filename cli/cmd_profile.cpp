@@ -146,29 +146,48 @@ nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, c
             {"unattributed_ms", ms(quantile(unattributed, 0.5))}};
 }
 
-// Mask and attention of every block with their parts indented beneath (from the JSON layers).
-void sub_ops_table(const nlohmann::json& layers) {
+// One timed op of one block (mask or attention) with its parts, for the text table.
+struct OpPartsRow {
+    int block;
+    BlockOp op;
+    double median_ms, p90_ms, share;
+    const char* note;  // what ran, when one kernel did the whole op
+    struct Part {
+        SubOp op;
+        double median_ms, p90_ms, share;
+    };
+    std::vector<Part> parts;  // in the order of the computation
+};
+
+// Mask and attention of every block with their parts indented beneath.
+void sub_ops_table(const std::vector<OpPartsRow>& rows) {
     std::printf("mask and attention by part: median and p90 (ms), share of the pass with op timers; the learned "
                 "predictor's phases are apportioned by thread time (see cli/JSON_SCHEMAS.md)\n");
     std::printf("%5s   %-14s %9s %9s %7s\n", "block", "op", "median", "p90", "share");
-    for (const auto& layer : layers)
-        for (const char* parent : {"mask", "attention"}) {
-            const auto& op = layer["ops"][parent];
-            std::printf("%5d   %-14s %9.3f %9.3f %6.1f%%%s\n", layer["block"].get<int>(), parent,
-                        op["median_ms"].get<double>(), op["p90_ms"].get<double>(), 100 * op["share"].get<double>(),
-                        !op.value("fused", false)           ? ""
-                        : op.value("core", "") == "fused" ? "  fused dense: q k, softmax and p v per query tile"
-                                                          : "  fused: q k, softmax and p v per query row");
-            if (!op.contains("sub_ops")) continue;
-            // In the order of the computation (JSON objects keep their keys sorted).
-            for (int sub = 0; sub < kSubOps; sub++) {
-                const char* name = sub_op_name((SubOp)sub);
-                if (!op["sub_ops"].contains(name)) continue;
-                const auto& part = op["sub_ops"][name];
-                std::printf("%5s     %-12s %9.3f %9.3f %6.1f%%\n", "", name, part["median_ms"].get<double>(),
-                            part["p90_ms"].get<double>(), 100 * part["share"].get<double>());
-            }
-        }
+    for (const OpPartsRow& row : rows) {
+        std::printf("%5d   %-14s %9.3f %9.3f %6.1f%%%s\n", row.block, block_op_name(row.op), row.median_ms, row.p90_ms,
+                    100 * row.share, row.note);
+        for (const OpPartsRow::Part& part : row.parts)
+            std::printf("%5s     %-12s %9.3f %9.3f %6.1f%%\n", "", sub_op_name(part.op), part.median_ms, part.p90_ms,
+                        100 * part.share);
+    }
+}
+
+// The row of `op` (mask or attention) of block i, with the parts sub_ops_json found.
+OpPartsRow op_parts_row(int block, BlockOp op, const Samples& samples, double timed_median, const BlockStats& s) {
+    const std::vector<double>& runs = samples.block[block][(int)op];
+    OpPartsRow row{block, op, ms(quantile(runs, 0.5)), ms(quantile(runs, 0.9)), quantile(runs, 0.5) / timed_median, "", {}};
+    if (op == BlockOp::attention && (s.mask != MaskSource::dense || s.attention_fused))
+        row.note = s.mask == MaskSource::dense ? "  fused dense: q k, softmax and p v per query tile"
+                                               : "  fused: q k, softmax and p v per query row";
+    if (op == BlockOp::attention && s.attention_fused) return row;  // one kernel: no parts
+    for (int sub = 0; sub < kSubOps; sub++) {
+        if (sub_op_parent((SubOp)sub) != op || !sub_op_applies((SubOp)sub, s.mask)) continue;
+        const std::vector<double>& part = samples.sub[block][sub];
+        row.parts.push_back({(SubOp)sub, ms(quantile(part, 0.5)), ms(quantile(part, 0.9)),
+                             quantile(part, 0.5) / timed_median});
+    }
+    return row;
 }
 
 // Per block, over heads (and images): kept mass, output error, and the tail of the spectra.
@@ -342,6 +361,7 @@ int profile_run(const ProfileFlags& flags) {
 
     nlohmann::json layers = nlohmann::json::array();
     std::vector<ProfileBlockRow> block_rows;
+    std::vector<OpPartsRow> parts_rows;
     double sum_of_op_medians = 0, mlp_macs = 0;
     for (int op = 0; op < kModelOps; op++) sum_of_op_medians += quantile(samples.model[op], 0.5);
     for (int i = 0; i < depth; i++) {
@@ -369,6 +389,8 @@ int profile_run(const ProfileFlags& flags) {
         ops["attention"]["fused"] = s.mask != MaskSource::dense || s.attention_fused;
         ops["attention"]["core"] = s.mask != MaskSource::dense ? "sparse" : s.attention_fused ? "fused" : "onednn";
         const BlockWork work{roofline, config, s, a, B};
+        for (BlockOp parent : {BlockOp::mask, BlockOp::attention})
+            parts_rows.push_back(op_parts_row(i, parent, samples, timed_median, s));
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
             if (parent == BlockOp::attention && s.attention_fused) continue;  // one kernel: no parts
             const nlohmann::json parts = sub_ops_json(samples, i, parent, work, timed_median);
@@ -485,7 +507,7 @@ int profile_run(const ProfileFlags& flags) {
                 ms(untimed_median), ms(quantile(samples.untimed_total, 0.9)), B / untimed_median, ms(timed_median),
                 100 * timer_overhead, ms(sum_of_op_medians));
     std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
-    sub_ops_table(layers);
+    sub_ops_table(parts_rows);
     std::printf("\n");
     table_print(efficiency_table({{"patch_embed", model_ops[(int)ModelOp::patch_embed]},
                                   {"head", model_ops[(int)ModelOp::head]},
