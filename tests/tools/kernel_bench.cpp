@@ -1,0 +1,175 @@
+// The micro-benchmark of every hand-vectorised kernel family, on every path this CPU has
+// (portable, AVX2, AVX-512), at the shapes the DeiT-S predictor and attention run (N = 577 and
+// 4097 tokens, K = N / 6 coefficients, keep rate 0.25): best of --reps timed loops, one thread.
+// The unit tests check the same kernels against references; this only times them, so that an
+// optimisation can be measured before and after, path by path (docs/benchmarks.md).
+//
+//   kernel_bench [--reps R] [--json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/kernels/fused_attention.h"
+#include "core/kernels/gelu.h"
+#include "core/kernels/predictor_gemm.h"
+#include "core/kernels/sparse_attention.h"
+#include "core/kernels/topk.h"
+#include "core/masks/coef_softmax.h"
+#include "core/platform/cpu_info.h"
+#include "core/platform/isa.h"
+#include "core/platform/threading.h"
+
+using namespace sparsifiner;
+
+namespace {
+
+double seconds_now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Best of `reps` timings of `run` (each call does `items` units of work); seconds per unit.
+double best_per_item(int reps, long long items, const std::function<void()>& run) {
+    run();  // warm the caches and the page tables
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double start = seconds_now();
+        run();
+        best = std::min(best, seconds_now() - start);
+    }
+    return best / items;
+}
+
+struct Result {
+    std::string kernel, shape, isa, unit;
+    double value;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int reps = 5;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--json")) json = true;
+        else {
+            std::fprintf(stderr, "usage: kernel_bench [--reps R] [--json]\n");
+            return 2;
+        }
+    }
+    threads_set(1);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    std::vector<Result> results;
+    const Isa paths[] = {Isa::portable, Isa::avx2, Isa::avx512};
+
+    for (int N : {577, 4097}) {
+        const int rows = N > 1000 ? 256 : 1024, K = N / 6, k = (N + 3) / 4;
+        std::vector<float> scores(static_cast<size_t>(rows) * N), coef(static_cast<size_t>(rows) * K);
+        for (float& v : scores) v = normal(rng);
+        for (float& v : coef) v = normal(rng) * 4;
+        std::vector<int32_t> out(k + 16);
+        std::vector<float> work(K + 16);
+        const std::string shape_keys = "N=" + std::to_string(N) + " k=" + std::to_string(k);
+        const std::string shape_coef = "K=" + std::to_string(K) + " top 8";
+        for (Isa isa : paths) {
+            if (!isa_supported(isa)) continue;
+            results.push_back({"key top-k", shape_keys, isa_name(isa), "us/row",
+                               1e6 * best_per_item(reps, rows, [&] {
+                                   for (int r = 0; r < rows; r++)
+                                       topk_select_isa(isa, scores.data() + static_cast<size_t>(r) * N, N, k, out.data());
+                               })});
+            results.push_back({"coef softmax", "K=" + std::to_string(K), isa_name(isa), "ns/coef",
+                               1e9 * best_per_item(reps, static_cast<long long>(rows) * K, [&] {
+                                   for (int r = 0; r < rows; r++) {
+                                       std::copy_n(coef.data() + static_cast<size_t>(r) * K, K, work.data());
+                                       coef_softmax(work.data(), K, 0.408f, isa);
+                                   }
+                               })});
+            results.push_back({"coef top-8", shape_coef, isa_name(isa), "ns/coef",
+                               1e9 * best_per_item(reps, static_cast<long long>(rows) * K, [&] {
+                                   for (int r = 0; r < rows; r++)
+                                       topk_select_isa(isa, coef.data() + static_cast<size_t>(r) * K, K, 8, out.data());
+                               })});
+        }
+    }
+
+    {  // the predictor's products: qc = x [N, d] W [d, c], N = 577, d = 64, c = 32 (padded)
+        const int N = 577, d = 64, ld = 32;
+        std::vector<float> x(static_cast<size_t>(N) * d), w(static_cast<size_t>(d) * ld), y(static_cast<size_t>(N) * ld);
+        for (float& v : x) v = normal(rng);
+        for (float& v : w) v = normal(rng);
+        for (Isa isa : paths) {
+            if (!isa_supported(isa)) continue;
+            const double s = best_per_item(reps, 1, [&] {
+                for (int r = 0; r < 20; r++) predictor_gemm(isa, x.data(), d, N, d, w.data(), ld, nullptr, y.data());
+            }) / 20;
+            results.push_back({"predictor gemm", "577x64 * 64x32", isa_name(isa), "GMAC/s", 1e-9 * N * d * ld / s});
+        }
+    }
+
+    {  // GELU over DeiT-S's fc1 output at 577 tokens
+        std::vector<float> x(577 * 1536);
+        for (float& v : x) v = normal(rng);
+        for (Isa isa : paths) {
+            if (!isa_supported(isa)) continue;
+            std::vector<float> y = x;
+            results.push_back({"gelu", "577x1536", isa_name(isa), "ns/element",
+                               1e9 * best_per_item(reps, static_cast<long long>(y.size()), [&] {
+                                   std::copy(x.begin(), x.end(), y.begin());
+                                   gelu_inplace_isa(isa, y.data(), y.size());
+                               })});
+        }
+    }
+
+    {  // attention cores of one DeiT-S head set at N = 577: sparse (keep 0.25) and fused dense
+        const int N = 577, H = 6, d = 64, k = (N + 3) / 4;
+        std::vector<float> qkv(static_cast<size_t>(N) * 3 * H * d), out(static_cast<size_t>(N) * H * d);
+        for (float& v : qkv) v = normal(rng);
+        std::vector<int32_t> index(static_cast<size_t>(H) * (N - 1) * k);
+        std::vector<int32_t> all(N);
+        for (int j = 0; j < N; j++) all[j] = j;
+        for (size_t row = 0; row < static_cast<size_t>(H) * (N - 1); row++) {
+            std::shuffle(all.begin(), all.end(), rng);
+            std::sort(all.begin(), all.begin() + k);
+            std::copy_n(all.begin(), k, index.begin() + row * k);
+            std::sort(all.begin(), all.end());
+        }
+        const double sparse_macs = 2.0 * H * ((N - 1.0) * k + N) * d, dense_macs = 2.0 * H * N * N * d;
+        for (Isa isa : paths) {
+            if (!isa_supported(isa)) continue;
+            const double s = best_per_item(reps, 1, [&] {
+                sparse_attention_forward_isa(isa, qkv.data(), index.data(), out.data(), nullptr, 1, N, H, d, k);
+            });
+            results.push_back({"sparse attention", "N=577 H=6 d=64 keep 0.25", isa_name(isa), "GMAC/s",
+                               1e-9 * sparse_macs / s});
+            if (!fused_attention_isa_fits(isa, d) && isa != Isa::portable) continue;
+            const double f = best_per_item(reps, 1, [&] {
+                fused_attention_forward_isa(isa, qkv.data(), out.data(), nullptr, 1, N, H, d);
+            });
+            results.push_back({"fused dense attention", "N=577 H=6 d=64", isa_name(isa), "GMAC/s", 1e-9 * dense_macs / f});
+        }
+    }
+
+    if (json) {
+        nlohmann::json doc = {{"cpu", cpu_model_name()}, {"reps", reps}, {"results", nlohmann::json::array()}};
+        for (const Result& r : results)
+            doc["results"].push_back(
+                {{"kernel", r.kernel}, {"shape", r.shape}, {"isa", r.isa}, {"unit", r.unit}, {"value", r.value}});
+        std::printf("%s\n", doc.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%s, 1 thread, best of %d\n", cpu_model_name().c_str(), reps);
+    std::printf("%-22s %-26s %-9s %10s %s\n", "kernel", "shape", "path", "value", "unit");
+    for (const Result& r : results)
+        std::printf("%-22s %-26s %-9s %10.3f %s\n", r.kernel.c_str(), r.shape.c_str(), r.isa.c_str(), r.value,
+                    r.unit.c_str());
+    return 0;
+}
