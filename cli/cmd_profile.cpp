@@ -190,35 +190,37 @@ OpPartsRow op_parts_row(int block, BlockOp op, const Samples& samples, double ti
     return row;
 }
 
-// Per block, over heads (and images): kept mass, output error, and the tail of the spectra.
-void fidelity_table(const nlohmann::json& layers, int images) {
+// Per block, over heads (and images): kept mass, output error, and the tail of the spectra, from
+// the probe's summaries.
+void fidelity_table(const std::vector<LayerSummary>& layers, int images) {
     std::printf("fidelity over %d image(s), from dense attention (untimed); kept mass of the non-cls rows; "
                 "sigma_last = the smallest reported singular value, mean over heads\n", images);
     std::printf("%5s %9s %9s %10s %10s %12s %12s %12s\n", "block", "kept", "kept_min", "rel_err", "rel_err_max",
                 "sigma_dense", "sigma_sparse", "sigma_lowrank");
-    for (const auto& layer : layers) {
+    for (size_t block = 0; block < layers.size(); block++) {
+        const std::vector<HeadSummary>& heads = layers[block].heads;
         double kept = 0, kept_min = 1, err = 0, err_max = 0, tail[3] = {0, 0, 0};
         bool low_rank = true;
-        const auto& heads = layer["heads"];
-        for (const auto& head : heads) {
-            kept += head["kept_mass"]["mean"].get<double>() / heads.size();
-            kept_min = std::min(kept_min, head["kept_mass"]["min"].get<double>());
-            err += head["output_rel_error"]["mean"].get<double>() / heads.size();
-            err_max = std::max(err_max, head["output_rel_error"]["max"].get<double>());
-            const char* kinds[3] = {"dense", "sparse", "low_rank"};
+        for (const HeadSummary& head : heads) {
+            kept += head.kept_mass.mean() / heads.size();
+            kept_min = std::min(kept_min, head.kept_mass.min);
+            err += head.output_rel_error.mean() / heads.size();
+            err_max = std::max(err_max, head.output_rel_error.max);
+            // The smallest reported singular value of each spectrum, averaged over the images.
+            const std::vector<double>* sums[3] = {&head.dense_singular, &head.sparse_singular, &head.low_rank_singular};
+            const long counts[3] = {head.spectra, head.spectra, head.low_rank_spectra};
             for (int s = 0; s < 3; s++) {
-                const auto& values = head["singular_values"][kinds[s]];
-                if (values.is_null() || values.empty()) {
+                if (counts[s] == 0 || sums[s]->empty()) {
                     low_rank = low_rank && s != 2;
                     continue;
                 }
-                tail[s] += values.back().get<double>() / heads.size();
+                tail[s] += sums[s]->back() / counts[s] / heads.size();
             }
         }
         char low_rank_text[32] = "-";
         if (low_rank) std::snprintf(low_rank_text, sizeof low_rank_text, "%.3g", tail[2]);
-        std::printf("%5d %9.4f %9.4f %10.4f %10.4f %12.3g %12.3g %12s\n", layer["block"].get<int>(), kept, kept_min,
-                    err, err_max, tail[0], tail[1], low_rank_text);
+        std::printf("%5d %9.4f %9.4f %10.4f %10.4f %12.3g %12.3g %12s\n", (int)block, kept, kept_min, err, err_max,
+                    tail[0], tail[1], low_rank_text);
     }
 }
 
@@ -514,7 +516,7 @@ int profile_run(const ProfileFlags& flags) {
                                   {"layers", layers},
                                   {"roofline", roofline_json(roofline)}}),
                 format);
-    if (flags.fidelity) fidelity_table(layers, image_count);
+    if (flags.fidelity) fidelity_table(probe.layers(), image_count);
     return kExitOk;
 }
 
