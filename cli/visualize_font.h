@@ -1,7 +1,7 @@
 #pragma once
 // A tiny bitmap font for the labels of `sparsifiner visualize`: printable ASCII (32..126), each
-// glyph 5x7 pixels in a 6x8 cell (one blank column to the right, one blank row below), drawn
-// at an integer scale. Our own glyphs, so pictures need no font file and come out the same
+// glyph 5x7 pixels in a 6x8 cell (one blank column to the right; the row below the baseline is
+// blank except for the descenders of g j p q y , ;), drawn at an integer scale. Our own glyphs, so pictures need no font file and come out the same
 // bytes on every machine.
 #include <cstdint>
 #include <string>
@@ -11,10 +11,11 @@
 
 namespace sparsifiner {
 
-constexpr int kGlyphWidth = 5, kGlyphHeight = 7;  // ink pixels of a glyph
+constexpr int kGlyphWidth = 5, kGlyphHeight = 7;  // ink of a glyph above the baseline
 constexpr int kCellWidth = 6, kCellHeight = 8;    // the advance: glyph plus one blank column / row
+constexpr int kGlyphRows = kCellHeight;           // rows stored per glyph (the last for descenders)
 
-// The glyph of `c` as kGlyphHeight rows, top first; bit 4 of a row is its leftmost pixel. A
+// The glyph of `c` as kGlyphRows rows, top first; bit 4 of a row is its leftmost pixel. A
 // character outside 32..126 draws as '?'.
 const uint8_t* glyph_rows(char c);
 
