@@ -13,7 +13,7 @@ using namespace sparsifiner;
 
 namespace {
 
-std::vector<uint8_t> glyph_of(char c) { return {glyph_rows(c), glyph_rows(c) + kGlyphHeight}; }
+std::vector<uint8_t> glyph_of(char c) { return {glyph_rows(c), glyph_rows(c) + kGlyphRows}; }
 
 RgbImage blank(int width, int height) {
     RgbImage image;
@@ -26,21 +26,25 @@ bool lit(const RgbImage& image, int x, int y) { return image.pixels[((size_t)y *
 
 }  // namespace
 
-TEST_CASE("every printable glyph but space has ink, within 5 columns") {
+TEST_CASE("every printable glyph but space has ink, within 5 columns; only descenders use row 8") {
+    const std::string descenders = "gjpqy,;";
     for (int c = 33; c <= 126; c++) {
+        const std::vector<uint8_t> rows = glyph_of((char)c);
         int ink = 0;
-        for (uint8_t row : glyph_of((char)c)) {
+        for (uint8_t row : rows) {
             CHECK((row >> kGlyphWidth) == 0);
             ink += row != 0;
         }
-        CHECK_MESSAGE(ink > 0, "glyph " << (char)c << " is empty");
+        CHECK_MESSAGE(ink > 0, "glyph " << std::string(1, (char)c) << " is empty");
+        CHECK_MESSAGE((rows[kGlyphHeight] != 0) == (descenders.find((char)c) != std::string::npos),
+                      "glyph " << std::string(1, (char)c) << " below the baseline");
     }
     for (uint8_t row : glyph_of(' ')) CHECK(row == 0);
 }
 
 TEST_CASE("all printable glyphs are distinct, and a character outside ASCII draws as '?'") {
     std::set<std::vector<uint8_t>> seen;
-    for (int c = 32; c <= 126; c++) CHECK_MESSAGE(seen.insert(glyph_of((char)c)).second, "glyph " << (char)c << " repeats");
+    for (int c = 32; c <= 126; c++) CHECK_MESSAGE(seen.insert(glyph_of((char)c)).second, "glyph " << std::string(1, (char)c) << " repeats");
     CHECK(glyph_of('\x7f') == glyph_of('?'));
     CHECK(glyph_of('\n') == glyph_of('?'));
     CHECK(glyph_of((char)0xE9) == glyph_of('?'));
