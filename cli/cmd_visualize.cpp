@@ -319,7 +319,7 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
                   flags.grid ? "heads 0-" + std::to_string(H - 1) : "head " + std::to_string(flags.head),
                   "query " + std::to_string(query) + title_where, "mask " + mask,
                   block.k == 0 ? "" : "keep " + number_text(plan.keep_rate[layer]),
-                  (block.k == 0 ? "all " : std::to_string(block.k) + " of ") + std::to_string(block.T) + " keys"};
+                  kept + " of " + std::to_string(block.T) + " keys"};  // the cls query keeps them all
     text.key = {{dropped_swatch(true, 0.35f), false, "key not kept"}};
     if (any_pruned) text.key.push_back({dropped_swatch(true, 0.12f), false, "pruned token"});
     if (query >= extra) text.key.push_back({kOutlineColour, true, "query"});

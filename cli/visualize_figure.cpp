@@ -138,11 +138,14 @@ RgbImage figure_compose(const RgbImage& body, const FigureText& text) {
     return out;
 }
 
-void panel_label(RgbImage& panel, const std::string& label) {
+void panel_label(RgbImage& panel, const std::string& full_label) {
     // A margin of 2 font pixels round the ink: the cell's own blank column is on the right.
-    const auto box_width = [&](int s) { return text_width(label, s) + 3 * s; };
-    const int s = box_width(2) <= panel.width / 2 ? 2 : 1;
-    rect_fill(panel, 0, 0, box_width(s), (kGlyphHeight + 4) * s, kLabelBox);
+    const auto box_width = [](const std::string& text, int s) { return text_width(text, s) + 3 * s; };
+    const size_t space = full_label.find_last_of(' ');
+    const bool too_wide = box_width(full_label, 1) > panel.width / 2 && space != std::string::npos;
+    const std::string label = too_wide ? full_label.substr(space + 1) : full_label;
+    const int s = box_width(label, 2) <= panel.width / 2 ? 2 : 1;
+    rect_fill(panel, 0, 0, box_width(label, s), (kGlyphHeight + 4) * s, kLabelBox);
     draw_text(panel, 2 * s, 2 * s, label, kLabelText, s);
 }
 

@@ -44,7 +44,8 @@ std::string text_shorten(const std::string& text, int max_width, int scale);
 RgbImage figure_compose(const RgbImage& body, const FigureText& text);
 
 // `label` (e.g. "head 1") in white on a black box in the top-left corner of the panel, at scale
-// 2 when that box takes at most half the panel's width, else 1.
+// 2 when that box takes at most half the panel's width, else 1; a label wider than half the
+// panel even at scale 1 keeps only its last word (the number).
 void panel_label(RgbImage& panel, const std::string& label);
 
 // The panel with a strip below (`gap` px of white, then a line of text height): a square of
