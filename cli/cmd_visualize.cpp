@@ -359,7 +359,8 @@ Command visualize_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "visualize",
         "Draw attention masks on the image: the keys one query attends to (heat = attention probability), all heads "
-        "(--grid), the tokens that survive pruning (--tokens), or the predictor's basis (--basis). PNG output");
+        "(--grid), the tokens that survive pruning (--tokens), or the predictor's basis (--basis). PNG output, with a "
+        "title, a colour bar with its scale and numbered panels");
     flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("image", flags->image, "The image (JPEG, PNG, BMP, TGA, GIF, PNM); optional with --basis");

@@ -1,9 +1,9 @@
 #pragma once
 // Drawing helpers for `sparsifiner visualize`: a heat colormap, per-patch heat blended on the
-// preprocessed crop, patch outlines, a text-free legend and panels tiled with gaps. Pictures are
-// for looking at, so every choice here is about contrast: kept keys glow in the heat colours,
-// keys not kept fall back to a dim grey copy of the photo, and the query patch is outlined in
-// cyan, a colour the heat map never uses.
+// preprocessed crop, patch outlines, filled rectangles and panels tiled with gaps (the words
+// around them: cli/visualize_figure.h). Pictures are for looking at, so every choice here is
+// about contrast: kept keys glow in the heat colours, keys not kept fall back to a dim grey copy
+// of the photo, and the query patch is outlined in cyan, a colour the heat map never uses.
 #include <cstdint>
 #include <vector>
 
