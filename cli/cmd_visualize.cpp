@@ -16,6 +16,7 @@
 #include "cli/model_open.h"
 #include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
+#include "cli/visualize_figure.h"
 #include "cli/visualize_maps.h"
 #include "core/model/deit_model.h"
 #include "image/image.h"
@@ -25,7 +26,7 @@ namespace sparsifiner {
 
 namespace {
 
-constexpr int kPanelGap = 2;       // px between panels, and between a panel and its legend
+constexpr int kPanelGap = 2;       // px between panels, and between a panel and its note strip
 constexpr int kBasisColumns = 8;   // basis panels per row
 
 struct VisualizeFlags {
@@ -96,6 +97,41 @@ void layer_check(const VisualizeFlags& flags, int depth) {
                                            std::to_string(depth - 1));
 }
 
+std::string file_name(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The model as the title names it: the file name without ".safetensors", which every weight
+// file has and which would push the name past the width of a small picture.
+std::string model_title(const std::string& path) {
+    const std::string name = file_name(path), ext = ".safetensors";
+    const bool has_ext = name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0;
+    return "model " + (has_ext ? name.substr(0, name.size() - ext.size()) : name);
+}
+
+// 3 significant digits: enough to read a weight off a picture.
+std::string number_text(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", v);
+    return text;
+}
+
+// "keep 0.25", or the list when blocks differ.
+std::string keep_rates_text(const std::vector<float>& rates) {
+    std::string text;
+    for (float r : rates) text += (text.empty() ? "" : ",") + number_text(r);
+    const bool same = std::all_of(rates.begin(), rates.end(), [&](float r) { return r == rates[0]; });
+    return "keep " + (same && !rates.empty() ? number_text(rates[0]) : text);
+}
+
+// The shade of a key not kept (or a basis entry at most the threshold): the grey
+// patch_heat_panel gives a mid-grey photo, or black without one.
+Rgb dropped_swatch(bool photo, float factor) {
+    const uint8_t v = photo ? (uint8_t)std::lround(128 * factor) : 0;
+    return {v, v, v};
+}
+
 // --basis: K panels, one per thresholded basis row, each a map over the patch grid.
 int basis_run(const VisualizeFlags& flags, const DeitWeights& weights) {
     const DeitConfig& c = weights.config;
@@ -124,8 +160,17 @@ int basis_run(const VisualizeFlags& flags, const DeitWeights& weights) {
         std::vector<float> cells(grid * grid);
         for (int i = 0; i < grid * grid; i++) cells[i] = row[i] > 0 ? row[i] / top : kPatchDropped;
         panels.push_back(patch_heat_panel(crop, grid, scale, cells));
+        panel_label(panels.back(), std::to_string(k));
     }
-    const RgbImage picture = panels_tile(panels, kBasisColumns, kPanelGap);
+    FigureText text;
+    text.title = {model_title(flags.model.path), "layer " + std::to_string(flags.layer),
+                  "predictor basis: " + std::to_string(K) + " rows on the " + std::to_string(grid) + "x" +
+                      std::to_string(grid) + " patches",
+                  "threshold " + number_text(c.basis_threshold), flags.image.empty() ? "" : file_name(flags.image)};
+    text.caption = "colour: |basis weight| / the largest in its row; panel n is basis row n";
+    text.ticks = {{0, "0"}, {1, "1"}, {0.5f, "0.5"}, {0.25f, "0.25"}, {0.75f, "0.75"}};
+    text.key = {{dropped_swatch(!crop.pixels.empty(), 0.35f), false, "at most the threshold"}};
+    const RgbImage picture = figure_compose(panels_tile(panels, kBasisColumns, kPanelGap), text);
     picture_write(flags.output, picture);
     std::printf("%s: %dx%d, basis of block %d: %d rows (panels) over the %dx%d patch grid, threshold %g, %d rows "
                 "empty after thresholding\n",
@@ -136,7 +181,7 @@ int basis_run(const VisualizeFlags& flags, const DeitWeights& weights) {
 
 // One panel: the query's kept keys as heat (sqrt of p / the largest p on a patch, so that the
 // long tail stays visible), keys not kept dimmed, pruned tokens darker, the query outlined, and
-// a legend strip with the cls key's weight on the same scale and the colour ramp.
+// a note strip with the cls key's weight (its square on the same colour scale) and the scale's top.
 RgbImage query_panel(const RgbImage& crop, const std::vector<float>& weight, int query, int extra, int grid,
                      int scale, int patch) {
     float top = 0;
@@ -150,8 +195,21 @@ RgbImage query_panel(const RgbImage& crop, const std::vector<float>& weight, int
     const int cell_px = patch * scale;
     if (query >= extra)
         cell_outline(panel, (query - extra) / grid, (query - extra) % grid, cell_px, std::max(2, scale), kOutlineColour);
-    const float cls = weight[0] >= 0 && top > 0 ? std::min(1.0f, std::sqrt(weight[0] / top)) : -1.0f;
-    return legend_append(panel, cell_px / 2, kPanelGap, cls);
+    const bool cls_kept = weight[0] >= 0;
+    const Rgb cls_colour = cls_kept ? heat_colour(top > 0 ? std::sqrt(weight[0] / top) : 1.0f) : dropped_swatch(true, 0.35f);
+    const std::string note =
+        (cls_kept ? "cls p=" + number_text(weight[0]) : std::string("cls not kept")) + ", max p=" + number_text(top);
+    return panel_note_append(panel, cls_colour, note, kPanelGap);
+}
+
+// What the heat of a query panel means, with ticks at round values of p / max p placed on the
+// square-root ramp.
+FigureText query_figure_text() {
+    FigureText text;
+    text.caption = "colour: attention weight p / max p over the patches (square-root scale); the square below "
+                   "a panel: the cls key";
+    text.ticks = {{0, "0"}, {1, "1"}, {0.5f, "0.25"}, {std::sqrt(0.1f), "0.1"}, {std::sqrt(0.5f), "0.5"}};
+    return text;
 }
 
 int kept_count(const std::vector<float>& weight) {
@@ -211,16 +269,24 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
         // The photo, then after each pruning block the tokens that go on (the next block's input).
         std::vector<RgbImage> panels;
         panels.push_back(patch_heat_panel(crop, grid, scale, std::vector<float>(grid * grid, kPatchPlain)));
-        std::string counts;
+        panel_label(panels.back(), "input: " + std::to_string(grid * grid));
+        std::string counts, blocks;
         for (int l : plan.prune_at) {
             std::vector<float> cells(grid * grid, kPatchPruned);
             int alive = 0;
             for (int p : capture[l + 1].positions)
                 if (p >= extra) cells[p - extra] = kPatchPlain, alive++;
             panels.push_back(patch_heat_panel(crop, grid, scale, cells));
+            panel_label(panels.back(), "after " + std::to_string(l) + ": " + std::to_string(alive));
             counts += (counts.empty() ? "" : ", ") + std::to_string(alive) + " after block " + std::to_string(l);
+            blocks += (blocks.empty() ? "" : ",") + std::to_string(l);
         }
-        const RgbImage picture = panels_tile(panels, (int)panels.size(), kPanelGap);
+        FigureText text;
+        text.title = {model_title(flags.model.path), file_name(flags.image), std::string("mask ") + mask_source_name(plan.mask),
+                      plan.mask == MaskSource::dense ? "" : keep_rates_text(plan.keep_rate), "prune at " + blocks, "token keep " + number_text(plan.token_keep)};
+        text.caption = "panels: the input, then the patch tokens left after each pruning block, with their count";
+        text.key = {{dropped_swatch(true, 0.12f), false, "pruned token"}};
+        const RgbImage picture = figure_compose(panels_tile(panels, (int)panels.size(), kPanelGap), text);
         picture_write(flags.output, picture);
         std::printf("%s: %dx%d, %zu panels: the input (%d patches), then the patches kept: %s\n", flags.output.c_str(),
                     picture.width, picture.height, panels.size(), grid * grid, counts.c_str());
@@ -231,22 +297,38 @@ int attention_run(const VisualizeFlags& flags, const DeitWeights& weights) {
     const std::string where = query >= extra ? " (patch row " + std::to_string((query - extra) / grid) + ", col " +
                                                    std::to_string((query - extra) % grid) + ")"
                                              : query == 0 ? " (cls)" : " (dist)";
+    const std::string title_where = query >= extra ? " (row " + std::to_string((query - extra) / grid) + ", col " +
+                                                         std::to_string((query - extra) % grid) + ")"
+                                                   : where;
     std::vector<RgbImage> panels;
     std::string kept;
+    bool any_pruned = false;
     for (int h = flags.grid ? 0 : flags.head; h < (flags.grid ? H : flags.head + 1); h++) {
         const std::vector<float> weight = query_key_weights(block, query, h, H, d, tokens);
         if (weight.empty())
             throw CommandError(kExitUsage, "--query " + std::to_string(query) + where + " was pruned before block " +
                                                std::to_string(layer) + ": pick a token that is still alive");
         panels.push_back(query_panel(crop, weight, query, extra, grid, scale, P));
+        if (flags.grid) panel_label(panels.back(), "head " + std::to_string(h));
         kept += (kept.empty() ? "" : ",") + std::to_string(kept_count(weight));
+        any_pruned |= std::find(weight.begin(), weight.end(), -2.0f) != weight.end();
     }
-    const RgbImage picture = panels_tile(panels, (int)panels.size(), kPanelGap);
+    FigureText text = query_figure_text();
+    const std::string mask = block.k == 0 ? "dense" : mask_source_name(plan.mask);
+    text.title = {model_title(flags.model.path), file_name(flags.image), "layer " + std::to_string(layer),
+                  flags.grid ? "heads 0-" + std::to_string(H - 1) : "head " + std::to_string(flags.head),
+                  "query " + std::to_string(query) + title_where, "mask " + mask,
+                  block.k == 0 ? "" : "keep " + number_text(plan.keep_rate[layer]),
+                  kept + " of " + std::to_string(block.T) + " keys"};  // the cls query keeps them all
+    text.key = {{dropped_swatch(true, 0.35f), false, "key not kept"}};
+    if (any_pruned) text.key.push_back({dropped_swatch(true, 0.12f), false, "pruned token"});
+    if (query >= extra) text.key.push_back({kOutlineColour, true, "query"});
+    const RgbImage picture = figure_compose(panels_tile(panels, (int)panels.size(), kPanelGap), text);
     picture_write(flags.output, picture);
     std::printf("%s: %dx%d, block %d, %s, query %d%s, mask %s, keys kept %s of %d alive tokens\n",
                 flags.output.c_str(), picture.width, picture.height, layer,
                 flags.grid ? ("heads 0-" + std::to_string(H - 1)).c_str() : ("head " + std::to_string(flags.head)).c_str(),
-                query, where.c_str(), block.k == 0 ? "dense" : mask_source_name(plan.mask), kept.c_str(), block.T);
+                query, where.c_str(), mask.c_str(), kept.c_str(), block.T);
     return kExitOk;
 }
 
@@ -277,7 +359,8 @@ Command visualize_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand(
         "visualize",
         "Draw attention masks on the image: the keys one query attends to (heat = attention probability), all heads "
-        "(--grid), the tokens that survive pruning (--tokens), or the predictor's basis (--basis). PNG output");
+        "(--grid), the tokens that survive pruning (--tokens), or the predictor's basis (--basis). PNG output, with a "
+        "title, a colour bar with its scale and numbered panels");
     flags->model.add_to(*command, false);
     flags->attention.add_to(*command);
     command->add_option("image", flags->image, "The image (JPEG, PNG, BMP, TGA, GIF, PNM); optional with --basis");

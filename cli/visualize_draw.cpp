@@ -21,6 +21,8 @@ void pixel_set(RgbImage& image, int x, int y, Rgb c) {
     p[0] = c.r, p[1] = c.g, p[2] = c.b;
 }
 
+}  // namespace
+
 void rect_fill(RgbImage& image, int x0, int y0, int w, int h, Rgb c) {
     for (int y = std::max(0, y0); y < std::min(image.height, y0 + h); y++)
         for (int x = std::max(0, x0); x < std::min(image.width, x0 + w); x++) pixel_set(image, x, y, c);
@@ -34,7 +36,13 @@ RgbImage image_blank(int width, int height, Rgb c) {
     return image;
 }
 
-}  // namespace
+void image_paste(RgbImage& image, const RgbImage& part, int x0, int y0) {
+    if (x0 < 0 || y0 < 0 || x0 + part.width > image.width || y0 + part.height > image.height)
+        throw std::invalid_argument("image_paste: the part does not fit");
+    for (int y = 0; y < part.height; y++)
+        std::copy(part.pixels.begin() + (size_t)y * part.width * 3, part.pixels.begin() + (size_t)(y + 1) * part.width * 3,
+                  image.pixels.begin() + ((size_t)(y0 + y) * image.width + x0) * 3);
+}
 
 Rgb heat_colour(float t) {
     t = std::min(1.0f, std::max(0.0f, std::isfinite(t) ? t : 0.0f));
@@ -92,21 +100,6 @@ void cell_outline(RgbImage& image, int row, int col, int cell_px, int thickness,
     rect_fill(image, x0 + cell_px - thickness, y0, thickness, cell_px, colour);
 }
 
-RgbImage legend_append(const RgbImage& panel, int legend_px, int gap, float extra_heat) {
-    RgbImage out = image_blank(panel.width, panel.height + gap + legend_px, kGapColour);
-    std::copy(panel.pixels.begin(), panel.pixels.end(), out.pixels.begin());
-    const int y0 = panel.height + gap;
-    int x0 = 0;
-    if (extra_heat >= 0) {
-        rect_fill(out, 0, y0, legend_px, legend_px, heat_colour(extra_heat));
-        x0 = legend_px + gap;
-    }
-    const int ramp_w = panel.width - x0;
-    for (int x = 0; x < ramp_w; x++)
-        rect_fill(out, x0 + x, y0, 1, legend_px, heat_colour(ramp_w > 1 ? (float)x / (ramp_w - 1) : 1.0f));
-    return out;
-}
-
 RgbImage panels_tile(const std::vector<RgbImage>& panels, int columns, int gap) {
     if (panels.empty() || columns <= 0) throw std::invalid_argument("panels_tile: nothing to tile");
     const int pw = panels[0].width, ph = panels[0].height, n = (int)panels.size();
@@ -115,10 +108,7 @@ RgbImage panels_tile(const std::vector<RgbImage>& panels, int columns, int gap) 
     for (int i = 0; i < n; i++) {
         if (panels[i].width != pw || panels[i].height != ph)
             throw std::invalid_argument("panels_tile: panels differ in size");
-        const int x0 = (i % cols) * (pw + gap), y0 = (i / cols) * (ph + gap);
-        for (int y = 0; y < ph; y++)
-            std::copy(panels[i].pixels.begin() + (size_t)y * pw * 3, panels[i].pixels.begin() + (size_t)(y + 1) * pw * 3,
-                      out.pixels.begin() + ((size_t)(y0 + y) * out.width + x0) * 3);
+        image_paste(out, panels[i], (i % cols) * (pw + gap), (i / cols) * (ph + gap));
     }
     return out;
 }

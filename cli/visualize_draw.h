@@ -1,9 +1,9 @@
 #pragma once
 // Drawing helpers for `sparsifiner visualize`: a heat colormap, per-patch heat blended on the
-// preprocessed crop, patch outlines, a text-free legend and panels tiled with gaps. Pictures are
-// for looking at, so every choice here is about contrast: kept keys glow in the heat colours,
-// keys not kept fall back to a dim grey copy of the photo, and the query patch is outlined in
-// cyan, a colour the heat map never uses.
+// preprocessed crop, patch outlines, filled rectangles and panels tiled with gaps (the words
+// around them: cli/visualize_figure.h). Pictures are for looking at, so every choice here is
+// about contrast: kept keys glow in the heat colours, keys not kept fall back to a dim grey copy
+// of the photo, and the query patch is outlined in cyan, a colour the heat map never uses.
 #include <cstdint>
 #include <vector>
 
@@ -35,9 +35,14 @@ RgbImage patch_heat_panel(const RgbImage& crop, int grid, int scale, const std::
 // A rectangle outline `thickness` px wide just inside patch cell (row, col) of cell_px pixels.
 void cell_outline(RgbImage& image, int row, int col, int cell_px, int thickness, Rgb colour);
 
-// The panel with a legend strip below it (a gap of `gap` px between): a square in the heat colour
-// of extra_heat (the cls key's weight, < 0 = no square) then the colour ramp from 0 to 1.
-RgbImage legend_append(const RgbImage& panel, int legend_px, int gap, float extra_heat);
+// A width x height image filled with c.
+RgbImage image_blank(int width, int height, Rgb c);
+
+// The w x h rectangle at (x0, y0) filled with c, clipped to the image.
+void rect_fill(RgbImage& image, int x0, int y0, int w, int h, Rgb c);
+
+// `part` copied into `image` with its top-left corner at (x0, y0); it must fit.
+void image_paste(RgbImage& image, const RgbImage& part, int x0, int y0);
 
 // Panels (all the same size) tiled left to right, top to bottom, `columns` per row, with `gap`
 // px of kGapColour between neighbours and nothing around the edges.

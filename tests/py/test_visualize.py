@@ -1,8 +1,10 @@
 """`sparsifiner visualize`: the pictures say what the masks say.
 
-Layout facts the tests rely on (documented in cli/visualize_draw.h and cli/cmd_visualize.cpp): a panel
-is the 224 crop upscaled `--scale` times, patch cells of 16*scale px in raster order; a query panel
-has a legend strip of 8*scale px below a 2 px white gap; panels are tiled with 2 px white gaps.
+Layout facts the tests rely on (documented in cli/visualize_draw.h, cli/visualize_figure.h and
+cli/cmd_visualize.cpp): the panels sit under a title strip (tests/py/figure_layout.py finds them); a
+panel is the 224 crop upscaled `--scale` times, patch cells of 16*scale px in raster order; a query
+panel has a note strip below a 2 px white gap; panels are tiled with 2 px white gaps. The words
+around the panels are checked in test_visualize_labels.py.
 Kept keys are tinted with a heat ramp; keys not kept and pruned tokens are pure grey (R = G = B);
 the query patch is outlined in cyan. Which keys are kept is never taken from the picture's own
 code path: it comes from geometry (window mask), from `classify --dump-masks`, or from numpy.
@@ -19,6 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
+from figure_layout import body, load_rgb  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE, "weights"))
 from safetensors_io import read_safetensors  # noqa: E402
 
@@ -30,10 +33,6 @@ CYAN = (0, 255, 255)
 
 def run(*args):  # this file checks every exit code itself
     return sparsifiner(args, expect_rc=None)
-
-
-def load_rgb(path):
-    return np.asarray(Image.open(path).convert("RGB")).astype(np.int32)
 
 
 def cell_interior(picture, patch, scale, x0=0):
@@ -107,16 +106,19 @@ class VisualizeTest(unittest.TestCase):
         self.draw(sample, "--layer", "0", "-o", path)
         picture = load_rgb(path)
         self.assertGreaterEqual(min(picture.shape[:2]), 256)
-        self.assertEqual(picture.shape[1], 280)
+        panel = body(picture, 280)
+        self.assertFalse(np.any(np.all(panel[:280] == 255, axis=-1)), "the 280 px panel is where it should be")
 
     def test_query_picture_size_and_outline(self):
         path = self.out("window.png")
         for scale in (2, 3):
             self.draw("-m", self.deit, CAT, "--mask", "window", "--layer", "3", "--query", "5,9", "--scale", str(scale),
                       "-o", path)
-            picture = load_rgb(path)
             side = 224 * scale
-            self.assertEqual(picture.shape, (side + 2 + 8 * scale, side, 3))
+            figure = load_rgb(path)
+            self.assertEqual(figure.shape[1], max(side, 400))
+            picture = body(figure, side)
+            self.assertTrue(np.all(picture[side:side + 2] == 255), "a white gap under the panel")
             cell = PATCH * scale
             # The outline runs along all four edges of cell (5, 9), and only there.
             y0, x0 = 5 * cell, 9 * cell
@@ -134,7 +136,7 @@ class VisualizeTest(unittest.TestCase):
         query = 3 * GRID + 4
         self.draw("-m", self.deit, CAT, "--mask", "window", "--keep-rate", "0.25", "--layer", "2", "--head", "1",
                   "--query", str(EXTRA + query), "--scale", "2", "-o", path)
-        picture = load_rgb(path)
+        picture = body(load_rgb(path), 224 * 2)
         kept = window_keys(query, math.ceil(0.25 * 197))
         self.assertIn(query, kept)
         for patch in range(GRID * GRID):
@@ -162,7 +164,7 @@ class VisualizeTest(unittest.TestCase):
         path = self.out("learned.png")
         self.draw("-m", self.spars, *flags[2:], CAT, "--layer", str(layer), "--head",
                   str(head), "--query", str(query), "--scale", "2", "-o", path)
-        picture = load_rgb(path)
+        picture = body(load_rgb(path), 224 * 2)
         dropped_means, pruned_means = [], []
         for patch in range(GRID * GRID):
             pixels = cell_interior(picture, patch, 2)
@@ -208,7 +210,7 @@ class VisualizeTest(unittest.TestCase):
         path = self.out("heat.png")
         self.draw(*flags, black, "--layer", str(layer), "--head", str(head), "--query", str(query), "--scale", "2",
                   "-o", path)
-        picture = load_rgb(path)
+        picture = body(load_rgb(path), 224 * 2)
         green = {patch: cell_interior(picture, patch, 2)[..., 1].mean() for patch in patch_p}
         self.assertEqual(max(green, key=green.get), max(patch_p, key=patch_p.get))
         ranked = sorted(patch_p, key=patch_p.get)
@@ -220,16 +222,17 @@ class VisualizeTest(unittest.TestCase):
     def test_dense_layer_draws_every_key(self):
         path = self.out("dense.png")
         self.draw("-m", self.deit, CAT, "--layer", "0", "--query", "0", "--scale", "1", "-o", path)
-        picture = load_rgb(path)
+        picture = body(load_rgb(path), 224)
         for patch in range(GRID * GRID):
             self.assertFalse(is_grey(cell_interior(picture, patch, 1)), patch)
 
     def test_grid_has_one_panel_per_head(self):
         path = self.out("grid.png")
         self.draw("-m", self.spars, CAT, "--layer", "5", "--grid", "--query", "7,7", "--scale", "2", "-o", path)
-        picture = load_rgb(path)
+        figure = load_rgb(path)
         panel = 224 * 2
-        self.assertEqual(picture.shape[1], HEADS * panel + (HEADS - 1) * 2)
+        self.assertEqual(figure.shape[1], HEADS * panel + (HEADS - 1) * 2)
+        picture = body(figure, figure.shape[1])[:panel]
         white_columns = np.all(picture == 255, axis=(0, 2))
         self.assertEqual(white_runs(white_columns), [panel + i * (panel + 2) for i in range(HEADS - 1)])
         for h in range(HEADS):
@@ -242,12 +245,17 @@ class VisualizeTest(unittest.TestCase):
         path = self.out("basis.png")
         result = self.draw("-m", self.spars, "--basis", "--layer", "5", "-o", path)
         self.assertIn(str(K), result.stdout)
-        picture = load_rgb(path)
-        columns = len(white_runs(np.all(picture == 255, axis=(0, 2)))) + 1
-        rows = len(white_runs(np.all(picture == 255, axis=(1, 2)))) + 1
-        panel = (picture.shape[1] - 2 * (columns - 1)) // columns
-        self.assertEqual(panel, 224)
-        self.assertEqual(picture.shape[0], rows * panel + 2 * (rows - 1))
+        figure = load_rgb(path)
+        panel, columns = 224, 8
+        rows = (K + columns - 1) // columns
+        self.assertEqual(figure.shape[1], columns * panel + 2 * (columns - 1))
+        picture = body(figure, figure.shape[1])
+        height = rows * panel + 2 * (rows - 1)
+        self.assertEqual(white_runs(np.all(picture[:panel] == 255, axis=(0, 2))),
+                         [panel + i * (panel + 2) for i in range(columns - 1)])
+        self.assertEqual(white_runs(np.all(picture[:height + 1] == 255, axis=(1, 2))),
+                         [panel + i * (panel + 2) for i in range(rows)])
+        picture = picture[:height]
         # Full rows of panels, except perhaps the last one: count the panels that have content.
         count = 0
         for r in range(rows):
@@ -262,11 +270,18 @@ class VisualizeTest(unittest.TestCase):
         threshold = float(meta.get("basis_threshold", "0.02"))
         path = self.out("basis2.png")
         self.draw("-m", self.spars, "--basis", "--layer", "2", "-o", path)
-        picture = load_rgb(path)
+        figure = load_rgb(path)
+        picture = body(figure, figure.shape[1])
         for k in (0, 9):  # panels (0, 0) and (1, 1) of the 8-wide layout
             r, c = divmod(k, 8)
             tile = picture[r * 226:r * 226 + 224, c * 226:c * 226 + 224]
+            # The panel's number sits in a black box in its top-left corner (scale 2: 11*2 px high,
+            # 6*2 px a digit plus 3*2): the cells under it are not the map's.
+            box_w, box_h = 12 * len(str(k)) + 6, 22
             for patch in range(GRID * GRID):
+                pr, pc = divmod(patch, GRID)
+                if pr * 16 + 3 < box_h and pc * 16 + 3 < box_w:
+                    continue
                 on = back[EXTRA + patch, k] > threshold
                 pixels = cell_interior(tile, patch, 1)
                 self.assertEqual(bool(pixels.max() > 0), on, (k, patch))
@@ -275,8 +290,9 @@ class VisualizeTest(unittest.TestCase):
         path = self.out("tokens.png")
         result = self.draw("-m", self.deit, CAT, "--mask", "oracle", "--prune-at", "3,6", "--token-keep", "0.5",
                            "--tokens", "--scale", "1", "-o", path)
-        picture = load_rgb(path)
-        self.assertEqual(picture.shape[1], 3 * 224 + 2 * 2)
+        figure = load_rgb(path)
+        self.assertEqual(figure.shape[1], 3 * 224 + 2 * 2)
+        picture = body(figure, figure.shape[1])
         # ceil(0.5 * 196) = 98 and ceil(0.25 * 196) = 49 patches survive: the rest are pure grey.
         for stage, survivors in ((1, 98), (2, 49)):
             x0 = stage * 226
