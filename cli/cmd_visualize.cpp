@@ -17,6 +17,7 @@
 #include "cli/image_inputs.h"
 #include "cli/visualize_draw.h"
 #include "cli/visualize_figure.h"
+#include "cli/visualize_font.h"
 #include "cli/visualize_maps.h"
 #include "core/model/deit_model.h"
 #include "image/image.h"
@@ -28,6 +29,7 @@ namespace {
 
 constexpr int kPanelGap = 2;       // px between panels, and between a panel and its note strip
 constexpr int kBasisColumns = 8;   // basis panels per row
+constexpr int kBasisMinPanel = 112;  // px: the default --basis scale makes panels at least this big
 
 struct VisualizeFlags {
     ModelFlags model;
@@ -97,9 +99,10 @@ void layer_check(const VisualizeFlags& flags, int depth) {
                                            std::to_string(depth - 1));
 }
 
+// The last part of a path as the title shows it (a non-ASCII character as one '?').
 std::string file_name(const std::string& path) {
     const size_t slash = path.find_last_of('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
+    return text_printable(slash == std::string::npos ? path : path.substr(slash + 1));
 }
 
 // The model as the title names it: the file name without ".safetensors", which every weight
@@ -148,7 +151,11 @@ int basis_run(const VisualizeFlags& flags, const DeitWeights& weights) {
     if (!flags.image.empty()) crop = crop_load(flags.image, grid * c.patch_size, preprocess_for(c, flags.crop_pct), nullptr);
     const std::vector<float> basis =
         basis_rows(weights.blocks[flags.layer].proj_back_n, N, K, c.basis_threshold);
-    const int scale = flags.scale > 0 ? flags.scale : 1;
+    // By default each panel is at least kBasisMinPanel px, so that its number box hides little of
+    // it: a 28 px crop (the bundled models) at 1x made 28 px panels, mostly label. Without a photo
+    // a panel is grid * 16 px per unit of scale (patch_heat_panel).
+    const int unscaled = crop.pixels.empty() ? grid * 16 : crop.width;
+    const int scale = flags.scale > 0 ? flags.scale : std::max(1, (kBasisMinPanel + unscaled - 1) / unscaled);
     std::vector<RgbImage> panels;
     int empty_rows = 0;
     for (int k = 0; k < K; k++) {
@@ -382,7 +389,7 @@ Command visualize_command(CLI::App& app) {
     basis->excludes(head);
     command->add_option("--scale", flags->scale,
                         "Upscale the crop this many times (default 3 for one query, 2 for --grid and --tokens, or "
-                        "more so that the crop is at least 256 px; 1 for --basis)")
+                        "more so that the crop is at least 256 px; for --basis enough for panels of at least 112 px)")
         ->check(CLI::Range(1, 16));
     command->add_option("--threads", flags->threads, "Threads for OpenMP and oneDNN")->check(CLI::Range(1, 1024));
     command->add_option("--crop-pct", flags->crop_pct,

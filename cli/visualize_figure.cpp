@@ -19,22 +19,6 @@ constexpr int kLeading = 2, kPad = 4, kBarRows = 8, kTickRows = 3;
 
 int line_step(int scale) { return text_height(scale) + kLeading * scale; }
 
-// Phrases packed greedily into lines of at most max_width px, joined by the separator; a phrase
-// too long for a line of its own is shortened in the middle.
-std::vector<std::string> phrases_pack(const std::vector<std::string>& phrases, const std::string& separator,
-                                      int max_width, int scale) {
-    std::vector<std::string> lines;
-    for (const std::string& phrase : phrases) {
-        if (phrase.empty()) continue;
-        const std::string fitted = text_shorten(phrase, max_width, scale);
-        if (!lines.empty() && text_width(lines.back() + separator + fitted, scale) <= max_width)
-            lines.back() += separator + fitted;
-        else
-            lines.push_back(fitted);
-    }
-    return lines;
-}
-
 std::vector<std::string> words_of(const std::string& text) {
     std::vector<std::string> words;
     size_t start = 0;
@@ -45,6 +29,34 @@ std::vector<std::string> words_of(const std::string& text) {
         start = end + 1;
     }
     return words;
+}
+
+// Phrases packed greedily into lines of at most max_width px, joined by the separator. A phrase too
+// long for a line of its own is broken at its spaces, from a fresh line, so that no word of it is
+// lost; only a single word longer than a line is shortened in the middle.
+std::vector<std::string> phrases_pack(const std::vector<std::string>& phrases, const std::string& separator,
+                                      int max_width, int scale) {
+    std::vector<std::string> lines;
+    for (const std::string& phrase : phrases) {
+        if (phrase.empty()) continue;
+        if (text_width(phrase, scale) > max_width) {
+            bool fresh = true;
+            for (const std::string& word : words_of(phrase)) {
+                const std::string fitted = text_shorten(word, max_width, scale);
+                if (!fresh && text_width(lines.back() + " " + fitted, scale) <= max_width)
+                    lines.back() += " " + fitted;
+                else
+                    lines.push_back(fitted);
+                fresh = false;
+            }
+            continue;
+        }
+        if (!lines.empty() && text_width(lines.back() + separator + phrase, scale) <= max_width)
+            lines.back() += separator + phrase;
+        else
+            lines.push_back(phrase);
+    }
+    return lines;
 }
 
 struct KeyPlace {

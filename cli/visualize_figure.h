@@ -26,7 +26,8 @@ struct KeySwatch {
 };
 
 struct FigureText {
-    std::vector<std::string> title;  // short phrases, packed into lines as "a | b | c"
+    std::vector<std::string> title;  // short phrases, packed into lines as "a | b | c" (a phrase
+                                     // wider than a line is broken at its spaces)
     std::string caption;             // what the colour means (wrapped at spaces)
     std::vector<BarTick> ticks;      // most important first; empty = no colour bar
     std::vector<KeySwatch> key;      // shadings other than the heat ramp

@@ -132,4 +132,20 @@ int draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb colour
     return x;
 }
 
+std::string text_printable(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size();) {
+        const unsigned char c = (unsigned char)text[i++];
+        if (c >= 32 && c <= 126) {
+            out += (char)c;
+            continue;
+        }
+        out += '?';
+        // The continuation bytes (10xxxxxx) after a lead byte belong to the same character.
+        if (c >= 0xC0)
+            while (i < text.size() && ((unsigned char)text[i] & 0xC0) == 0x80) i++;
+    }
+    return out;
+}
+
 }  // namespace sparsifiner

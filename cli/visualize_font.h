@@ -26,6 +26,11 @@ int text_width(const std::string& text, int scale);
 // The line height at `scale`: kCellHeight * scale.
 inline int text_height(int scale) { return kCellHeight * scale; }
 
+// `text` with each character outside printable ASCII replaced by one '?': a UTF-8 sequence (a
+// file name in another script) counts as one character, not one per byte, so that the picture
+// shows as many cells as the name has characters.
+std::string text_printable(const std::string& text);
+
 // Draws `text` with its top-left cell corner at (x, y), each font pixel a scale x scale square
 // of `colour`; pixels outside the image are skipped. Returns the x just after the text.
 int draw_text(RgbImage& image, int x, int y, const std::string& text, Rgb colour, int scale);

@@ -80,3 +80,12 @@ TEST_CASE("draw_text puts each font pixel as a scale x scale square at the cell'
     draw_text(image, 35, 15, "WWW", {255, 0, 0}, 3);
     draw_text(image, -10, -5, "W", {255, 0, 0}, 3);
 }
+
+TEST_CASE("text_printable: one '?' per character outside printable ASCII, UTF-8 sequences included") {
+    CHECK(text_printable("0000_ankle-boot.png") == "0000_ankle-boot.png");
+    CHECK(text_printable("bottine_\xC3\xA9t\xC3\xA9.png") == "bottine_?t?.png");  // é: 2 bytes
+    CHECK(text_printable("\xE7\x8C\xAB.jpg") == "?.jpg");                          // a CJK character: 3 bytes
+    CHECK(text_printable("\xF0\x9F\x90\x88") == "?");                              // an emoji: 4 bytes
+    CHECK(text_printable("a\tb\x7F") == "a?b?");
+    CHECK(text_printable("\x80\x80") == "??");  // stray continuation bytes: one mark each
+}
