@@ -62,6 +62,9 @@ class VisualizeTextTest(unittest.TestCase):
     def test_panel_numbers_read_back(self):
         grid = self.draw("g.png", "--layer", "1", "--grid")
         self.assertEqual([ft.panel_label(p) for p in self.panels(grid, 2, PANEL)], ["head 0", "head 1"])
+        tokens = self.draw("tok.png", "--prune-at", "2,4", "--token-keep", "0.7", "--tokens")
+        self.assertEqual([ft.panel_label(p) for p in self.panels(tokens, 3, PANEL)],
+                         ["input: 49", "after 2: 35", "after 4: 25"])  # ceil(0.7 * 49), ceil(0.49 * 49)
         basis = self.draw("b.png", "--basis", "--layer", "1", image=None)
         labels = [ft.panel_label(p) for p in self.panels(basis, 16, 112, columns=8)]
         self.assertEqual(labels, [str(k) for k in range(16)])
