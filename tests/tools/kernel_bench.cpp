@@ -101,6 +101,21 @@ int main(int argc, char** argv) {
         }
     }
 
+    {  // the predictor's kl = kc^T [c, N] proj_n [N, K] at N = 4097: 32 rows, a long inner product
+        const int rows = 32, N = 4097, ld = 688;
+        std::vector<float> x(static_cast<size_t>(rows) * N), w(static_cast<size_t>(N) * ld), y(static_cast<size_t>(rows) * ld);
+        for (float& v : x) v = normal(rng);
+        for (float& v : w) v = normal(rng);
+        for (Isa isa : paths) {
+            if (!isa_supported(isa)) continue;
+            const double s = best_per_item(reps, 1, [&] {
+                predictor_gemm(isa, x.data(), N, rows, N, w.data(), ld, nullptr, y.data());
+            });
+            results.push_back({"predictor gemm", "32x4097 * 4097x688 (kl)", isa_name(isa), "GMAC/s",
+                               1e-9 * rows * static_cast<double>(N) * ld / s});
+        }
+    }
+
     {  // the predictor's products: qc = x [N, d] W [d, c], N = 577, d = 64, c = 32 (padded)
         const int N = 577, d = 64, ld = 32;
         std::vector<float> x(static_cast<size_t>(N) * d), w(static_cast<size_t>(d) * ld), y(static_cast<size_t>(N) * ld);
