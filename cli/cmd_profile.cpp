@@ -242,6 +242,7 @@ int profile_run(const ProfileFlags& flags) {
     if (!flags.trace.empty()) output_path_check(flags.trace);
     if (!flags.dump_masks.empty()) output_folder_check(flags.dump_masks);
     threads_apply(flags.run.threads);
+    flags.model.dtypes();  // a refused bf16 fails before the weights are read or made
     DeitWeights weights = profile_weights(flags);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
     DeitModel& model = *built;
@@ -444,6 +445,7 @@ int profile_run(const ProfileFlags& flags) {
         nlohmann::json document = json_document("profile");
         document.update({
             {"machine", machine_identity()},
+            {"dtype", dtype_name(model.dtype())},
             {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                        {"random_weights", flags.random_weights}, {"sparsifiner", config.sparsifiner}}},
             {"attention", attention_plan_json(model.attention_plan())},

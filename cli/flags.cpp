@@ -40,8 +40,8 @@ std::vector<Dtype> ModelFlags::dtypes() const {
         const std::optional<Dtype> parsed = dtype_parse(item);
         if (!parsed) throw CommandError(kExitUsage, "--dtype: '" + item + "' is not f32 or bf16");
         if (*parsed == Dtype::bf16 && !cpu_bf16_native())
-            throw CommandError(kExitUsage, "--dtype bf16: this CPU lacks " + cpu_bf16_missing() +
-                                               " (native bf16); bf16 is never emulated: use --dtype f32");
+            throw CommandError(kExitUsage, "--dtype bf16 needs native bf16 and this CPU has " + cpu_bf16_missing() +
+                                               "; bf16 is never emulated: use --dtype f32");
         if (std::find(list.begin(), list.end(), *parsed) == list.end()) list.push_back(*parsed);
     }
     if (list.empty()) throw CommandError(kExitUsage, "--dtype: needs f32 or bf16");

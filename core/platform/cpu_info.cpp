@@ -60,8 +60,8 @@ bool cpu_bf16_native() {
 }
 
 std::string cpu_bf16_missing() {
-    return bf16_disabled_by_environment() ? "avx512_bf16 and amx_bf16 (SPARSIFINER_NO_BF16 is set)"
-                                          : "avx512_bf16 and amx_bf16";
+    return bf16_disabled_by_environment() ? "no avx512_bf16 or amx_bf16 (SPARSIFINER_NO_BF16 is set)"
+                                          : "no avx512_bf16 or amx_bf16";
 }
 
 }  // namespace sparsifiner

@@ -13,8 +13,8 @@ bool cpu_has_amx_bf16();          // AMX tiles with bf16 products
 // Whether a bf16 run is allowed: native bf16 (avx512_bf16 or amx_bf16), never emulation.
 // SPARSIFINER_NO_BF16=1 makes it say no, so the refusal can be tested on any CPU.
 bool cpu_bf16_native();
-// What a refusal names: "avx512_bf16 and amx_bf16", or "avx512_bf16 and amx_bf16
-// (SPARSIFINER_NO_BF16 is set)".
+// What a refusal names: "no avx512_bf16 or amx_bf16", plus " (SPARSIFINER_NO_BF16 is set)"
+// when that is why.
 std::string cpu_bf16_missing();    // "avx512", "avx2" or "baseline": the best path we can run
 
 }  // namespace sparsifiner
