@@ -467,9 +467,9 @@ int profile_run(const ProfileFlags& flags) {
         return kExitOk;
     }
     char title[256];
-    std::snprintf(title, sizeof title, "%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)",
+    std::snprintf(title, sizeof title, "%s at %dx%d, batch %d, %d thread(s), attention %s, %s; median of %d runs (ms)",
                   config.arch.c_str(), S, S, B, flags.run.threads, mask_source_name(model.attention_plan().mask),
-                  flags.repeat);
+                  model.dtype() == Dtype::bf16 ? "Linear layers bf16" : "f32", flags.repeat);
     const Table block_table = profile_block_table(block_rows, title);
     if (format != OutputFormat::table) {
         table_print(block_table, format);
