@@ -40,6 +40,9 @@ def parse_args():
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per engine and configuration")
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs before them")
+    parser.add_argument("--dtype", default="f32",
+                        help="what sparsifiner computes its Linear layers in: f32, bf16, or f32,bf16 (both, one "
+                             "call; the peers stay f32)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     parser.add_argument("--sparsifiner", help="the sparsifiner binary (default: $SPARSIFINER_BIN, build/, PATH)")
     parser.add_argument("--node", default="node", help="the node executable for ONNX Runtime")
@@ -135,7 +138,9 @@ def run_config(args, binary, model, inputs, onnx_files, available, batch, thread
         progress("batch %d threads %d: %s" % (batch, threads, engine))
         try:
             if engine == "ours":
-                row[engine] = engines.run_ours(binary, model, batch, threads, args.runs, args.warmup)
+                row[engine] = engines.run_ours(binary, model, batch, threads, args.runs, args.warmup, args.dtype)
+                for dtype, summary in row[engine].pop("other_dtypes", {}).items():
+                    row["ours_" + dtype] = summary
             elif engine == "onnxruntime":
                 row[engine] = engines.run_onnxruntime(args.node, onnx_files[batch], inputs[batch], batch,
                                                       threads, args.runs, args.warmup,
@@ -151,10 +156,14 @@ def run_config(args, binary, model, inputs, onnx_files, available, batch, thread
     work_gflop = None
     if ours.get("gflops") and ours.get("median_ms"):
         work_gflop = ours["gflops"] * ours["median_ms"] / 1e3
+    others = [key for key in list(row) if key.startswith("ours_") and isinstance(row[key], dict)]
     for peer in ("onnxruntime", "torch"):
         summary = row.get(peer, {})
         if ours.get("median_ms") and summary.get("median_ms"):
             row["ours_over_" + peer] = ours["median_ms"] / summary["median_ms"]
+        for key in others:  # e.g. ours_bf16_over_onnxruntime
+            if row[key].get("median_ms") and summary.get("median_ms"):
+                row[key + "_over_" + peer] = row[key]["median_ms"] / summary["median_ms"]
         if work_gflop and summary.get("median_ms"):
             summary["gflops"] = work_gflop / (summary["median_ms"] / 1e3)
     return row
@@ -188,7 +197,12 @@ def print_table(document):
     for name, info in document["engines"].items():
         if not info["available"]:
             print("%s: skipped, %s" % (name, info["reason"]))
-    header = ("batch", "threads", "ours", "onnxruntime", "torch", "ours/ORT", "ours/torch", "GFLOP/s", "of peak")
+    dtypes = document.get("dtype", "f32").split(",")
+    first, extra = dtypes[0], dtypes[1:]
+    name = lambda dtype: "ours" if dtype == "f32" and first == "f32" else "ours " + dtype
+    header = (("batch", "threads", name(first), "onnxruntime", "torch", "%s/ORT" % name(first),
+               "%s/torch" % name(first), "GFLOP/s", "of peak")
+              + tuple(name(d) for d in extra) + tuple("%s/ORT" % name(d) for d in extra))
     rows = []
     for row in document["configs"]:
         ours = row.get("ours", {})
@@ -196,7 +210,9 @@ def print_table(document):
         rows.append((str(row["batch"]), str(row["threads"]), cell(ours), cell(row.get("onnxruntime")),
                      cell(row.get("torch")), ratio("ours_over_onnxruntime"), ratio("ours_over_torch"),
                      "%.1f" % ours["gflops"] if ours.get("gflops") else "-",
-                     "%.0f%%" % (100 * ours["peak_fraction"]) if ours.get("peak_fraction") else "-"))
+                     "%.0f%%" % (100 * ours["peak_fraction"]) if ours.get("peak_fraction") else "-")
+                    + tuple(cell(row.get("ours_" + d)) for d in extra)
+                    + tuple(ratio("ours_%s_over_onnxruntime" % d) for d in extra))
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(text.rjust(width) for text, width in zip(r, widths)))
@@ -240,6 +256,8 @@ def main():
     ours_document = next((row["ours"]["document"] for row in configs if "document" in row.get("ours", {})), {})
     for row in configs:
         row.get("ours", {}).pop("document", None)
+        for key in [key for key in row if key.startswith("ours_") and isinstance(row[key], dict)]:
+            row[key].pop("document", None)
     versions = {}
     for row in configs:
         for key in ("onnxruntime_version", "node_version", "torch_version", "blas"):
@@ -262,6 +280,7 @@ def main():
         "model": model,
         "runs": args.runs,
         "warmup": args.warmup,
+        "dtype": args.dtype,
         "timed": "forward pass only, on one preallocated input tensor per batch size, the same for all "
                  "engines; model loading, preprocessing, graph optimisation and warm-up excluded",
         "fairness": FAIRNESS,

@@ -48,17 +48,24 @@ def run_json(command, threads, what):
         raise EngineError("%s: printed no JSON document" % what)
 
 
-def run_ours(binary, model, batch, threads, runs, warmup):
-    """`sparsifiner bench --json` for one configuration -> {median_ms, ..., "document": top level}."""
+def run_ours(binary, model, batch, threads, runs, warmup, dtype="f32"):
+    """`sparsifiner bench --json` for one configuration -> {median_ms, ..., "document": top level}.
+    dtype: `--dtype` as given ("f32", "bf16" or "f32,bf16"); the summary is the first dtype's, and
+    each further one's is under "other_dtypes" (its dtype -> its summary), timed in the same call."""
     command = [binary, "bench", "-m", model, "--batch", str(batch), "--threads", str(threads),
                "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    if dtype != "f32":  # older binaries have no --dtype: ask only when it matters
+        command += ["--dtype", dtype]
     document = run_json(command, threads, "sparsifiner bench (batch %d, threads %d)" % (batch, threads))
-    for config in document.get("configs", []):
-        if config.get("batch") == batch and config.get("threads") == threads:
-            summary = dict(config)
-            summary["document"] = {key: value for key, value in document.items() if key != "configs"}
-            return summary
-    raise EngineError("sparsifiner bench: its JSON has no configuration batch %d threads %d" % (batch, threads))
+    found = [dict(config) for config in document.get("configs", [])
+             if config.get("batch") == batch and config.get("threads") == threads]
+    if not found:
+        raise EngineError("sparsifiner bench: its JSON has no configuration batch %d threads %d" % (batch, threads))
+    summary = found[0]
+    if len(found) > 1:
+        summary["other_dtypes"] = {config.get("dtype"): config for config in found[1:]}
+    summary["document"] = {key: value for key, value in document.items() if key != "configs"}
+    return summary
 
 
 def run_onnxruntime(node, onnx_path, input_path, batch, threads, runs, warmup, allow_spinning=None):

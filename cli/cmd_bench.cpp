@@ -40,6 +40,7 @@ constexpr int kBenchSchemaVersion = 2;  // 2: one `machine` object; p95, p99, st
 // One (batch, threads) configuration: its samples and what follows from them.
 struct BenchConfig {
     int batch = 0, threads = 0;
+    Dtype dtype = Dtype::f32;
     std::vector<double> samples_ms;
     double median = 0, p90 = 0, p95 = 0, p99 = 0, min = 0, mean = 0, stddev = 0;
     double images_per_second = 0, gflops = 0, peak_gflops = 0, peak_fraction = 0;
@@ -65,6 +66,7 @@ struct BenchConfig {
 // Everything bench reports; every --format is rendered from this.
 struct BenchReport {
     nlohmann::json model, attention, peaks = nlohmann::json::object();
+    std::vector<std::string> dtypes;  // in the order they ran
     int runs = 0, warmup = 0;
     std::vector<BenchConfig> configs;
 
@@ -78,10 +80,11 @@ struct BenchReport {
         document["runs"] = runs;
         document["warmup"] = warmup;
         document["matmul_peak"] = peaks;
+        document["dtypes"] = dtypes;
         document["configs"] = nlohmann::json::array();
         for (const BenchConfig& c : configs)
             document["configs"].push_back(
-                {{"batch", c.batch}, {"threads", c.threads}, {"median_ms", c.median}, {"p90_ms", c.p90},
+                {{"batch", c.batch}, {"threads", c.threads}, {"dtype", dtype_name(c.dtype)}, {"median_ms", c.median}, {"p90_ms", c.p90},
                  {"p95_ms", c.p95}, {"p99_ms", c.p99}, {"min_ms", c.min}, {"mean_ms", c.mean},
                  {"stddev_ms", c.stddev}, {"samples_ms", c.samples_ms}, {"images_per_second", c.images_per_second},
                  {"gflops", c.gflops}, {"peak_gflops", c.peak_gflops}, {"peak_fraction", c.peak_fraction},
@@ -93,10 +96,10 @@ struct BenchReport {
         Table t;
         t.title = "forward pass latency over " + std::to_string(runs) + " runs (after " + std::to_string(warmup) +
                   " warm-up); GFLOP/s = 2 x MACs / s";
-        t.columns = {"batch", "threads", "median ms", "p90 ms", "p95 ms", "p99 ms", "stddev ms", "images/s",
+        t.columns = {"batch", "threads", "dtype", "median ms", "p90 ms", "p95 ms", "p99 ms", "stddev ms", "images/s",
                      "GFLOP/s", "of peak", "oneDNN Linear implementations"};
         for (const BenchConfig& c : configs)
-            t.add({cell((long long)c.batch), cell((long long)c.threads), cell(c.median, 3), cell(c.p90, 3),
+            t.add({cell((long long)c.batch), cell((long long)c.threads), dtype_name(c.dtype), cell(c.median, 3), cell(c.p90, 3),
                    cell(c.p95, 3), cell(c.p99, 3), cell(c.stddev, 3), cell(c.images_per_second, 1),
                    cell(c.gflops, 1), c.peak_gflops > 0 ? cell(100 * c.peak_fraction, 0) + "%" : "-", c.linear_impl_text});
         for (const auto& [threads, peak] : peaks.items())
@@ -111,11 +114,17 @@ int bench_run(const BenchFlags& flags) {
     const OutputFormat format = flags.run.output_format();
     const std::vector<int> batches = parse_list<int>(flags.batches, "--batch");
     const std::vector<int> thread_counts = parse_list<int>(flags.threads, "--threads");
-    OpenModel opened = model_open(flags.model, flags.attention);
-    DeitModel& model = *opened.model;
-    const DeitConfig& config = opened.config;
-    const double macs_per_image = deit_dense_macs(config, model.img_size()).total();
-    const int S = model.img_size(), C = model.num_classes();
+    const std::vector<Dtype> dtypes = flags.model.dtypes();
+    // One model per dtype, built from one read of the weights; each is timed in turn below.
+    std::vector<std::unique_ptr<DeitModel>> models;
+    DeitConfig config;
+    {
+        DeitWeights weights = model_load(flags.model);
+        for (Dtype dtype : dtypes) models.push_back(model_build(weights, flags.model, flags.attention, dtype));
+        config = weights.config;
+    }
+    const double macs_per_image = deit_dense_macs(config, models[0]->img_size()).total();
+    const int S = models[0]->img_size(), C = models[0]->num_classes();
 
     int max_batch = 1;
     for (int b : batches) max_batch = std::max(max_batch, b);
@@ -128,7 +137,7 @@ int bench_run(const BenchFlags& flags) {
     BenchReport report;
     report.runs = flags.runs, report.warmup = flags.warmup;
     Progress progress(flags.run, "bench", "runs",
-                      (long)thread_counts.size() * batches.size() * (flags.runs + flags.warmup));
+                      (long)thread_counts.size() * batches.size() * models.size() * (flags.runs + flags.warmup));
     long done = 0;
     for (int threads : thread_counts) {
         threads_set(threads);
@@ -139,41 +148,45 @@ int bench_run(const BenchFlags& flags) {
                                                      {"best_gflops", peak.best_gflops}};
         }
         for (int B : batches) {
-            BenchConfig c;
-            c.batch = B, c.threads = threads, c.peak_gflops = peak.median_gflops;
-            // One untimed pass that records the row count every Linear runs at (it also creates
-            // the oneDNN plans, so the warm-up and the timed runs allocate nothing).
-            ForwardStats pass_stats;
-            ForwardObserver observer;
-            observer.stats = &pass_stats;
-            model.forward(images.data(), B, logits.data(), &observer);
-            std::vector<std::string> distinct;
-            for (const auto& linear : model.linear_implementations(pass_stats)) {
-                c.linear_impls.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
-                if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end()) {
-                    distinct.push_back(linear.impl);
-                    c.linear_impl_text += (c.linear_impl_text.empty() ? "" : ", ") + linear.impl;
+            for (auto& built : models) {
+                DeitModel& model = *built;
+                BenchConfig c;
+                c.batch = B, c.threads = threads, c.dtype = model.dtype(), c.peak_gflops = peak.median_gflops;
+                // One untimed pass that records the row count every Linear runs at (it also creates
+                // the oneDNN plans, so the warm-up and the timed runs allocate nothing).
+                ForwardStats pass_stats;
+                ForwardObserver observer;
+                observer.stats = &pass_stats;
+                model.forward(images.data(), B, logits.data(), &observer);
+                std::vector<std::string> distinct;
+                for (const auto& linear : model.linear_implementations(pass_stats)) {
+                    c.linear_impls.push_back({{"layer", linear.layer}, {"rows", linear.rows}, {"impl", linear.impl}});
+                    if (std::find(distinct.begin(), distinct.end(), linear.impl) == distinct.end()) {
+                        distinct.push_back(linear.impl);
+                        c.linear_impl_text += (c.linear_impl_text.empty() ? "" : ", ") + linear.impl;
+                    }
+                    c.linear_reference = c.linear_reference || linear.impl.find("ref") != std::string::npos;
                 }
-                c.linear_reference = c.linear_reference || linear.impl.find("ref") != std::string::npos;
+                for (int i = 0; i < flags.warmup; i++) {
+                    model.forward(images.data(), B, logits.data());
+                    progress.update(++done);
+                }
+                for (int i = 0; i < flags.runs; i++) {
+                    double start = seconds_now();
+                    model.forward(images.data(), B, logits.data());
+                    c.samples_ms.push_back((seconds_now() - start) * 1e3);
+                    progress.update(++done);
+                }
+                c.summarise(macs_per_image);
+                report.configs.push_back(c);
             }
-            for (int i = 0; i < flags.warmup; i++) {
-                model.forward(images.data(), B, logits.data());
-                progress.update(++done);
-            }
-            for (int i = 0; i < flags.runs; i++) {
-                double start = seconds_now();
-                model.forward(images.data(), B, logits.data());
-                c.samples_ms.push_back((seconds_now() - start) * 1e3);
-                progress.update(++done);
-            }
-            c.summarise(macs_per_image);
-            report.configs.push_back(c);
         }
     }
     progress.finish();
     report.model = {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                     {"dense_macs_per_image", macs_per_image}};
-    report.attention = attention_plan_json(model.attention_plan());
+    report.attention = attention_plan_json(models[0]->attention_plan());
+    for (Dtype dtype : dtypes) report.dtypes.push_back(dtype_name(dtype));
     if (format == OutputFormat::json) std::printf("%s\n", json_text(report.to_json()).c_str());
     else table_print(report.table(), format);
     return kExitOk;
@@ -185,7 +198,7 @@ Command bench_command(CLI::App& app) {
     auto flags = std::make_shared<BenchFlags>();
     CLI::App* command = app.add_subcommand(
         "bench", "Time the forward pass over batch sizes and thread counts (median, p90-p99, stddev of --runs)");
-    flags->model.add_to(*command, false);
+    flags->model.add_to(*command, false, true);
     flags->attention.add_to(*command);
     command->add_option("--batch", flags->batches, "Comma-separated batch sizes");
     command->add_option("--threads", flags->threads, "Comma-separated thread counts");

@@ -44,6 +44,7 @@ struct ClassifyResult {
 // Everything classify reports; every --format is rendered from this.
 struct ClassifyReport {
     nlohmann::json model, attention, settings;
+    std::string dtype;  // what the Linear layers computed in
     std::vector<std::string> names;
     std::vector<ClassifyResult> results;
     std::vector<std::pair<std::string, std::string>> errors;  // file, one-line error
@@ -52,6 +53,7 @@ struct ClassifyReport {
 
     nlohmann::json to_json() const {
         nlohmann::json document = json_document("classify");
+        document["dtype"] = dtype;
         document["model"] = model;
         document["attention"] = attention;
         document["settings"] = settings;
@@ -198,6 +200,7 @@ int classify_run(const ClassifyFlags& flags) {
     report.model = {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                     {"num_classes", C}, {"distilled", config.distilled}};
     report.attention = attention_plan_json(model.attention_plan());
+    report.dtype = dtype_name(model.dtype());
     report.settings = {{"batch", flags.batch}, {"threads", flags.run.threads}, {"top", flags.top},
                        {"crop_pct", preprocess.crop_pct}};
     if (format == OutputFormat::json) std::printf("%s\n", json_text(report.to_json()).c_str());

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -54,15 +55,22 @@ Timing bench_timing(const nlohmann::json& config) {
 // Profile keeps medians and p90s only: the spread is median .. p90.
 Timing profile_timing(double median, double p90) { return {median, median, std::max(median, p90)}; }
 
+// Configurations match by batch, threads and dtype (documents older than --dtype ran f32).
 std::vector<CompareRow> bench_rows(const nlohmann::json& a, const nlohmann::json& b) {
-    std::map<std::pair<int, int>, Timing> in_b;
-    for (const auto& c : b.at("configs")) in_b[{c.at("batch").get<int>(), c.at("threads").get<int>()}] = bench_timing(c);
+    using Key = std::tuple<int, int, std::string>;
+    auto key_of = [](const nlohmann::json& c) {
+        return Key{c.at("batch").get<int>(), c.at("threads").get<int>(), c.value("dtype", std::string("f32"))};
+    };
+    std::map<Key, Timing> in_b;
+    for (const auto& c : b.at("configs")) in_b[key_of(c)] = bench_timing(c);
     std::vector<CompareRow> rows;
     for (const auto& c : a.at("configs")) {
-        const std::pair<int, int> key = {c.at("batch").get<int>(), c.at("threads").get<int>()};
+        const Key key = key_of(c);
         auto found = in_b.find(key);
         if (found == in_b.end()) continue;
-        rows.push_back({"batch " + std::to_string(key.first) + ", " + std::to_string(key.second) + " thread(s)",
+        const std::string& dtype = std::get<2>(key);
+        rows.push_back({"batch " + std::to_string(std::get<0>(key)) + ", " + std::to_string(std::get<1>(key)) +
+                            " thread(s)" + (dtype == "f32" ? "" : ", " + dtype),
                         bench_timing(c), found->second});
     }
     return rows;

@@ -55,6 +55,7 @@ std::string recorded_top1(const nlohmann::json& evaluation) {
 
 int info_run(const InfoFlags& flags) {
     const OutputFormat format = flags.run.output_format();
+    const Dtype dtype = flags.model.dtype_one();  // a refused bf16 fails before the file is read
     DeitWeights weights = model_load(flags.model);
     const DeitConfig& c = weights.config;
     const int S = flags.model.img_size > 0 ? flags.model.img_size : c.img_size;
@@ -108,6 +109,7 @@ int info_run(const InfoFlags& flags) {
     }
     if (format == OutputFormat::json) {
         nlohmann::json document = json_document("info");
+        document["dtype"] = dtype_name(dtype);
         document["model"] = model;
         document["macs"] = macs_json;
         std::printf("%s\n", json_text(document).c_str());
@@ -126,6 +128,9 @@ int info_run(const InfoFlags& flags) {
                             c.crop_pct)});
     t.add({"classes", std::to_string(c.num_classes) + (c.label_set.empty() ? "" : " (" + c.label_set + ")")});
     t.add({"parameters", printed("%.3f M (stored as %s)", params / 1e6, weights.stored_dtype.c_str())});
+    t.add({"compute dtype", dtype == Dtype::bf16 ? "bf16 (Linear layers: bf16 inputs and weights, f32 accumulation; "
+                                                   "LayerNorm, softmax, GELU, attention, residual stream f32)"
+                                                 : "f32"});
     t.add({"MACs", printed("%s per image (q k + p v: %s); with LayerNorm as fvcore counts it: %s",
                            macs_text(macs.total()).c_str(), macs_text(macs.attention_products()).c_str(),
                            macs_text(macs.total_with_layernorm()).c_str())});

@@ -130,6 +130,9 @@ int merge_run(const MergeFlags& flags) {
         nlohmann::json errors = nlohmann::json::array(), merged_from = nlohmann::json::array();
         std::vector<SweepTotals> dense_parts;
         std::vector<std::vector<SweepTotals>> setting_parts(first["settings"].size());
+        const nlohmann::json compared = first.value("dtype_compared", nlohmann::json::array());
+        std::vector<std::vector<SweepTotals>> compared_parts(compared.size());
+        std::vector<double> compared_max(compared.size(), 0.0);
         for (size_t p = 0; p < docs.size(); p++) {
             const nlohmann::json& doc = docs[p];
             attempted += doc["images"]["attempted"].get<long>();
@@ -140,6 +143,11 @@ int merge_run(const MergeFlags& flags) {
             dense_parts.push_back(SweepTotals::from_json(doc["dense"]));
             for (size_t s = 0; s < setting_parts.size(); s++)
                 setting_parts[s].push_back(SweepTotals::from_json(doc["settings"][s]));
+            // Same "options" (and so the same --dtype list) in every part: the same rows.
+            for (size_t c = 0; c < compared.size(); c++) {
+                compared_parts[c].push_back(SweepTotals::from_json(doc.at("dtype_compared").at(c)));
+                compared_max[c] = std::max(compared_max[c], doc["dtype_compared"][c].at("max_abs_logit_diff").get<double>());
+            }
             merged_from.push_back({{"file", flags.parts[p]}, {"shard", doc["shard"]}, {"machine", doc["machine"]}});
         }
         std::sort(errors.begin(), errors.end(),
@@ -151,6 +159,12 @@ int merge_run(const MergeFlags& flags) {
         merged["dense"] = merged_totals(first["dense"], dense_parts);
         for (size_t s = 0; s < setting_parts.size(); s++)
             merged["settings"][s] = merged_totals(first["settings"][s], setting_parts[s]);
+        for (size_t c = 0; c < compared.size(); c++) {
+            nlohmann::json row = merged_totals(compared[c], compared_parts[c]);
+            for (const char* key : {"dtype", "against"}) row[key] = compared[c][key];
+            row["max_abs_logit_diff"] = compared_max[c];
+            merged["dtype_compared"][c] = row;
+        }
         merged["merged_from"] = merged_from;
         if (!flags.plot.empty()) sweep_plot_svg(merged, flags.plot);
         if (format == OutputFormat::json)

@@ -263,6 +263,7 @@ int profile_run(const ProfileFlags& flags) {
     if (!flags.trace.empty()) output_path_check(flags.trace);
     if (!flags.dump_masks.empty()) output_folder_check(flags.dump_masks);
     threads_apply(flags.run.threads);
+    flags.model.dtypes();  // a refused bf16 fails before the weights are read or made
     DeitWeights weights = profile_weights(flags);
     std::unique_ptr<DeitModel> built = model_build(weights, flags.model, flags.attention);
     DeitModel& model = *built;
@@ -468,6 +469,7 @@ int profile_run(const ProfileFlags& flags) {
         nlohmann::json document = json_document("profile");
         document.update({
             {"machine", machine_identity()},
+            {"dtype", dtype_name(model.dtype())},
             {"model", {{"file", flags.model.path}, {"arch", config.arch}, {"img_size", S},
                        {"random_weights", flags.random_weights}, {"sparsifiner", config.sparsifiner}}},
             {"attention", attention_plan_json(model.attention_plan())},
@@ -489,9 +491,9 @@ int profile_run(const ProfileFlags& flags) {
         return kExitOk;
     }
     char title[256];
-    std::snprintf(title, sizeof title, "%s at %dx%d, batch %d, %d thread(s), attention %s; median of %d runs (ms)",
+    std::snprintf(title, sizeof title, "%s at %dx%d, batch %d, %d thread(s), attention %s, %s; median of %d runs (ms)",
                   config.arch.c_str(), S, S, B, flags.run.threads, mask_source_name(model.attention_plan().mask),
-                  flags.repeat);
+                  model.dtype() == Dtype::bf16 ? "Linear layers bf16" : "f32", flags.repeat);
     const Table block_table = profile_block_table(block_rows, title);
     if (format != OutputFormat::table) {
         table_print(block_table, format);

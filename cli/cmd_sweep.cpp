@@ -62,6 +62,15 @@ struct SweepFlags {
     std::string predictions;  // --predictions FILE.csv
 };
 
+// The dense pass run again in another dtype (--dtype f32,bf16: bf16 here) and compared with the
+// dense pass in the first dtype, image by image: top-1 agreement, KL, max |logit difference|.
+struct DtypeRun {
+    Dtype dtype;
+    std::unique_ptr<DeitModel> model;
+    SweepTotals totals;
+    double max_abs_logit_diff = 0;
+};
+
 struct Setting {
     AttentionPlan plan;
     std::string label;  // "learned@0.25" (+ "/t0.7" with token pruning): JSON "setting", CSV rows
@@ -218,6 +227,8 @@ int sweep_run(const SweepFlags& flags) {
     if (!flags.plot.empty()) output_path_check(flags.plot);
     if (!flags.predictions.empty()) output_path_check(flags.predictions);
     threads_apply(flags.run.threads);
+    // The first dtype runs dense and every setting; each further one runs the dense pass only.
+    const std::vector<Dtype> dtypes = flags.model.dtypes();
 
     ImageSource source;
     try {
@@ -248,13 +259,19 @@ int sweep_run(const SweepFlags& flags) {
                        "meaningful only if the data's classes are the model's first " +
                        std::to_string(source.class_names.size()) + " in order");
     std::unique_ptr<DeitModel> model;
+    std::vector<DtypeRun> dtype_runs;
     AttentionPlan dense_plan;
     dense_plan.mask = MaskSource::dense;
     dense_plan.keep_rate.assign(config.depth, 1.0f);
     try {
-        model = std::make_unique<DeitModel>(weights, flags.model.img_size);
+        model = std::make_unique<DeitModel>(weights, flags.model.img_size, dtypes[0]);
         for (const Setting& s : settings) model->set_attention_plan(s.plan);  // fail before any work
         model->set_attention_plan(dense_plan);
+        for (size_t i = 1; i < dtypes.size(); i++) {
+            auto other = std::make_unique<DeitModel>(weights, flags.model.img_size, dtypes[i]);
+            other->set_attention_plan(dense_plan);
+            dtype_runs.push_back({dtypes[i], std::move(other), {}, 0});
+        }
     } catch (const std::invalid_argument& e) {
         throw CommandError(kExitUsage, e.what());
     }
@@ -298,6 +315,20 @@ int sweep_run(const SweepFlags& flags) {
             totals_add_batch(dense, dense_logits.data(), nullptr, labels.data(), B, C, forward_macs(config, stats, S),
                              seconds);
             dense.kept_mass_sum += B;  // dense attention keeps all of the mass
+            for (DtypeRun& run : dtype_runs) {
+                ForwardStats run_stats;
+                observer.stats = &run_stats;
+                t0 = clock::now();
+                run.model->forward(images.data(), B, logits.data(), &observer);
+                logits_check(logits.data(), (size_t)B * C, flags.model.path);
+                seconds = std::chrono::duration<double>(clock::now() - t0).count();
+                totals_add_batch(run.totals, logits.data(), dense_logits.data(), labels.data(), B, C,
+                                 forward_macs(config, run_stats, S), seconds);
+                run.totals.kept_mass_sum += B;
+                for (size_t i = 0; i < (size_t)B * C; i++)
+                    run.max_abs_logit_diff =
+                        std::max(run.max_abs_logit_diff, std::fabs((double)logits[i] - (double)dense_logits[i]));
+            }
             // top1[0] dense, top1[1 + i] setting i; one column per image of the batch.
             std::vector<std::vector<int>> top1(predictions ? settings.size() + 1 : 0, std::vector<int>(B));
             auto record_top1 = [&](size_t row, const float* z) {
@@ -350,11 +381,21 @@ int sweep_run(const SweepFlags& flags) {
     dense.to_json(dense_json);
     nlohmann::json settings_json = nlohmann::json::array();
     for (const Setting& s : settings) settings_json.push_back(setting_json(s));
+    nlohmann::json dtype_json = nlohmann::json::array();
+    for (const DtypeRun& run : dtype_runs) {
+        nlohmann::json row = {{"setting", std::string("dense/") + dtype_name(run.dtype)}, {"mask", "dense"},
+                              {"keep_rate", 1.0}, {"token_keep", 1.0}, {"attention", attention_plan_json(dense_plan)},
+                              {"dtype", dtype_name(run.dtype)}, {"against", dtype_name(dtypes[0])},
+                              {"max_abs_logit_diff", run.max_abs_logit_diff}};
+        run.totals.to_json(row);
+        dtype_json.push_back(row);
+    }
     nlohmann::json document = {
         {"schema_version", kJsonSchemaVersion},
         {"command", "sweep"},
         {"tool", tool_identity()},
         {"machine", machine_identity()},
+        {"dtype", dtype_name(dtypes[0])},
         {"model", {{"file", flags.model.path}, {"sha256", weights_sha256}, {"arch", config.arch}, {"img_size", S},
                    {"num_classes", C}, {"sparsifiner", config.sparsifiner}, {"distilled", config.distilled}}},
         {"data", {{"kind", source.kind}, {"location", source.location}, {"labelled", source.labelled},
@@ -363,12 +404,14 @@ int sweep_run(const SweepFlags& flags) {
         {"shard", {{"index", shard_index}, {"count", shard_count}, {"images", selected.size()}}},
         {"options", {{"batch", flags.batch}, {"threads", flags.run.threads}, {"crop_pct", preprocess.crop_pct},
                      {"masks", flags.masks}, {"keep_rates", flags.keep_rates}, {"prune_at", flags.prune_at},
-                     {"token_keeps", flags.token_keeps}, {"budget_rule", flags.budget_rule}}},
+                     {"token_keeps", flags.token_keeps}, {"budget_rule", flags.budget_rule},
+                     {"dtypes", flags.model.dtype}}},
         {"partial", partial},
         {"images", {{"attempted", attempted}, {"ok", dense.images}, {"failed", errors.size()}}},
         {"errors", errors},
         {"dense", dense_json},
-        {"settings", settings_json}};
+        {"settings", settings_json},
+        {"dtype_compared", dtype_json}};
     if (!flags.plot.empty()) sweep_plot_svg(document, flags.plot);
     if (format == OutputFormat::json)
         std::printf("%s\n", json_text(document).c_str());
@@ -385,7 +428,7 @@ Command sweep_command(CLI::App& app) {
     auto flags = std::make_shared<SweepFlags>();
     CLI::App* command = app.add_subcommand(
         "sweep", "Accuracy, agreement with dense, KL, MACs and latency for every keep rate x mask source on a data set");
-    flags->model.add_to(*command, false);
+    flags->model.add_to(*command, false, true);
     command->add_option("--data", flags->data,
                         "A folder with one sub-folder per class, a folder of images (unlabelled), a list file of "
                         "`path label` lines, a folder with Fashion-MNIST IDX files, or the word fashion-mnist "

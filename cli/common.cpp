@@ -30,6 +30,7 @@ nlohmann::json machine_identity() {
             {"isa", cpu_isa_summary()},
             {"kernel_isa", isa_name(isa_best())},
             {"dnnl_isa", dnnl_isa_name()},
+            {"bf16_native", cpu_bf16_native()},
             {"threads", threads_get()}};
 }
 

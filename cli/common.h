@@ -31,7 +31,7 @@ void threads_apply(int threads);
 
 // {"name", "version", "commit", "build"}: every JSON document carries it.
 nlohmann::json tool_identity();
-// {"cpu", "isa", "dnnl_isa", "threads"}.
+// {"cpu", "isa", "kernel_isa", "dnnl_isa", "bf16_native", "threads"}.
 nlohmann::json machine_identity();
 
 // {"schema_version", "command", "tool"}: the start of every JSON document a command prints.

@@ -1,10 +1,14 @@
 #include "cli/flags.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "cli/default_model.h"
+#include "core/platform/cpu_info.h"
 
 namespace sparsifiner {
 
-void ModelFlags::add_to(CLI::App& command, bool required) {
+void ModelFlags::add_to(CLI::App& command, bool required, bool dtype_list) {
     command.add_option("-m,--model", path,
                        required ? "Weight file (.safetensors, see weights/convert.py)"
                                 : "Weight file (.safetensors, see weights/convert.py); default the bundled "
@@ -16,6 +20,32 @@ void ModelFlags::add_to(CLI::App& command, bool required) {
                        "Input size in pixels, a multiple of the patch size (0: the model's own; pos_embed is "
                        "resized)")
         ->check(CLI::Range(0, 8192));
+    if (dtype_list)
+        command.add_option("--dtype", dtype,
+                           "What the Linear layers compute in: f32 (default) or bf16 (bf16 inputs and weights, f32 "
+                           "accumulation; needs avx512_bf16 or AMX), or a comma list run one after the other, e.g. "
+                           "f32,bf16");
+    else
+        command.add_option("--dtype", dtype,
+                           "What the Linear layers compute in: f32 (default) or bf16 (bf16 inputs and weights, f32 "
+                           "accumulation; needs avx512_bf16 or AMX)")
+            ->check(CLI::IsMember({"f32", "bf16"}));
+}
+
+std::vector<Dtype> ModelFlags::dtypes() const {
+    std::vector<Dtype> list;
+    std::stringstream stream(dtype);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+        const std::optional<Dtype> parsed = dtype_parse(item);
+        if (!parsed) throw CommandError(kExitUsage, "--dtype: '" + item + "' is not f32 or bf16");
+        if (*parsed == Dtype::bf16 && !cpu_bf16_native())
+            throw CommandError(kExitUsage, "--dtype bf16 needs native bf16 and this CPU has " + cpu_bf16_missing() +
+                                               "; bf16 is never emulated: use --dtype f32");
+        if (std::find(list.begin(), list.end(), *parsed) == list.end()) list.push_back(*parsed);
+    }
+    if (list.empty()) throw CommandError(kExitUsage, "--dtype: needs f32 or bf16");
+    return list;
 }
 
 void ModelFlags::use_default_if_absent() {

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
+#include "core/kernels/dtype.h"
 #include "core/model/attention_plan.h"
 #include "core/model/deit_model.h"
 
@@ -21,9 +22,15 @@ struct ModelFlags {
     int num_heads = 0;   // override, for files without metadata and an unusual width
     int img_size = 0;    // run at this input size (0 = the size the model was trained for)
     bool bundled = false;  // path was filled in by use_default_if_absent()
+    std::string dtype = "f32";  // --dtype: one value, or a comma list where the command takes one
     // required = false when the command falls back to the bundled model (use_default_if_absent)
-    // or can build a model without a file (profile).
-    void add_to(CLI::App& command, bool required = true);
+    // or can build a model without a file (profile). dtype_list: --dtype takes "f32,bf16".
+    void add_to(CLI::App& command, bool required = true, bool dtype_list = false);
+    // The dtypes asked for, in order, each once. bf16 on a CPU without native bf16 (avx512_bf16
+    // or amx_bf16) is CommandError(kExitUsage) in one line: it is refused, never emulated.
+    std::vector<Dtype> dtypes() const;
+    // The one dtype of a command that takes one (a list is refused by then, at parse time).
+    Dtype dtype_one() const { return dtypes().front(); }
     // No -m: the bundled model (cli/default_model.h), or $SPARSIFINER_MODEL; model_load says
     // which on stderr once it has loaded. Throws CommandError when there is none.
     void use_default_if_absent();

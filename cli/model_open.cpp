@@ -38,9 +38,14 @@ DeitWeights model_load(const ModelFlags& flags, bool announce) {
 
 std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
                                        const AttentionFlags& attention_flags) {
+    return model_build(weights, model_flags, attention_flags, model_flags.dtype_one());
+}
+
+std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
+                                       const AttentionFlags& attention_flags, Dtype dtype) {
     AttentionPlan plan = attention_flags.plan_for(weights.config);
     try {
-        auto model = std::make_unique<DeitModel>(weights, model_flags.img_size);
+        auto model = std::make_unique<DeitModel>(weights, model_flags.img_size, dtype);
         model->set_attention_plan(plan);
         return model;
     } catch (const std::invalid_argument& e) {
@@ -49,6 +54,7 @@ std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFl
 }
 
 OpenModel model_open(const ModelFlags& model_flags, const AttentionFlags& attention_flags) {
+    model_flags.dtypes();  // a refused dtype fails before the weights are read
     DeitWeights weights = model_load(model_flags, false);
     OpenModel open;
     open.model = model_build(weights, model_flags, attention_flags);

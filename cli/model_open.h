@@ -16,9 +16,12 @@ namespace sparsifiner {
 DeitWeights model_load(const ModelFlags& flags, bool announce = true);
 
 // The model at the requested input size with the requested attention plan; a combination that
-// cannot run (a foreign size for learned masks, ...) is CommandError(kExitUsage).
+// cannot run (a foreign size for learned masks, ...) is CommandError(kExitUsage). The dtype is
+// the flags' one (model_flags.dtype_one()) unless given.
 std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
                                        const AttentionFlags& attention_flags);
+std::unique_ptr<DeitModel> model_build(const DeitWeights& weights, const ModelFlags& model_flags,
+                                       const AttentionFlags& attention_flags, Dtype dtype);
 
 // A loaded model and the configuration it was built from (the weights themselves are dropped:
 // oneDNN and the kernels hold their own copies).
@@ -27,7 +30,7 @@ struct OpenModel {
     DeitConfig config;
 };
 
-// model_load + model_build, the weights released afterwards.
+// model_load + model_build (the flags' one dtype), the weights released afterwards.
 OpenModel model_open(const ModelFlags& model_flags, const AttentionFlags& attention_flags);
 
 // {"mask", "keep_rate": [per block], "prune_at", "token_keep", "budget_rule"}.

@@ -22,6 +22,9 @@ Table sweep_table(const nlohmann::json& doc) {
                  "MHSA MMACs", "GMACs", "ms/image"};
     std::vector<nlohmann::json> rows = {doc["dense"]};
     for (const auto& s : doc["settings"]) rows.push_back(s);
+    // Older documents have no dtype comparison.
+    const nlohmann::json compared = doc.value("dtype_compared", nlohmann::json::array());
+    for (const auto& s : compared) rows.push_back(s);
     for (const auto& r : rows)
         t.add({r["setting"].get<std::string>(), r["mask"].get<std::string>(), cell(r["keep_rate"].get<double>(), 3),
                cell(r["token_keep"].get<double>(), 3), cell((long long)r["images"].get<long>()),
@@ -29,6 +32,10 @@ Table sweep_table(const nlohmann::json& doc) {
                field(r["kl_mean_nats"], 1, 4), field(r["kept_mass_mean"], 1, 4),
                field(r["mhsa_macs_per_image"], 1e-6, 3), field(r["macs_per_image"], 1e-9, 4),
                field(r["latency_ms_median"], 1, 3)});
+    for (const auto& r : compared)
+        t.notes.push_back(r["setting"].get<std::string>() + ": dense attention in " + r["dtype"].get<std::string>() +
+                          "; agree and KL against dense in " + r["against"].get<std::string>() +
+                          "; max |logit difference| " + cell(r["max_abs_logit_diff"].get<double>(), 5));
     if (doc["partial"].get<bool>()) t.notes.push_back("(partial: interrupted)");
     return t;
 }

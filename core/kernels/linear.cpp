@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/dnnl_context.h"
 #include "core/kernels/gelu.h"
 
@@ -11,9 +12,12 @@ namespace sparsifiner {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
+// What the product reads (activations and weights): accumulation and destination are always f32.
+static dt operand_type(Dtype dtype) { return dtype == Dtype::bf16 ? dt::bf16 : dt::f32; }
+
 // A 1-D convolution of width `rows`, batch 1, in_ -> out_ channels, kernel 1: exactly x W^T + b.
 dnnl::convolution_forward::primitive_desc Linear::primitive_desc(int rows, const dnnl::memory::desc& weights) const {
-    dnnl::memory::desc src({1, in_, rows}, dt::f32, tag::nwc);
+    dnnl::memory::desc src({1, in_, rows}, operand_type(dtype_), tag::nwc);
     dnnl::memory::desc dst({1, out_, rows}, dt::f32, tag::nwc);
     dnnl::memory::desc bias({out_}, dt::f32, tag::a);
     // GELU is not a post-op: oneDNN's gelu_erf cost ~2.4 ns per element here (see core/gelu.h).
@@ -37,12 +41,13 @@ static dnnl::convolution_forward::primitive_desc skip_reference(dnnl::convolutio
 }
 
 Linear::Linear(const float* weight, const float* bias, int in, int out, LinearEpilogue epilogue,
-               int typical_rows)
-    : in_(in), out_(out), epilogue_(epilogue) {
+               int typical_rows, Dtype dtype)
+    : in_(in), out_(out), epilogue_(epilogue), dtype_(dtype) {
     auto& engine = dnnl_cpu_engine();
     // Let oneDNN pick the weight layout for the typical shape, and reorder into it once.
-    auto pd = skip_reference(primitive_desc(typical_rows, dnnl::memory::desc({out, in, 1}, dt::f32, tag::any)));
+    auto pd = skip_reference(primitive_desc(typical_rows, dnnl::memory::desc({out, in, 1}, operand_type(dtype), tag::any)));
     packed_.emplace_back(pd.weights_desc(), engine);
+    // The reorder also rounds to bf16 (to nearest even) when the packed layout is bf16.
     dnnl::memory user({{out, in, 1}, dt::f32, tag::oiw}, engine, const_cast<float*>(weight));
     dnnl::reorder(user, packed_[0]).execute(dnnl_cpu_stream(), user, packed_[0]);
     bias_ = dnnl::memory({{out}, dt::f32, tag::a}, engine);
@@ -66,7 +71,7 @@ Linear::Plan& Linear::plan_for(int rows) {
     auto found = plans_.find(rows);
     if (found != plans_.end()) return *found->second;
     // Each row count gets the layout (and the optimised implementation) oneDNN prefers for it.
-    auto pd = skip_reference(primitive_desc(rows, dnnl::memory::desc({out_, in_, 1}, dt::f32, tag::any)));
+    auto pd = skip_reference(primitive_desc(rows, dnnl::memory::desc({out_, in_, 1}, operand_type(dtype_), tag::any)));
     const dnnl::memory& weights = packed_weights(pd.weights_desc());
     auto& engine = dnnl_cpu_engine();
     auto plan = std::make_unique<Plan>();
@@ -86,9 +91,24 @@ Linear::Plan& Linear::plan_for(int rows) {
     return *plans_.emplace(rows, std::move(plan)).first->second;
 }
 
+// The bf16 copy of the activations: one buffer per calling thread, shared by every Linear (each
+// uses it only inside its own forward), growing only, so that a pass allocates nothing once warm.
+static uint16_t* bf16_scratch(size_t count) {
+    thread_local std::vector<uint16_t> scratch;
+    if (scratch.size() < count) scratch.resize(count);
+    return scratch.data();
+}
+
 void Linear::forward(const float* src, float* dst, int rows) {
     Plan& plan = plan_for(rows);
-    plan.src.set_data_handle(const_cast<float*>(src));
+    if (dtype_ == Dtype::bf16) {
+        const size_t count = (size_t)rows * in_;
+        uint16_t* rounded = bf16_scratch(count);
+        bf16_from_f32(rounded, src, count);
+        plan.src.set_data_handle(rounded);
+    } else {
+        plan.src.set_data_handle(const_cast<float*>(src));
+    }
     plan.dst.set_data_handle(dst);
     plan.primitive.execute(dnnl_cpu_stream(), plan.args);
     if (epilogue_ == LinearEpilogue::bias_gelu) gelu_inplace(dst, (size_t)rows * out_);

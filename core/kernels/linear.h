@@ -12,6 +12,10 @@
 // row count onto another made oneDNN fall back to its reference convolution (DeiT-S at batch 8:
 // ~600x slower). The weights are packed once per distinct layout (usually one or two), and an
 // implementation whose name says `ref` is skipped whenever oneDNN offers any other.
+// In bf16 (core/kernels/dtype.h) the weights are rounded to bf16 once, in the packing reorder;
+// each forward rounds the f32 activations into a bf16 copy first, and the convolution reads both
+// in bf16, accumulates in f32 and writes (or adds into) the f32 destination. Bias, residual add
+// and GELU stay f32.
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +24,8 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/kernels/dtype.h"
 
 namespace sparsifiner {
 
@@ -34,13 +40,14 @@ public:
     Linear() = default;
     // weight is [out, in] (PyTorch's layout), bias [out]. typical_rows picks the weight layout.
     Linear(const float* weight, const float* bias, int in, int out, LinearEpilogue epilogue,
-           int typical_rows);
+           int typical_rows, Dtype dtype = Dtype::f32);
 
     // src [rows, in] (row stride in), dst [rows, out] (row stride out).
     void forward(const float* src, float* dst, int rows);
 
     int in() const { return in_; }
     int out() const { return out_; }
+    Dtype dtype() const { return dtype_; }
     // The oneDNN implementation chosen for a row count, for reports ("jit_1x1:avx2", ...).
     // Creates the plan for that row count when it does not exist yet.
     const std::string& implementation(int rows);
@@ -64,6 +71,7 @@ private:
 
     int in_ = 0, out_ = 0;
     LinearEpilogue epilogue_ = LinearEpilogue::bias;
+    Dtype dtype_ = Dtype::f32;
     // packed_[0] is in the layout of the typical row count; other layouts are reordered from it.
     std::vector<dnnl::memory> packed_;
     dnnl::memory bias_;

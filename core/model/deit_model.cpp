@@ -37,8 +37,8 @@ static T* grow_to(std::vector<T>& buffer, size_t size) {
     return buffer.data();
 }
 
-DeitModel::DeitModel(const DeitWeights& w, int img_size)
-    : config_(w.config), attention_(w.config.num_heads, w.config.head_dim()) {
+DeitModel::DeitModel(const DeitWeights& w, int img_size, Dtype dtype)
+    : config_(w.config), dtype_(dtype), attention_(w.config.num_heads, w.config.head_dim()) {
     const DeitConfig& c = config_;
     img_size_ = img_size > 0 ? img_size : c.img_size;
     if (img_size_ % c.patch_size != 0)
@@ -54,24 +54,24 @@ DeitModel::DeitModel(const DeitWeights& w, int img_size)
     pos_embed_ = pos_embed_resize(w.pos_embed, extra_, c.grid(), grid_, D);
     // The k=s=P convolution is a Linear over flattened (channel, y, x) patches.
     patch_embed_ = Linear(w.patch_w.data(), w.patch_b.data(), c.in_chans * P * P, D, LinearEpilogue::bias,
-                          grid_ * grid_);
+                          grid_ * grid_, dtype);
     blocks_.resize(c.depth);
     for (int i = 0; i < c.depth; i++) {
         const DeitBlockWeights& bw = w.blocks[i];
         Block& b = blocks_[i];
         b.norm1_w = bw.norm1_w; b.norm1_b = bw.norm1_b;
         b.norm2_w = bw.norm2_w; b.norm2_b = bw.norm2_b;
-        b.qkv = Linear(bw.qkv_w.data(), bw.qkv_b.data(), D, 3 * D, LinearEpilogue::bias, rows);
-        b.proj = Linear(bw.proj_w.data(), bw.proj_b.data(), D, D, LinearEpilogue::bias_residual, rows);
-        b.fc1 = Linear(bw.fc1_w.data(), bw.fc1_b.data(), D, c.mlp_hidden, LinearEpilogue::bias_gelu, rows);
-        b.fc2 = Linear(bw.fc2_w.data(), bw.fc2_b.data(), c.mlp_hidden, D, LinearEpilogue::bias_residual, rows);
+        b.qkv = Linear(bw.qkv_w.data(), bw.qkv_b.data(), D, 3 * D, LinearEpilogue::bias, rows, dtype);
+        b.proj = Linear(bw.proj_w.data(), bw.proj_b.data(), D, D, LinearEpilogue::bias_residual, rows, dtype);
+        b.fc1 = Linear(bw.fc1_w.data(), bw.fc1_b.data(), D, c.mlp_hidden, LinearEpilogue::bias_gelu, rows, dtype);
+        b.fc2 = Linear(bw.fc2_w.data(), bw.fc2_b.data(), c.mlp_hidden, D, LinearEpilogue::bias_residual, rows, dtype);
         if (c.sparsifiner) b.predictor = std::make_unique<MaskPredictor>(bw, c);
     }
     norm_w_ = w.norm_w;
     norm_b_ = w.norm_b;
-    head_ = Linear(w.head_w.data(), w.head_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
+    head_ = Linear(w.head_w.data(), w.head_b.data(), D, c.num_classes, LinearEpilogue::bias, 1, dtype);
     if (c.distilled)
-        head_dist_ = Linear(w.head_dist_w.data(), w.head_dist_b.data(), D, c.num_classes, LinearEpilogue::bias, 1);
+        head_dist_ = Linear(w.head_dist_w.data(), w.head_dist_b.data(), D, c.num_classes, LinearEpilogue::bias, 1, dtype);
     // Unchecked here: a Sparsifiner model at a foreign input size fails in set_attention_plan,
     // which the caller runs with the user's choices.
     plan_ = attention_plan_default(c);

@@ -42,7 +42,8 @@ class DeitModel {
 public:
     // img_size 0 = the size the weights were trained for; otherwise a multiple of the patch size,
     // pos_embed resized as SPEC 1 says. Throws std::invalid_argument on a bad size.
-    DeitModel(const DeitWeights& weights, int img_size = 0);
+    // dtype: what every Linear's product reads (core/kernels/dtype.h); the rest stays f32.
+    DeitModel(const DeitWeights& weights, int img_size = 0, Dtype dtype = Dtype::f32);
 
     // Throws std::invalid_argument when the plan cannot run on this model (e.g. learned masks
     // at a token count the predictor was not trained for).
@@ -51,6 +52,7 @@ public:
 
     const DeitConfig& config() const { return config_; }
     int img_size() const { return img_size_; }
+    Dtype dtype() const { return dtype_; }
     int tokens() const { return tokens_; }  // T at the input: grid^2 + extra tokens
     int num_classes() const { return config_.num_classes; }
 
@@ -100,6 +102,7 @@ private:
     DeitConfig config_;
     AttentionPlan plan_;
     int img_size_, grid_, tokens_, extra_;
+    Dtype dtype_;
     std::vector<float> cls_token_, dist_token_, pos_embed_;  // pos_embed_ [T, D] at img_size_
     Linear patch_embed_;
     std::vector<Block> blocks_;

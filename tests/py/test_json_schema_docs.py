@@ -39,9 +39,9 @@ def documented_fields():
 
 
 def pattern_regex(field):
-    """`*` and `<op>` stand for one key; `<row>` for `dense` or a `settings[]` entry."""
+    """`*` and `<op>` stand for one key; `<row>` for `dense`, a `settings[]` or a `dtype_compared[]` entry."""
     text = re.escape(field)
-    text = text.replace(re.escape("<row>"), r"(?:dense|settings\[\])")
+    text = text.replace(re.escape("<row>"), r"(?:dense|settings\[\]|dtype_compared\[\])")
     text = text.replace(re.escape("<op>"), r"[^.\[\]]+").replace(re.escape("*"), r"[^.\[\]]+")
     return re.compile(text + r"\Z")
 
@@ -56,6 +56,12 @@ def key_paths(value, prefix=""):
     elif isinstance(value, list):
         for item in value:
             yield from key_paths(item, prefix + "[]")
+
+
+def cpu_has_native_bf16():
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def run(args, expect_rc=0):
@@ -111,6 +117,8 @@ class JsonSchemaDocsTest(unittest.TestCase):
             f.write("%s 1\n" % os.path.join(self.tmp.name, "missing.png"))
         args = ["sweep", "-m", model, "--data", listing, "--keep-rates", "0.5", "--mask", "learned", "--json",
                 "--quiet"]
+        if cpu_has_native_bf16():  # so that dtype_compared[] has a row to check
+            args += ["--dtype", "f32,bf16"]
         whole = run(args, expect_rc=1)  # the missing image: reported, skipped, counted
         self.assertEqual(len(whole["errors"]), 1)
         self.assert_documented(whole, "sweep (and merge)")

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/kernels/linear.h"
+#include "core/platform/cpu_info.h"
 
 using namespace sparsifiner;
 
@@ -29,7 +30,7 @@ std::vector<float> seeded(size_t count, unsigned seed) {
 
 // Builds the Linears of one geometry as DeitModel does (typical rows = the tokens of one image) and
 // asks each for its implementation at every batch from 1 to 64.
-void check_geometry(const Geometry& g) {
+void check_geometry(const Geometry& g, Dtype dtype = Dtype::f32, int max_batch = 64) {
     struct Layer {
         const char* name;
         int in, out, typical_rows, rows_per_image;
@@ -45,12 +46,15 @@ void check_geometry(const Geometry& g) {
     };
     for (const Layer& layer : layers) {
         const std::vector<float> weight = seeded((size_t)layer.in * layer.out, 1), bias = seeded(layer.out, 2);
-        Linear linear(weight.data(), bias.data(), layer.in, layer.out, layer.epilogue, layer.typical_rows);
-        for (int batch = 1; batch <= 64; batch++) {
+        Linear linear(weight.data(), bias.data(), layer.in, layer.out, layer.epilogue, layer.typical_rows, dtype);
+        for (int batch = 1; batch <= max_batch; batch++) {
             const int rows = batch * layer.rows_per_image;
             const std::string impl = linear.implementation(rows);
-            INFO(std::string(g.name) << " " << layer.name << " batch " << batch << " (" << rows << " rows): " << impl);
+            INFO(std::string(g.name) << " " << layer.name << " " << dtype_name(dtype) << " batch " << batch << " ("
+                                     << rows << " rows): " << impl);
             CHECK(impl.find("ref") == std::string::npos);
+            // A bf16 Linear on a bf16 kernel, an f32 one never on one.
+            CHECK((impl.find("bf16") != std::string::npos) == (dtype == Dtype::bf16));
             CHECK_FALSE(linear.is_reference(rows));
         }
         // Usually one or two layouts serve every row count; a copy per row count would be a leak.
@@ -73,6 +77,9 @@ TEST_CASE("Linear: no row count of the bundled and DeiT geometries runs oneDNN's
         {"deit_base 384", 768, 3072, 3 * 16 * 16, 577, 576, 1000},
     };
     for (const Geometry& g : geometries) check_geometry(g);
+    // bf16 (where the CPU has it): the bundled and DeiT-S geometries, batches 1 to 16.
+    if (cpu_has_avx512_bf16())
+        for (int i : {0, 2, 5}) check_geometry(geometries[i], Dtype::bf16, 16);
 }
 
 TEST_CASE("Linear: every row count computes x W^T + b, whichever packed layout serves it") {
