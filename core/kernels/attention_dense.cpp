@@ -7,6 +7,7 @@
 
 #include "core/kernels/dnnl_context.h"
 #include "core/kernels/fused_attention.h"
+#include "core/kernels/fused_attention_bf16.h"
 #include "core/platform/timing.h"
 
 namespace sparsifiner {
@@ -89,7 +90,10 @@ DenseCore DenseAttention::forward(const float* qkv, float* scores, float* out, f
     const DenseCore core = dense_core_for(N, d_);
     if (core == DenseCore::fused) {
         const double start = seconds ? seconds_now() : 0;
-        fused_attention_forward(qkv, out, cls_probs, B, N, H_, d_);
+        if (dtype_ == Dtype::bf16 && cls_probs == nullptr && fused_attention_bf16_fits(d_))
+            fused_attention_forward_bf16(qkv, out, B, N, H_, d_);
+        else
+            fused_attention_forward(qkv, out, cls_probs, B, N, H_, d_);
         if (seconds) seconds->fused += seconds_now() - start;
         return core;
     }

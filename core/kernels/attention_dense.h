@@ -16,6 +16,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/kernels/dtype.h"
+
 namespace sparsifiner {
 
 enum class DenseCore { onednn, fused };
@@ -40,6 +42,9 @@ struct DenseAttentionSeconds {
 class DenseAttention {
 public:
     DenseAttention(int num_heads, int head_dim) : H_(num_heads), d_(head_dim) {}
+    // bf16: the fused core runs its products in bf16 (core/kernels/fused_attention_bf16.h) where
+    // the CPU has AVX512_BF16, except in calls that want cls_probs (token pruning), which stay f32.
+    void set_dtype(Dtype dtype) { dtype_ = dtype; }
 
     // qkv [B, N, 3D] -> out [B, N, D] on dense_core_for(N, d); returns the core that ran.
     // scores: B*H*N*N floats of scratch, needed only when that core is onednn (may be null
@@ -63,6 +68,7 @@ private:
     void forward_chunk(const float* qkv, float* scores, float* out, int B, int N, DenseAttentionSeconds* seconds);
 
     int H_, d_;
+    Dtype dtype_ = Dtype::f32;
     std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans_;
 };
 

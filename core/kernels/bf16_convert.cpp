@@ -50,7 +50,14 @@ void bf16_from_f32(uint16_t* dst, const float* src, size_t n) {
     static const bool native = cpu_has_avx512_bf16();
     constexpr size_t chunk = 8192;
     const long chunks = (long)((n + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
+    if (chunks <= 1) {
+        // Short rows (the bf16 attention core converts one token row of one head at a time) must
+        // not open a parallel region: even an if(false) one costs more than the conversion.
+        if (native) convert_avx512_bf16(dst, src, n);
+        else convert_portable(dst, src, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (long c = 0; c < chunks; c++) {
         const size_t begin = (size_t)c * chunk, len = std::min(chunk, n - begin);
         if (native) convert_avx512_bf16(dst + begin, src + begin, len);

@@ -1,7 +1,8 @@
 #pragma once
 // The dtype the matrix products of a forward pass run in. f32 everywhere, or bf16: every Linear
 // reads bf16 activations and bf16 weights and accumulates in f32 into an f32 destination;
-// LayerNorm, softmax, GELU, the residual stream and the attention core stay f32 (docs/usage.md).
+// the fused dense attention core runs q K^T and P V on bf16 dot products; LayerNorm, softmax,
+// GELU, the residual stream and the sparse attention core stay f32 (docs/usage.md).
 #include <optional>
 #include <string>
 

@@ -48,6 +48,7 @@ DeitModel::DeitModel(const DeitWeights& w, int img_size, Dtype dtype)
     extra_ = c.extra_tokens();
     tokens_ = grid_ * grid_ + extra_;
     const int D = c.embed_dim, P = c.patch_size, rows = tokens_;
+    attention_.set_dtype(dtype);
 
     cls_token_ = w.cls_token;
     dist_token_ = w.dist_token;
