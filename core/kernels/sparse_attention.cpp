@@ -103,23 +103,18 @@ void sparse_attention_forward(const float* qkv, const int32_t* key_index, float*
 // The reference implementation: plain loops, std::exp. The vector kernels follow the same steps.
 void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
                                     float* scratch) {
-    const int N = a.N, d = a.d, D = a.H * a.d;
-    const long long row_stride = 3LL * D;
+    const SparseHeadView head(a, b, h);
+    const int N = a.N, d = a.d;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
-    const float* keys = image + D + h * d;
-    const float* values = image + 2 * D + h * d;
     float* scores = scratch;
     float* acc = scratch + (static_cast<size_t>(N > a.k ? N : a.k) + 15) / 16 * 16;
     for (int i = row_begin; i < row_end; i++) {
-        const float* q = image + i * row_stride + h * d;
-        const int32_t* index = i == 0 ? nullptr
-                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
-                                            static_cast<long long>(i - 1) * a.k;
-        const int count = i == 0 ? N : a.k;
+        const float* q = head.query(i);
+        const int32_t* index = head.kept(i);
+        const int count = head.count(i);
         float max_score = -INFINITY;
         for (int t = 0; t < count; t++) {
-            const float* key = keys + (index ? index[t] : t) * row_stride;
+            const float* key = head.keys + (index ? index[t] : t) * head.row_stride;
             float s = 0.f;
             for (int c = 0; c < d; c++) s += q[c] * key[c];
             scores[t] = s * scale;
@@ -133,10 +128,10 @@ void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, 
         const float inv_sum = 1.0f / sum;
         for (int c = 0; c < d; c++) acc[c] = 0.f;
         for (int t = 0; t < count; t++) {
-            const float* value = values + (index ? index[t] : t) * row_stride;
+            const float* value = head.values + (index ? index[t] : t) * head.row_stride;
             for (int c = 0; c < d; c++) acc[c] += scores[t] * value[c];
         }
-        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * d;
+        float* o = head.out(i);
         for (int c = 0; c < d; c++) o[c] = acc[c] * inv_sum;
         if (i == 0 && a.cls_probs) {
             float* probs = a.cls_probs + (static_cast<long long>(b) * a.H + h) * N;

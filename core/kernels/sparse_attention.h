@@ -45,6 +45,35 @@ struct SparseAttentionArgs {
     int B, N, H, d, k;
     long long index_stride;
 };
+// One (image, head) of a work unit seen by a row kernel: its K and V rows (row_stride apart, in
+// qkv) and, per query row i, the query and the kept keys. Shared by the portable and the vector
+// kernels, so that they agree on the layout by construction.
+struct SparseHeadView {
+    const float* image;   // qkv of image b
+    const float* keys;    // K of head h, row j at keys + j * row_stride
+    const float* values;  // V of head h, likewise
+    long long row_stride;
+    const SparseAttentionArgs* args;
+    int b, h;
+    SparseHeadView(const SparseAttentionArgs& a, int image_index, int head)
+        : image(a.qkv + static_cast<long long>(image_index) * a.N * 3LL * a.H * a.d),
+          keys(image + static_cast<long long>(a.H) * a.d + head * a.d),
+          values(image + 2LL * a.H * a.d + head * a.d),
+          row_stride(3LL * a.H * a.d),
+          args(&a),
+          b(image_index),
+          h(head) {}
+    const float* query(int i) const { return image + i * row_stride + h * args->d; }
+    // Row i's kept keys (ascending); nullptr for the cls row, which attends to all N keys.
+    const int32_t* kept(int i) const {
+        return i == 0 ? nullptr
+                      : args->key_index + (static_cast<long long>(b) * args->H + h) * args->index_stride +
+                            static_cast<long long>(i - 1) * args->k;
+    }
+    int count(int i) const { return i == 0 ? args->N : args->k; }
+    float* out(int i) const { return args->out + (static_cast<long long>(b) * args->N + i) * args->H * args->d + h * args->d; }
+};
+
 // scratch holds at least sparse_attention_scratch_floats(N, k, d) floats, 64-byte aligned: one row
 // of scores, an accumulator of d floats, room for contiguous copies of one head's K and V ([N, d]
 // each), then a block of rows' scores and accumulators, all at multiples of 16 floats.

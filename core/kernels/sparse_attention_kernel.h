@@ -97,24 +97,18 @@ void weighted_values_any_d(const float* weights, const float* values, long long 
 
 template <class V>
 void rows_any_d(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end, float* scratch) {
-    const int N = a.N, d = a.d, D = a.H * a.d;
-    const long long row_stride = 3LL * D;
+    const SparseHeadView head(a, b, h);
+    const int N = a.N, d = a.d;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    const float* image = a.qkv + static_cast<long long>(b) * N * row_stride;
-    const float* keys = image + D + h * d;
-    const float* values = image + 2 * D + h * d;
     float* scores = scratch;
     float* acc = scratch + (static_cast<size_t>(N > a.k ? N : a.k) + 15) / 16 * 16;
     for (int i = row_begin; i < row_end; i++) {
-        const float* q = image + i * row_stride + h * d;
-        const int32_t* index = i == 0 ? nullptr
-                                      : a.key_index + (static_cast<long long>(b) * a.H + h) * a.index_stride +
-                                            static_cast<long long>(i - 1) * a.k;
-        const int count = i == 0 ? N : a.k;
-        scores_any_d<V>(q, keys, row_stride, index, count, d, scale, scores);
+        const int32_t* index = head.kept(i);
+        const int count = head.count(i);
+        scores_any_d<V>(head.query(i), head.keys, head.row_stride, index, count, d, scale, scores);
         const float inv_sum = 1.0f / exp_and_sum<V>(scores, count, row_max_of<V>(scores, count));
-        weighted_values_any_d<V>(scores, values, row_stride, index, count, d, acc);
-        float* o = a.out + (static_cast<long long>(b) * N + i) * D + h * d;
+        weighted_values_any_d<V>(scores, head.values, head.row_stride, index, count, d, acc);
+        float* o = head.out(i);
         const typename V::Vec inv = V::set1(inv_sum);
         for (int c = 0; c < d; c += V::width)
             V::store_head(o + c, d - c, V::mul(V::load_head(acc + c, d - c), inv));
