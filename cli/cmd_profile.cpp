@@ -125,7 +125,7 @@ struct BlockWork {
 // The parts of `parent` (mask or attention) that a block running `mask` has, with their latency
 // and efficiency, and how much of the parent they leave out run by run; null when it has none.
 nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, const BlockWork& work,
-                            double timed_median) {
+                            double timed_median, std::vector<std::pair<SubOp, OpEfficiency>>* efficiency) {
     const MaskSource mask = work.stats.mask;
     nlohmann::json parts = nlohmann::json::object();
     std::vector<double> unattributed = samples.block[block][(int)parent];
@@ -135,10 +135,12 @@ nlohmann::json sub_ops_json(const Samples& samples, int block, BlockOp parent, c
         for (size_t r = 0; r < runs.size(); r++) unattributed[r] -= runs[r];
         const double median = quantile(runs, 0.5);
         const OpWork op_work = sub_op_work((SubOp)sub, work.config, work.stats, work.macs, work.B);
+        const OpEfficiency rated = op_efficiency(work.roofline, op_work, median);
+        efficiency->push_back({(SubOp)sub, rated});
         parts[sub_op_name((SubOp)sub)] = {{"median_ms", ms(median)},
                                           {"p90_ms", ms(quantile(runs, 0.9))},
                                           {"share", median / timed_median},
-                                          {"efficiency", op_efficiency_json(work.roofline, op_work, median)}};
+                                          {"efficiency", rated.to_json()}};
     }
     if (parts.empty()) return nullptr;
     return {{"sub_ops", parts},
@@ -365,6 +367,7 @@ int profile_run(const ProfileFlags& flags) {
     nlohmann::json layers = nlohmann::json::array();
     std::vector<ProfileBlockRow> block_rows;
     std::vector<OpPartsRow> parts_rows;
+    std::vector<EfficiencyRow> efficiency_rows;  // in the order of the pass: the table's rows
     double sum_of_op_medians = 0, mlp_macs = 0;
     for (int op = 0; op < kModelOps; op++) sum_of_op_medians += quantile(samples.model[op], 0.5);
     for (int i = 0; i < depth; i++) {
@@ -394,18 +397,26 @@ int profile_run(const ProfileFlags& flags) {
         const BlockWork work{roofline, config, s, a, B};
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention})
             parts_rows.push_back(op_parts_row(i, parent, samples, timed_median, s));
+        std::vector<std::pair<SubOp, OpEfficiency>> part_efficiency[kBlockOps];
         for (BlockOp parent : {BlockOp::mask, BlockOp::attention}) {
             if (parent == BlockOp::attention && s.attention_fused) continue;  // one kernel: no parts
-            const nlohmann::json parts = sub_ops_json(samples, i, parent, work, timed_median);
+            const nlohmann::json parts =
+                sub_ops_json(samples, i, parent, work, timed_median, &part_efficiency[(int)parent]);
             if (!parts.is_null()) ops[block_op_name(parent)].update(parts);
         }
         for (int op = 0; op < kBlockOps; op++) {
-            nlohmann::json& entry = ops[block_op_name((BlockOp)op)];
+            const char* name = block_op_name((BlockOp)op);
             const OpWork op_work = block_op_work((BlockOp)op, config, s, a, B);
             const double median = quantile(samples.block[i][op], 0.5);
-            entry["efficiency"] = entry.contains("sub_ops")
-                                      ? parent_efficiency_json(op_work, median, entry["sub_ops"])
-                                      : op_efficiency_json(roofline, op_work, median);
+            const auto& parts = part_efficiency[op];
+            std::vector<OpEfficiency> rated_parts;
+            for (const auto& part : parts) rated_parts.push_back(part.second);
+            const OpEfficiency rated = parts.empty() ? op_efficiency(roofline, op_work, median)
+                                                     : parent_efficiency(op_work, median, rated_parts);
+            ops[name]["efficiency"] = rated.to_json();
+            efficiency_rows.push_back({name, rated});
+            for (const auto& part : parts)
+                efficiency_rows.push_back({std::string(name) + "/" + sub_op_name(part.first), part.second});
         }
         mlp_macs += a.fc1 + a.fc2;
         nlohmann::json layer = {
@@ -456,14 +467,18 @@ int profile_run(const ProfileFlags& flags) {
         {"peak_rss_mib", peak_rss_mib}};
 
     nlohmann::json model_ops[kModelOps];
+    OpEfficiency model_efficiency[kModelOps];
     for (int op = 0; op < kModelOps; op++) {
         const double median = quantile(samples.model[op], 0.5);
+        model_efficiency[op] = op_efficiency(
+            roofline, model_op_work((ModelOp)op, config, actual, counted.blocks[0].tokens_in, B), median);
         model_ops[op] = {{"macs", op == (int)ModelOp::patch_embed ? actual.patch_embed : actual.head},
                          {"median_ms", ms(median)},
-                         {"efficiency", op_efficiency_json(roofline, model_op_work((ModelOp)op, config, actual,
-                                                                                   counted.blocks[0].tokens_in, B),
-                                                           median)}};
+                         {"efficiency", model_efficiency[op].to_json()}};
     }
+    // The table's rows in the order of the pass: patch embedding, the blocks' ops, the head.
+    efficiency_rows.insert(efficiency_rows.begin(), {"patch_embed", model_efficiency[(int)ModelOp::patch_embed]});
+    efficiency_rows.push_back({"head", model_efficiency[(int)ModelOp::head]});
 
     if (format == OutputFormat::json) {
         nlohmann::json document = json_document("profile");
@@ -513,11 +528,7 @@ int profile_run(const ProfileFlags& flags) {
     std::printf("peak resident memory %.1f MiB; %s\n", peak_rss_mib, machine_identity()["cpu"].get<std::string>().c_str());
     sub_ops_table(parts_rows);
     std::printf("\n");
-    table_print(efficiency_table({{"patch_embed", model_ops[(int)ModelOp::patch_embed]},
-                                  {"head", model_ops[(int)ModelOp::head]},
-                                  {"layers", layers},
-                                  {"roofline", roofline_json(roofline)}}),
-                format);
+    table_print(efficiency_table(roofline, efficiency_rows), format);
     if (flags.fidelity) fidelity_table(probe.layers(), image_count);
     return kExitOk;
 }

@@ -50,100 +50,82 @@ nlohmann::json roofline_json(const Roofline& roofline) {
             {"memory_source", "streaming read (sum) of a buffer sized for each level, all threads, best of 3"}};
 }
 
-nlohmann::json op_efficiency_json(const Roofline& roofline, const OpWork& work, double median_seconds) {
+nlohmann::json OpEfficiency::to_json() const {
     nlohmann::json e = work_json(work, median_seconds);
+    e["bound"] = bound;
+    e["level"] = level ? nlohmann::json(level->name) : nlohmann::json(nullptr);
+    e["roofline_gmacs_per_s"] = bound == "parts" ? nlohmann::json(nullptr) : nlohmann::json(roofline_gmacs_per_s);
+    e["roofline_gb_per_s"] = level ? nlohmann::json(level->gb_per_s) : nlohmann::json(nullptr);
+    e["roofline_ms"] = roofline_seconds * 1e3;
+    e["fraction"] = bound == "none" ? nlohmann::json(nullptr) : fraction(roofline_seconds, median_seconds);
+    return e;
+}
+
+OpEfficiency op_efficiency(const Roofline& roofline, const OpWork& work, double median_seconds) {
     const OpBound bound = op_bound(roofline, work);
     const bool any_work = work.macs > 0 || work.bytes > 0;
-    e["bound"] = !any_work ? "none" : bound.fma_bound() ? "fma" : "memory";
-    e["level"] = bound.level ? nlohmann::json(bound.level->name) : nlohmann::json(nullptr);
-    e["roofline_gmacs_per_s"] = roofline.fma_gmacs_per_s;
-    e["roofline_gb_per_s"] = bound.level ? nlohmann::json(bound.level->gb_per_s) : nlohmann::json(nullptr);
-    e["roofline_ms"] = bound.seconds() * 1e3;
-    e["fraction"] = any_work ? fraction(bound.seconds(), median_seconds) : nlohmann::json(nullptr);
+    OpEfficiency e;
+    e.work = work;
+    e.median_seconds = median_seconds;
+    e.bound = !any_work ? "none" : bound.fma_bound() ? "fma" : "memory";
+    e.level = bound.level;
+    e.roofline_gmacs_per_s = roofline.fma_gmacs_per_s;
+    e.roofline_seconds = bound.seconds();
     return e;
 }
 
-nlohmann::json parent_efficiency_json(const OpWork& work, double median_seconds, const nlohmann::json& parts) {
-    nlohmann::json e = work_json(work, median_seconds);
-    double roofline_ms = 0;
-    for (const auto& part : parts) roofline_ms += part["efficiency"]["roofline_ms"].get<double>();
-    e["bound"] = "parts";
-    e["level"] = nullptr;
-    e["roofline_gmacs_per_s"] = nullptr;
-    e["roofline_gb_per_s"] = nullptr;
-    e["roofline_ms"] = roofline_ms;
-    e["fraction"] = fraction(roofline_ms / 1e3, median_seconds);
+OpEfficiency parent_efficiency(const OpWork& work, double median_seconds, const std::vector<OpEfficiency>& parts) {
+    OpEfficiency e;
+    e.work = work;
+    e.median_seconds = median_seconds;
+    e.bound = "parts";
+    for (const OpEfficiency& part : parts) e.roofline_seconds += part.roofline_seconds;
     return e;
 }
 
-Table efficiency_table(const nlohmann::json& document) {
+Table efficiency_table(const Roofline& roofline, const std::vector<EfficiencyRow>& rows) {
     // Sums per op over the blocks, in the order of the forward pass; a part's key is "parent/part".
     struct Sum {
         double ms = 0, macs = 0, elements = 0, bytes = 0, roofline_ms = 0;
         std::string bound, level, roofline;
-        bool seen = false;
     };
     std::map<std::string, Sum> sums;
     std::vector<std::string> order;
-    auto add = [&](const std::string& key, const nlohmann::json& e) {
-        Sum& s = sums[key];
-        s.ms += e["median_ms"].get<double>();
-        s.macs += e["macs"].get<double>();
-        s.elements += e["elements"].get<double>();
-        s.bytes += e["bytes"].get<double>();
-        s.roofline_ms += e["roofline_ms"].get<double>();
-        const std::string bound = e["bound"].get<std::string>();
-        if (bound == "none") return;  // a block where the op had nothing to do
-        const std::string level = e["level"].is_null() ? "" : e["level"].get<std::string>();
-        char roofline[64] = "";
-        if (bound == "fma")
-            std::snprintf(roofline, sizeof roofline, "%.1f GMAC/s", e["roofline_gmacs_per_s"].get<double>());
-        else if (bound == "memory")
-            std::snprintf(roofline, sizeof roofline, "%s %.1f GB/s", level.c_str(), e["roofline_gb_per_s"].get<double>());
+    for (const EfficiencyRow& row : rows) {
+        if (sums.find(row.key) == sums.end()) order.push_back(row.key);
+        Sum& s = sums[row.key];
+        const OpEfficiency& e = row.efficiency;
+        s.ms += e.median_seconds * 1e3;
+        s.macs += e.work.macs;
+        s.elements += e.work.elements;
+        s.bytes += e.work.bytes;
+        s.roofline_ms += e.roofline_seconds * 1e3;
+        if (e.bound == "none") continue;  // a block where the op had nothing to do
+        const std::string level = e.level ? e.level->name : "";
+        char text[64] = "";
+        if (e.bound == "fma")
+            std::snprintf(text, sizeof text, "%.1f GMAC/s", e.roofline_gmacs_per_s);
+        else if (e.bound == "memory")
+            std::snprintf(text, sizeof text, "%s %.1f GB/s", level.c_str(), e.level->gb_per_s);
         else
-            std::snprintf(roofline, sizeof roofline, "sum of parts");
+            std::snprintf(text, sizeof text, "sum of parts");
         if (s.bound.empty()) {
-            s.bound = bound, s.level = level, s.roofline = roofline;
-        } else if (s.bound != bound || s.level != level) {
+            s.bound = e.bound, s.level = level, s.roofline = text;
+        } else if (s.bound != e.bound || s.level != level) {
             s.bound = "mixed", s.roofline = "per block (JSON)";
         }
-    };
-    auto touch = [&](const std::string& key) {
-        if (!sums[key].seen) order.push_back(key);
-        sums[key].seen = true;
-    };
-    touch("patch_embed");
-    add("patch_embed", document["patch_embed"]["efficiency"]);
-    for (const auto& layer : document["layers"])
-        for (int op = 0; op < (int)BlockOp::count; op++) {
-            const char* name = block_op_name((BlockOp)op);
-            const auto& entry = layer["ops"][name];
-            touch(name);
-            add(name, entry["efficiency"]);
-            if (!entry.contains("sub_ops")) continue;
-            for (int sub = 0; sub < (int)SubOp::count; sub++) {
-                const char* part = sub_op_name((SubOp)sub);
-                if (!entry["sub_ops"].contains(part)) continue;
-                const std::string key = std::string(name) + "/" + part;
-                touch(key);
-                add(key, entry["sub_ops"][part]["efficiency"]);
-            }
-        }
-    touch("head");
-    add("head", document["head"]["efficiency"]);
+    }
 
     Table t;
-    const auto& roofline = document["roofline"];
     char title[256];
     std::snprintf(title, sizeof title,
                   "efficiency per op, summed over blocks (median ms per pass); roofline: FMA %.1f GMAC/s (in-run "
                   "matmul), memory by working set:",
-                  roofline["fma_gmacs_per_s"].get<double>());
+                  roofline.fma_gmacs_per_s);
     t.title = title;
-    for (const auto& level : roofline["memory"]) {
+    for (const MemoryLevel& level : roofline.levels) {
         char part[48];
-        std::snprintf(part, sizeof part, " %s %.1f GB/s", level["level"].get<std::string>().c_str(),
-                      level["gb_per_s"].get<double>());
+        std::snprintf(part, sizeof part, " %s %.1f GB/s", level.name.c_str(), level.gb_per_s);
         t.title += part;
     }
     t.columns = {"op", "ms", "GMACs", "Melements", "MB", "GMAC/s", "ns/element", "GB/s", "bound", "roofline",
