@@ -18,6 +18,7 @@
 
 #include "core/kernels/fused_attention.h"
 #include "core/kernels/gelu.h"
+#include "core/kernels/layernorm.h"
 #include "core/kernels/predictor_gemm.h"
 #include "core/kernels/sparse_attention.h"
 #include "core/kernels/topk.h"
@@ -142,6 +143,16 @@ int main(int argc, char** argv) {
                                    gelu_inplace_isa(isa, y.data(), y.size());
                                })});
         }
+    }
+
+    {  // LayerNorm over DeiT-S's residual stream at 577 tokens (one build: the loader picks its copy)
+        const int rows = 577, D = 384;
+        std::vector<float> x(static_cast<size_t>(rows) * D), y(x.size()), w(D, 1.f), b(D, 0.f);
+        for (float& v : x) v = normal(rng);
+        results.push_back({"layernorm", "577x384", "clones", "ns/element",
+                           1e9 * best_per_item(reps, static_cast<long long>(x.size()), [&] {
+                               layernorm_forward(y.data(), x.data(), w.data(), b.data(), rows, D, D, D);
+                           })});
     }
 
     {  // attention cores of one DeiT-S head set at N = 577: sparse (keep 0.25) and fused dense
