@@ -15,6 +15,7 @@ namespace {
 
 // The vector kernels follow the one choice of path (core/platform/isa.h).
 const bool use_avx2 = isa_best() >= Isa::avx2;
+const bool use_avx512 = isa_best() >= Isa::avx512;
 
 // For each bitmap byte: output lane l takes packed value number (set bits of the byte below bit
 // l), so that a permutation of the eight values loaded at the group's start puts each value in
@@ -88,49 +89,6 @@ __attribute__((target("avx2,fma"))) void combine_bitmap_avx2(const uint8_t* bits
         for (int g = 0; g < groups; g++)
             _mm256_storeu_ps(approx + 8 * g,
                              _mm256_fmadd_ps(w, expand_group(row_bits, g, packed), _mm256_loadu_ps(approx + 8 * g)));
-    }
-}
-
-// The dense format: four rows per pass over approx as above, plain loads; the last cols % 8
-// columns in scalar code (the padding of approx stays zero).
-__attribute__((target("avx2,fma"))) void combine_dense_avx2(int cols, const long long* row_start,
-                                                            const float* values, const int32_t* rows_used,
-                                                            const float* weight, int count, float* approx) {
-    const int padded = (cols + 7) / 8 * 8, full = cols / 8 * 8;
-    for (int n = 0; n < padded; n++) approx[n] = 0.f;
-    int e = 0;
-    for (; e + 4 <= count; e += 4) {
-        const float* row0 = values + row_start[rows_used[e]];
-        const float* row1 = values + row_start[rows_used[e + 1]];
-        const float* row2 = values + row_start[rows_used[e + 2]];
-        const float* row3 = values + row_start[rows_used[e + 3]];
-        const __m256 w0 = _mm256_set1_ps(weight[e]), w1 = _mm256_set1_ps(weight[e + 1]);
-        const __m256 w2 = _mm256_set1_ps(weight[e + 2]), w3 = _mm256_set1_ps(weight[e + 3]);
-        int n = 0;
-        for (; n < full; n += 8) {
-            __m256 sum = _mm256_loadu_ps(approx + n);
-            sum = _mm256_fmadd_ps(w0, _mm256_loadu_ps(row0 + n), sum);
-            sum = _mm256_fmadd_ps(w1, _mm256_loadu_ps(row1 + n), sum);
-            sum = _mm256_fmadd_ps(w2, _mm256_loadu_ps(row2 + n), sum);
-            sum = _mm256_fmadd_ps(w3, _mm256_loadu_ps(row3 + n), sum);
-            _mm256_storeu_ps(approx + n, sum);
-        }
-        for (; n < cols; n++) {
-            float sum = approx[n];
-            sum = std::fma(weight[e], row0[n], sum);
-            sum = std::fma(weight[e + 1], row1[n], sum);
-            sum = std::fma(weight[e + 2], row2[n], sum);
-            sum = std::fma(weight[e + 3], row3[n], sum);
-            approx[n] = sum;
-        }
-    }
-    for (; e < count; e++) {
-        const float* row = values + row_start[rows_used[e]];
-        const __m256 w = _mm256_set1_ps(weight[e]);
-        int n = 0;
-        for (; n < full; n += 8)
-            _mm256_storeu_ps(approx + n, _mm256_fmadd_ps(w, _mm256_loadu_ps(row + n), _mm256_loadu_ps(approx + n)));
-        for (; n < cols; n++) approx[n] = std::fma(weight[e], row[n], approx[n]);
     }
 }
 
@@ -230,8 +188,12 @@ void CompactBasis::expand_row(int m, float* row) const {
 }
 
 void CompactBasis::combine(const int32_t* rows_used, const float* weight, int count, float* approx) const {
-    if (use_avx2 && format_ == Format::dense)
-        combine_dense_avx2(cols_, row_start_.data(), values_.data(), rows_used, weight, count, approx);
+    if (use_avx512 && format_ == Format::dense)
+        compact_basis_combine_dense_avx512(cols_, padded_cols(), row_start_.data(), values_.data(), rows_used, weight,
+                                           count, approx);
+    else if (use_avx2 && format_ == Format::dense)
+        compact_basis_combine_dense_avx2(cols_, padded_cols(), row_start_.data(), values_.data(), rows_used, weight,
+                                         count, approx);
     else if (use_avx2 && format_ == Format::bitmap)
         combine_bitmap_avx2(bits_.data(), groups_, row_start_.data(), values_.data(), rows_used, weight, count,
                             approx);

@@ -69,4 +69,10 @@ private:
 // Whether CompactBasis::combine uses its AVX2 kernel on this CPU.
 bool compact_basis_avx2_supported();
 
+// The dense format's vector kernels (compact_basis_kernel.h), for CompactBasis::combine.
+void compact_basis_combine_dense_avx2(int cols, int padded_cols, const long long* row_start, const float* values,
+                                      const int32_t* rows_used, const float* weight, int count, float* approx);
+void compact_basis_combine_dense_avx512(int cols, int padded_cols, const long long* row_start, const float* values,
+                                        const int32_t* rows_used, const float* weight, int count, float* approx);
+
 }  // namespace sparsifiner
