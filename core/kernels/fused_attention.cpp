@@ -100,16 +100,10 @@ void fused_attention_forward_isa(Isa isa, const float* qkv, float* out, float* c
         }
     const FusedAttentionArgs args{qkv, keys_t, out, B, N, H, d, n_pad};
     const TileKernel kernel = kernel_for(isa);
-    const int tiles = (N + kFusedTileRows - 1) / kFusedTileRows;
     const size_t scratch_floats = fused_scratch_layout(d).total;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int tile = 0; tile < tiles; tile++) {
-                const int begin = tile * kFusedTileRows;
-                const int end = begin + kFusedTileRows < N ? begin + kFusedTileRows : N;
-                kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
-            }
+    fused_attention_for_each_tile(B, H, N, [&](int b, int h, int begin, int end) {
+        kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
+    });
     if (cls_probs) cls_probs_compute(args, cls_probs);
 }
 

@@ -253,16 +253,10 @@ void fused_attention_forward_bf16(const float* qkv, float* out, int B, int N, in
             }
         }
     const Packed args{qkv, keys, values, out, B, N, H, d, n_pad};
-    const int tiles = (N + kFusedTileRows - 1) / kFusedTileRows;
     const size_t scratch_words = scratch_layout(d).total;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int tile = 0; tile < tiles; tile++) {
-                const int begin = tile * kFusedTileRows;
-                const int end = begin + kFusedTileRows < N ? begin + kFusedTileRows : N;
-                tile_bf16(args, b, h, begin, end, reinterpret_cast<uint32_t*>(thread_scratch(scratch_words)));
-            }
+    fused_attention_for_each_tile(B, H, N, [&](int b, int h, int begin, int end) {
+        tile_bf16(args, b, h, begin, end, reinterpret_cast<uint32_t*>(thread_scratch(scratch_words)));
+    });
 }
 
 }  // namespace sparsifiner
