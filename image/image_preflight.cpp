@@ -30,6 +30,11 @@ struct Cursor {
         const uint32_t lo = le16();
         return lo | (le16() << 16);
     }
+    uint32_t be32() {
+        uint32_t value = 0;
+        for (int i = 0; i < 4; i++) value = (value << 8) | u8();
+        return value;
+    }
     void skip(size_t n) {
         if (!has(n)) {
             short_read = true;
@@ -194,12 +199,33 @@ std::string check_tga(const uint8_t* bytes, size_t size) {
     return "";
 }
 
+// PNG: an IDAT chunk of length 0 before any image data. The format allows it, but stb_image then
+// copies zero bytes into its not yet allocated data buffer (memcpy to a null pointer: undefined
+// behaviour, found by the image fuzzer), so it is refused. Everything else (lengths, CRCs, the
+// zlib stream) stb checks itself; a walk that runs off the end just stops and leaves it to stb.
+std::string check_png(const uint8_t* bytes, size_t size) {
+    Cursor in{bytes, size};
+    in.skip(8);  // the signature
+    while (in.has(8)) {
+        const uint32_t length = in.be32();
+        const uint32_t type = in.be32();
+        if (type == 0x49444154u) {  // "IDAT"
+            if (length > 0) return "";
+            return "PNG: an empty IDAT chunk before the image data (not supported)";
+        }
+        if (!in.has(static_cast<size_t>(length) + 4)) return "";
+        in.skip(static_cast<size_t>(length) + 4);  // data and CRC
+    }
+    return "";
+}
+
 }  // namespace
 
 std::string image_preflight(const uint8_t* bytes, size_t size) {
     if (size >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) return check_pnm(bytes, size);
     if (size >= 4 && bytes[0] == 'G' && bytes[1] == 'I' && bytes[2] == 'F' && bytes[3] == '8') return check_gif(bytes, size);
     if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return check_bmp(bytes, size);
+    if (size >= 8 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G') return check_png(bytes, size);
     // TGA has no signature: stb tries it last, after every other format said no. The check
     // runs only when the caller knows stb took the file for a TGA.
     return "";

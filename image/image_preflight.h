@@ -2,7 +2,8 @@
 // Internal to image/image_decode.cpp: structural checks on the bytes of the formats stb_image
 // decodes, made BEFORE stb sees them. stb_image reads past its buffer on 16-bit PNM and decodes
 // truncated PNM, GIF, BMP and TGA files from whatever the missing bytes happen to be; Pillow
-// refuses those files, and so do we.
+// refuses those files, and so do we. PNG: only an empty IDAT chunk before the image data (stb
+// copies it into a null buffer).
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -7,6 +7,7 @@ file per format and variant the decoders handle, made with Pillow (so no binary 
 import io
 import os
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -47,6 +48,14 @@ def main():
             # The run starts from this seed, so the finding is checked again every time.
             with open(os.path.join(out_dir, "fill_then_jpeg.bin"), "wb") as f:
                 f.write(b"\xff" * 173 + data.getvalue())
+        if name == "rgb.png":
+            # The same PNG with an empty IDAT chunk before its data: stb copied it into a null
+            # buffer (UBSan, fuzzer finding); the preflight refuses it, and every run replays it.
+            png = data.getvalue()
+            first_idat = png.index(b"IDAT") - 4
+            empty = b"\x00\x00\x00\x00IDAT" + zlib.crc32(b"IDAT").to_bytes(4, "big")
+            with open(os.path.join(out_dir, "empty_idat.png"), "wb") as f:
+                f.write(png[:first_idat] + empty + png[first_idat:])
 
 
 if __name__ == "__main__":

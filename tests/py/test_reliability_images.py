@@ -110,6 +110,18 @@ class HostileImagesTest(unittest.TestCase):
                chunk(b"\x0c\x14\n\x0d", b"") + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
         self.assert_refused("chunk.png", png, "PNG chunk not known", "\\x0a")
 
+    def test_png_with_an_empty_idat_first_is_refused(self):
+        # stb copied the empty chunk into its unallocated data buffer (memcpy to null; found by the
+        # image fuzzer under UBSan). The same image without the empty chunk still decodes.
+        import zlib
+        raw = b"".join(b"\x00" + bytes(3 * 4) for _ in range(2))
+        chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data +
+                                    struct.pack(">I", zlib.crc32(kind + data)))
+        head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 2, 8, 2, 0, 0, 0))
+        tail = chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+        self.assert_accepted("idat.png", head + tail)
+        self.assert_refused("empty_idat.png", head + chunk(b"IDAT", b"") + tail, "empty IDAT")
+
     def test_truncated_and_corrupt_jpeg_is_refused(self):
         jpeg = pillow_bytes("RGB", "JPEG")
         self.assert_accepted("whole.jpg", jpeg)
