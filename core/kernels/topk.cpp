@@ -132,7 +132,8 @@ int topk_select_isa(Isa isa, const float* scores, int n, int k, int32_t* out) {
     }
     const TopkKernels& kernels = kernels_of(isa);
     if (k <= kSmallK) return topk_small(kernels, scores, n, k, out, isa);
-    return topk_search(kernels, scores, n, k, out);
+    const int written = topk_search_estimated(kernels, scores, n, k, out);
+    return written >= 0 ? written : topk_search(kernels, scores, n, k, out);
 }
 
 int topk_select(const float* scores, int n, int k, int32_t* out) {

@@ -2,8 +2,10 @@
 // Top-k selection over one row of scores: the k indices with the highest scores, ties broken by
 // the lower index (SPEC 2, step 7), returned in ascending index order. Not a sort: for a handful
 // of winners a running list, otherwise a search for the k-th largest value by vector counting
-// passes (core/topk_search.cpp). NaN scores rank as -inf so that a bad weight yields a
-// (meaningless but valid) set of indices instead of undefined behaviour.
+// passes, opened from the row's mean and spread (core/kernels/topk_estimate.cpp) or, for rows with
+// NaN or infinities, from its whole range of ranks (core/kernels/topk_search.cpp). NaN scores rank
+// as -inf so that a bad weight yields a (meaningless but valid) set of indices instead of
+// undefined behaviour.
 #include "core/platform/isa.h"
 #include <cstdint>
 

@@ -30,6 +30,24 @@ struct TopkKernels {
     // out [k] = the indices i (ascending) with ranks[i] > kth_rank, or == kth_rank and i <=
     // last_index: exactly k of them by construction. Never writes out[k] or beyond.
     int (*write_selected)(const int32_t* ranks, int n, int32_t kth_rank, int last_index, int k, int32_t* out);
+    // The float passes of the estimated-cut search (core/topk_estimate.cpp); plain float compares
+    // order finite values exactly as ranks do, and NaN (below every compare) exactly as -inf as
+    // long as the cut is finite, which that search checks.
+    // Sum and sum of squares of every step-th group of 16 scores of [n] (the sample of a long
+    // row; step 1: all), in float; returns how many scores were summed.
+    int (*moments)(const float* scores, int n, int step, double* sum, double* sum_squares);
+    // How many of values [m] are >= t.
+    int (*count_at_least_f)(const float* values, int m, float t);
+    // Copies, in order, the (value, index) [m] with value in [lo, hi) (index nullptr: 0..m-1) and
+    // returns the count; *at_hi: how many are >= hi. out may be values / index (in place).
+    int (*band_f)(const float* values, const int32_t* index, int m, float lo, float hi, float* out_value,
+                  int32_t* out_index, int* at_hi);
+    // The smallest and largest of values [m], m >= 1.
+    void (*min_max_f)(const float* values, int m, float* low, float* high);
+    // out [k] = the indices i (ascending) with scores[i] > kth, or == kth and i <= last_index:
+    // exactly k of them by construction (last_index INT32_MAX: every entry equal to kth is in).
+    // Never writes out[k] or beyond.
+    int (*write_selected_f)(const float* scores, int n, float kth, int last_index, int k, int32_t* out);
     // Optional (nullptr: none): the top k <= 16 of scores [n] straight from the scores, out [k]
     // ascending; -1 when the row has too many ties at the top for it (the caller falls back).
     int (*select_small)(const float* scores, int n, int k, int32_t* out);
@@ -59,5 +77,13 @@ inline float topk_rank_value(int32_t rank) {
 // index, out [k] ascending. The search narrows the k-th largest rank by counting passes
 // (core/topk_search.cpp).
 int topk_search(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out);
+
+// The same for rows of finite scores, from an estimate of the cut (core/topk_estimate.cpp): the
+// row's mean and spread place the first probe, a few counting passes bracket the k-th largest
+// within a band of a few dozen entries, one pass copies the band out and the cut is found among
+// them. Returns -1, having written nothing, when the cut is not a finite value with finite
+// neighbours (NaN or infinities at the cut) or the row defeats the search; the caller then runs
+// topk_search.
+int topk_search_estimated(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out);
 
 }  // namespace sparsifiner

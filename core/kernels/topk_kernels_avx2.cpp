@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <climits>
+#include <cmath>
 
 #include "core/kernels/topk_kernels.h"
 
@@ -190,11 +191,151 @@ SPARSIFINER_AVX2 int write_selected_avx2(const int32_t* ranks, int n, int32_t kt
     return written;
 }
 
+// The float passes of the estimated-cut search (core/topk_estimate.cpp).
+
+SPARSIFINER_AVX2 inline float horizontal_sum_ps(__m256 v) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, v);
+    float sum = 0;
+    for (int lane = 0; lane < 8; lane++) sum += lanes[lane];
+    return sum;
+}
+
+// Four sums of each kind so that the adds do not chain; a group of 16 is two vectors.
+SPARSIFINER_AVX2 int moments_avx2(const float* scores, int n, int step, double* sum, double* sum_squares) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, q0 = s0, q1 = s0, q2 = s0, q3 = s0;
+    const long long stride = 16LL * step;
+    long long i = 0;
+    int summed = 0;
+    for (; i + stride + 16 <= n; i += 2 * stride) {
+        const __m256 a = _mm256_loadu_ps(scores + i), b = _mm256_loadu_ps(scores + i + 8);
+        const __m256 c = _mm256_loadu_ps(scores + i + stride), d = _mm256_loadu_ps(scores + i + stride + 8);
+        s0 = _mm256_add_ps(s0, a);
+        s1 = _mm256_add_ps(s1, b);
+        s2 = _mm256_add_ps(s2, c);
+        s3 = _mm256_add_ps(s3, d);
+        q0 = _mm256_add_ps(q0, _mm256_mul_ps(a, a));
+        q1 = _mm256_add_ps(q1, _mm256_mul_ps(b, b));
+        q2 = _mm256_add_ps(q2, _mm256_mul_ps(c, c));
+        q3 = _mm256_add_ps(q3, _mm256_mul_ps(d, d));
+        summed += 32;
+    }
+    float s = horizontal_sum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    float q = horizontal_sum_ps(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
+    for (; i < n; i += stride)
+        for (long long e = i; e < i + 16 && e < n; e++) {
+            s += scores[e];
+            q += scores[e] * scores[e];
+            summed++;
+        }
+    *sum = s;
+    *sum_squares = q;
+    return summed;
+}
+
+SPARSIFINER_AVX2 int count_at_least_f_avx2(const float* values, int m, float t) {
+    const __m256 vt = _mm256_set1_ps(t);
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0;  // minus the per-lane counts (a true lane is -1)
+    int e = 0;
+    for (; e + 16 <= m; e += 16) {
+        c0 = _mm256_add_epi32(c0, _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(values + e), vt, _CMP_GE_OQ)));
+        c1 = _mm256_add_epi32(c1, _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(values + e + 8), vt, _CMP_GE_OQ)));
+    }
+    int count = -horizontal_sum(_mm256_add_epi32(c0, c1));
+    for (; e < m; e++) count += values[e] >= t;
+    return count;
+}
+
+SPARSIFINER_AVX2 int band_f_avx2(const float* values, const int32_t* index, int m, float lo, float hi,
+                                 float* out_value, int32_t* out_index, int* at_hi) {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const __m256i eight = _mm256_set1_epi32(8);
+    __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i high_count = _mm256_setzero_si256();  // minus the per-lane counts
+    int written = 0, e = 0;
+    for (; e + 8 <= m; e += 8) {
+        const __m256 v = _mm256_loadu_ps(values + e);
+        const __m256 high = _mm256_cmp_ps(v, vhi, _CMP_GE_OQ);
+        high_count = _mm256_add_epi32(high_count, _mm256_castps_si256(high));
+        const unsigned in = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(high, _mm256_cmp_ps(v, vlo, _CMP_GE_OQ))));
+        if (in) {
+            const __m256i ix = index ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + e)) : iota;
+            const __m256i perm = pack_perm(in);
+            _mm256_storeu_ps(out_value + written, _mm256_permutevar8x32_ps(v, perm));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_index + written), _mm256_permutevar8x32_epi32(ix, perm));
+            written += __builtin_popcount(in);
+        }
+        iota = _mm256_add_epi32(iota, eight);
+    }
+    int count_hi = -horizontal_sum(high_count);
+    for (; e < m; e++) {
+        const float v = values[e];
+        const int32_t ix = index ? index[e] : e;
+        count_hi += v >= hi;
+        if (v >= lo && v < hi) {
+            out_value[written] = v;
+            out_index[written] = ix;
+            written++;
+        }
+    }
+    *at_hi = count_hi;
+    return written;
+}
+
+SPARSIFINER_AVX2 void min_max_f_avx2(const float* values, int m, float* low, float* high) {
+    __m256 lo = _mm256_set1_ps(values[0]), hi = lo;
+    int e = 0;
+    for (; e + 8 <= m; e += 8) {
+        const __m256 v = _mm256_loadu_ps(values + e);
+        lo = _mm256_min_ps(lo, v);
+        hi = _mm256_max_ps(hi, v);
+    }
+    alignas(32) float lo_lanes[8], hi_lanes[8];
+    _mm256_store_ps(lo_lanes, lo);
+    _mm256_store_ps(hi_lanes, hi);
+    float l = lo_lanes[0], h = hi_lanes[0];
+    for (int lane = 1; lane < 8; lane++) {
+        l = lo_lanes[lane] < l ? lo_lanes[lane] : l;
+        h = hi_lanes[lane] > h ? hi_lanes[lane] : h;
+    }
+    for (; e < m; e++) {
+        l = values[e] < l ? values[e] : l;
+        h = values[e] > h ? values[e] : h;
+    }
+    *low = l;
+    *high = h;
+}
+
+SPARSIFINER_AVX2 int write_selected_f_avx2(const float* scores, int n, float kth, int last_index, int k,
+                                           int32_t* out) {
+    const __m256 vkth = _mm256_set1_ps(kth);
+    const __m256i vlast = _mm256_set1_epi32(last_index), eight = _mm256_set1_epi32(8);
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int written = 0, i = 0;
+    // A full 8-lane store may run up to 7 entries past the packed ones: only while they stay < k.
+    for (; i + 8 <= n && written + 8 <= k; i += 8) {
+        const __m256 v = _mm256_loadu_ps(scores + i);
+        const __m256 tie_in = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(index, vlast)),
+                                               _mm256_cmp_ps(v, vkth, _CMP_EQ_OQ));
+        const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, vkth, _CMP_GT_OQ), tie_in)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + written), _mm256_permutevar8x32_epi32(index, pack_perm(mask)));
+        written += __builtin_popcount(mask);
+        index = _mm256_add_epi32(index, eight);
+    }
+    for (; i < n && written < k; i++) {
+        out[written] = i;
+        written += scores[i] > kth || (scores[i] == kth && i <= last_index);
+    }
+    return written;
+}
+
 }  // namespace
 
 const TopkKernels& topk_kernels_avx2() {
-    static const TopkKernels kernels = {rank_row_avx2,       rank_sample_avx2, rank_band_avx2,
-                                        count_at_least_avx2, compact_avx2,     write_selected_avx2, nullptr};
+    static const TopkKernels kernels = {rank_row_avx2,       rank_sample_avx2,        rank_band_avx2,
+                                        count_at_least_avx2, compact_avx2,            write_selected_avx2,
+                                        moments_avx2,        count_at_least_f_avx2,   band_f_avx2,
+                                        min_max_f_avx2,      write_selected_f_avx2,   nullptr};
     return kernels;
 }
 

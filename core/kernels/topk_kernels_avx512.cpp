@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <climits>
+#include <cmath>
 
 #include "core/kernels/topk_kernels.h"
 
@@ -150,6 +151,131 @@ SPARSIFINER_AVX512 int write_selected_avx512(const int32_t* ranks, int n, int32_
 }
 
 
+// The float passes of the estimated-cut search (core/topk_estimate.cpp).
+
+// Four sums of each kind so that the adds do not chain.
+SPARSIFINER_AVX512 int moments_avx512(const float* scores, int n, int step, double* sum, double* sum_squares) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, q0 = s0, q1 = s0, q2 = s0, q3 = s0;
+    const long long stride = 16LL * step;
+    long long i = 0;
+    int summed = 0;
+    for (; i + 3 * stride + 16 <= n; i += 4 * stride) {
+        const __m512 a = _mm512_loadu_ps(scores + i), b = _mm512_loadu_ps(scores + i + stride);
+        const __m512 c = _mm512_loadu_ps(scores + i + 2 * stride), d = _mm512_loadu_ps(scores + i + 3 * stride);
+        s0 = _mm512_add_ps(s0, a);
+        s1 = _mm512_add_ps(s1, b);
+        s2 = _mm512_add_ps(s2, c);
+        s3 = _mm512_add_ps(s3, d);
+        q0 = _mm512_fmadd_ps(a, a, q0);
+        q1 = _mm512_fmadd_ps(b, b, q1);
+        q2 = _mm512_fmadd_ps(c, c, q2);
+        q3 = _mm512_fmadd_ps(d, d, q3);
+        summed += 64;
+    }
+    for (; i < n; i += stride) {
+        const int count = n - i >= 16 ? 16 : static_cast<int>(n - i);
+        const __m512 a = _mm512_maskz_loadu_ps(tail_mask(count), scores + i);
+        s0 = _mm512_add_ps(s0, a);
+        q0 = _mm512_fmadd_ps(a, a, q0);
+        summed += count;
+    }
+    *sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    *sum_squares = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3)));
+    return summed;
+}
+
+// Counts in vector lanes (a true compare subtracts -1), four accumulators, no mask moves.
+SPARSIFINER_AVX512 int count_at_least_f_avx512(const float* values, int m, float t) {
+    const __m512 vt = _mm512_set1_ps(t);
+    const __m512i minus_one = _mm512_set1_epi32(-1);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    int e = 0;
+    for (; e + 64 <= m; e += 64) {
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_cmp_ps_mask(_mm512_loadu_ps(values + e), vt, _CMP_GE_OQ), c0, minus_one);
+        c1 = _mm512_mask_sub_epi32(c1, _mm512_cmp_ps_mask(_mm512_loadu_ps(values + e + 16), vt, _CMP_GE_OQ), c1, minus_one);
+        c2 = _mm512_mask_sub_epi32(c2, _mm512_cmp_ps_mask(_mm512_loadu_ps(values + e + 32), vt, _CMP_GE_OQ), c2, minus_one);
+        c3 = _mm512_mask_sub_epi32(c3, _mm512_cmp_ps_mask(_mm512_loadu_ps(values + e + 48), vt, _CMP_GE_OQ), c3, minus_one);
+    }
+    for (; e < m; e += 16) {
+        const __mmask16 lanes = m - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(m - e);
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, values + e), vt, _CMP_GE_OQ),
+                                   c0, minus_one);
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
+}
+
+// Whole-vector stores of the packed lanes (out has 16 entries of room past the count); vectors
+// with no lane in the band store nothing (most of a long row: the branch predicts well).
+SPARSIFINER_AVX512 int band_f_avx512(const float* values, const int32_t* index, int m, float lo, float hi,
+                                     float* out_value, int32_t* out_index, int* at_hi) {
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const __m512i minus_one = _mm512_set1_epi32(-1), sixteen = _mm512_set1_epi32(16);
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i high_count = _mm512_setzero_si512();
+    int written = 0;
+    for (int e = 0; e < m; e += 16) {
+        const __mmask16 lanes = m - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(m - e);
+        const __m512 v = _mm512_maskz_loadu_ps(lanes, values + e);
+        const __mmask16 high = _mm512_mask_cmp_ps_mask(lanes, v, vhi, _CMP_GE_OQ);
+        const __mmask16 in = _mm512_mask_cmp_ps_mask(lanes, v, vlo, _CMP_GE_OQ) & static_cast<__mmask16>(~high);
+        high_count = _mm512_mask_sub_epi32(high_count, high, high_count, minus_one);
+        if (in) {
+            const __m512i ix = index ? _mm512_maskz_loadu_epi32(lanes, index + e) : iota;
+            _mm512_storeu_ps(out_value + written, _mm512_maskz_compress_ps(in, v));
+            _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(in, ix));
+            written += __builtin_popcount(in);
+        }
+        iota = _mm512_add_epi32(iota, sixteen);
+    }
+    *at_hi = _mm512_reduce_add_epi32(high_count);
+    return written;
+}
+
+SPARSIFINER_AVX512 void min_max_f_avx512(const float* values, int m, float* low, float* high) {
+    __m512 lo = _mm512_set1_ps(values[0]), hi = lo;
+    for (int e = 0; e < m; e += 16) {
+        const __mmask16 lanes = m - e >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(m - e);
+        const __m512 v = _mm512_maskz_loadu_ps(lanes, values + e);
+        lo = _mm512_mask_min_ps(lo, lanes, lo, v);
+        hi = _mm512_mask_max_ps(hi, lanes, hi, v);
+    }
+    *low = _mm512_reduce_min_ps(lo);
+    *high = _mm512_reduce_max_ps(hi);
+}
+
+// Whole-vector stores while a full vector still fits below out[k], masked ones after. When every
+// entry equal to kth is selected (last_index == INT32_MAX, the usual case), one compare.
+template <bool kAllTiesIn>
+SPARSIFINER_AVX512 int write_selected_f_avx512_impl(const float* scores, int n, float kth, int last_index, int k,
+                                                    int32_t* out) {
+    const __m512 vkth = _mm512_set1_ps(kth);
+    const __m512i vlast = _mm512_set1_epi32(last_index), sixteen = _mm512_set1_epi32(16);
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int written = 0;
+    for (int i = 0; i < n && written < k; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(lanes, scores + i);
+        const __mmask16 in =
+            kAllTiesIn ? _mm512_mask_cmp_ps_mask(lanes, v, vkth, _CMP_GE_OQ)
+                       : _mm512_mask_cmp_ps_mask(lanes, v, vkth, _CMP_GT_OQ) |
+                             (_mm512_mask_cmp_ps_mask(lanes, v, vkth, _CMP_EQ_OQ) & _mm512_cmple_epi32_mask(index, vlast));
+        const __m512i packed = _mm512_maskz_compress_epi32(in, index);
+        if (written + 16 <= k)
+            _mm512_storeu_si512(out + written, packed);
+        else
+            _mm512_mask_storeu_epi32(out + written, tail_mask(__builtin_popcount(in)), packed);
+        written += __builtin_popcount(in);
+        index = _mm512_add_epi32(index, sixteen);
+    }
+    return written;
+}
+
+SPARSIFINER_AVX512 int write_selected_f_avx512(const float* scores, int n, float kth, int last_index, int k,
+                                               int32_t* out) {
+    return last_index == INT32_MAX ? write_selected_f_avx512_impl<true>(scores, n, kth, last_index, k, out)
+                                   : write_selected_f_avx512_impl<false>(scores, n, kth, last_index, k, out);
+}
+
 // A few winners (k <= 16, the predictor's top-8 of its coefficients): no search at all.
 // 1. The k-th largest of the sixteen lane maxima is a floor: sixteen distinct entries reach it,
 //    so at least k entries of the row do, and every entry of the top k is at or above it.
@@ -213,9 +339,10 @@ SPARSIFINER_AVX512 int select_small_avx512(const float* scores, int n, int k, in
 }  // namespace
 
 const TopkKernels& topk_kernels_avx512() {
-    static const TopkKernels kernels = {rank_row_avx512,       rank_sample_avx512, rank_band_avx512,
-                                        count_at_least_avx512, compact_avx512,     write_selected_avx512,
-                                        select_small_avx512};
+    static const TopkKernels kernels = {rank_row_avx512,         rank_sample_avx512,      rank_band_avx512,
+                                        count_at_least_avx512,   compact_avx512,          write_selected_avx512,
+                                        moments_avx512,          count_at_least_f_avx512, band_f_avx512,
+                                        min_max_f_avx512,        write_selected_f_avx512, select_small_avx512};
     return kernels;
 }
 

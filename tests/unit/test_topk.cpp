@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/kernels/topk.h"
+#include "core/kernels/topk_kernels.h"
 
 using namespace sparsifiner;
 
@@ -277,6 +278,64 @@ TEST_CASE("topk_select, k <= 16 on rows shaped like the predictor's coefficients
                     CHECK(topk_run(row, k) == topk_reference(row, k));
                 }
             }
+        }
+    }
+}
+
+TEST_CASE("the estimated-cut search takes finite rows itself and gives up only where the cut meets NaN or -inf") {
+    // topk_select falls back to the rank search when topk_search_estimated returns -1, so the
+    // answers above would stay right even if the fast search always gave up: here it must not.
+    std::mt19937 rng(59);
+    std::normal_distribution<float> normal;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::pair<Isa, const TopkKernels*> paths[] = {{Isa::portable, &topk_kernels_portable()},
+                                                        {Isa::avx2, nullptr},
+                                                        {Isa::avx512, nullptr}};
+    for (auto [isa, table] : paths) {
+        if (!isa_supported(isa)) continue;
+        const TopkKernels& kernels = table ? *table : isa == Isa::avx2 ? topk_kernels_avx2() : topk_kernels_avx512();
+        CAPTURE(isa_name(isa));
+        for (int n : {40, 197, 577, 1025, 4097}) {
+            std::vector<float> row(n);
+            for (auto& s : row) s = normal(rng);
+            std::vector<int32_t> out(n + 1, -7);
+            for (int k : {17, n / 4, n / 2, n - 1}) {
+                if (k <= 16 || k >= n) continue;
+                CAPTURE(n);
+                CAPTURE(k);
+                std::fill(out.begin(), out.end(), -7);
+                REQUIRE(topk_search_estimated(kernels, row.data(), n, k, out.data()) == k);
+                CHECK(out[k] == -7);
+                CHECK(std::vector<int32_t>(out.begin(), out.begin() + k) == topk_reference(row, k));
+            }
+            // NaN and infinities away from the cut: right whenever taken. Their moments are not
+            // finite, so the search gives up unless they lie outside the sample a long row takes
+            // its moments from (groups 1-3 of every 4 groups of 16): then it must take the row.
+            std::vector<float> spiked = row;
+            const bool unsampled = n >= 1024;
+            spiked[unsampled ? 20 : n / 3] = nan;
+            spiked[unsampled ? 40 : n / 2] = inf;
+            spiked[unsampled ? 60 : n - 1] = -inf;
+            const int k = n / 4 > 16 ? n / 4 : 17;
+            std::fill(out.begin(), out.end(), -7);
+            const int got = topk_search_estimated(kernels, spiked.data(), n, k, out.data());
+            if (unsampled) CHECK(got == k);
+            if (got >= 0) {
+                CHECK(got == k);
+                CHECK(std::vector<int32_t>(out.begin(), out.begin() + k) == topk_reference(spiked, k));
+            }
+            // The cut inside a run of NaN / -inf (the rank search orders those ties): given up,
+            // also when the sample of a long row misses them (groups 1 and 3 of every 4).
+            std::vector<float> sunk = row;
+            for (int i = 0; i < n; i++)
+                if ((i / 16) % 2 == 1) sunk[i] = (i / 16) % 4 == 1 ? nan : -inf;
+            CHECK(topk_search_estimated(kernels, sunk.data(), n, n - 2, out.data()) == -1);
+            // All equal: the first k.
+            std::vector<float> flat(n, 0.5f);
+            CHECK(topk_search_estimated(kernels, flat.data(), n, 17, out.data()) == 17);
+            CHECK(out[0] == 0);
+            CHECK(out[16] == 16);
         }
     }
 }
