@@ -258,13 +258,11 @@ SPARSIFINER_AVX2 int band_f_avx2(const float* values, const int32_t* index, int 
         const __m256 high = _mm256_cmp_ps(v, vhi, _CMP_GE_OQ);
         high_count = _mm256_add_epi32(high_count, _mm256_castps_si256(high));
         const unsigned in = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(high, _mm256_cmp_ps(v, vlo, _CMP_GE_OQ))));
-        if (in) {
-            const __m256i ix = index ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + e)) : iota;
-            const __m256i perm = pack_perm(in);
-            _mm256_storeu_ps(out_value + written, _mm256_permutevar8x32_ps(v, perm));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_index + written), _mm256_permutevar8x32_epi32(ix, perm));
-            written += __builtin_popcount(in);
-        }
+        const __m256i ix = index ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + e)) : iota;
+        const __m256i perm = pack_perm(in);
+        _mm256_storeu_ps(out_value + written, _mm256_permutevar8x32_ps(v, perm));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_index + written), _mm256_permutevar8x32_epi32(ix, perm));
+        written += __builtin_popcount(in);
         iota = _mm256_add_epi32(iota, eight);
     }
     int count_hi = -horizontal_sum(high_count);

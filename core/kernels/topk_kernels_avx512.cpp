@@ -204,8 +204,9 @@ SPARSIFINER_AVX512 int count_at_least_f_avx512(const float* values, int m, float
     return _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
 }
 
-// Whole-vector stores of the packed lanes (out has 16 entries of room past the count); vectors
-// with no lane in the band store nothing (most of a long row: the branch predicts well).
+// Whole-vector stores of the packed lanes (out has 16 entries of room past the count), also for
+// vectors with no lane in the band: a branch on that mispredicts on every few vectors of a real
+// row (0.48 -> 0.35 us per row at N = 577 without it).
 SPARSIFINER_AVX512 int band_f_avx512(const float* values, const int32_t* index, int m, float lo, float hi,
                                      float* out_value, int32_t* out_index, int* at_hi) {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
@@ -219,12 +220,10 @@ SPARSIFINER_AVX512 int band_f_avx512(const float* values, const int32_t* index, 
         const __mmask16 high = _mm512_mask_cmp_ps_mask(lanes, v, vhi, _CMP_GE_OQ);
         const __mmask16 in = _mm512_mask_cmp_ps_mask(lanes, v, vlo, _CMP_GE_OQ) & static_cast<__mmask16>(~high);
         high_count = _mm512_mask_sub_epi32(high_count, high, high_count, minus_one);
-        if (in) {
-            const __m512i ix = index ? _mm512_maskz_loadu_epi32(lanes, index + e) : iota;
-            _mm512_storeu_ps(out_value + written, _mm512_maskz_compress_ps(in, v));
-            _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(in, ix));
-            written += __builtin_popcount(in);
-        }
+        const __m512i ix = index ? _mm512_maskz_loadu_epi32(lanes, index + e) : iota;
+        _mm512_storeu_ps(out_value + written, _mm512_maskz_compress_ps(in, v));
+        _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(in, ix));
+        written += __builtin_popcount(in);
         iota = _mm512_add_epi32(iota, sixteen);
     }
     *at_hi = _mm512_reduce_add_epi32(high_count);
