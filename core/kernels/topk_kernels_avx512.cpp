@@ -232,18 +232,18 @@ SPARSIFINER_AVX512 int band_row_avx512(const float* values, int m, float lo, flo
         masks[full] = _mm512_mask_cmp_ps_mask(lanes, x, vlo, _CMP_GE_OQ) & static_cast<__mmask16>(~high);
     }
     for (int v = vectors; v < vectors + 32; v++) masks[v] = 0;
-    // Thirty-two masks per compare find the vectors with a lane in the band.
+    // Thirty-two masks per compare find the vectors with a lane in the band; each is packed.
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int written = 0;
     for (int base = 0; base < vectors; base += 32) {
         const __m512i chunk = _mm512_load_si512(masks + base);
         for (uint32_t any = _mm512_test_epi16_mask(chunk, chunk); any; any &= any - 1) {
             const int v = base + __builtin_ctz(any);
-            for (unsigned lanes = masks[v]; lanes; lanes &= lanes - 1) {
-                const int e = 16 * v + __builtin_ctz(lanes);
-                out_value[written] = values[e];
-                out_index[written] = e;
-                written++;
-            }
+            const __mmask16 in = masks[v];
+            const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(16 * v), iota);
+            _mm512_storeu_ps(out_value + written, _mm512_maskz_compress_ps(in, _mm512_maskz_loadu_ps(in, values + 16 * v)));
+            _mm512_storeu_si512(out_index + written, _mm512_maskz_compress_epi32(in, index));
+            written += __builtin_popcount(in);
         }
     }
     *at_hi = _mm512_reduce_add_epi32(high_count);
