@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <sstream>
 
 #include "cli/default_model.h"
 #include "core/platform/cpu_info.h"
@@ -54,21 +55,57 @@ void ModelFlags::use_default_if_absent() {
     bundled = true;
 }
 
-void AttentionFlags::add_to(CLI::App& command) {
+void AttentionFlags::add_to(CLI::App& command, bool lists) {
+    const std::string mask_help =
+        "Attention mask source: dense, learned (Sparsifiner weights; their default), oracle (true top-k of q.k), "
+        "window (nearest keys on the patch grid); default the model's";
     command.add_option("--mask", mask,
-                       "Attention mask source: dense, learned (Sparsifiner weights; their default), oracle "
-                       "(true top-k of q.k), window (nearest keys on the patch grid); default the model's");
+                       lists ? mask_help + ". A comma list times each in the same run, runs interleaved, e.g. dense,learned"
+                             : mask_help);
     command.add_option("--keep-rate", keep_rates,
                        "Keys kept per query, as a share of the tokens: one value, or one per block "
                        "(comma-separated); default the model's trained rate (0.25 for oracle/window on DeiT)");
     command.add_option("--prune-at", prune_at, "Blocks (from 0) after whose attention tokens are pruned, e.g. 3,6,9");
-    command.add_option("--token-keep", token_keep,
-                       "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens")
-        ->check(CLI::Range(0.0f, 1.0f));
+    const std::string token_keep_help =
+        "Token pruning base rate r: the j-th pruning block keeps ceil(r^j x patches) patch tokens";
+    if (lists)
+        command.add_option("--token-keep", token_keeps,
+                           token_keep_help + ". A comma list (with --prune-at) times each, e.g. 1,0.7 (1: no pruning)");
+    else
+        command.add_option("--token-keep", token_keep, token_keep_help)->check(CLI::Range(0.0f, 1.0f));
     command.add_option("--budget-rule", budget_rule,
                        "Keys per query after token pruning: official (default; ceil(keep rate x all tokens), "
                        "at most the alive patches, as Sparsifiner models are trained) or alive (ceil(keep rate x "
                        "alive tokens): the keep rate stays the attention density)");
+}
+
+std::vector<AttentionFlags> AttentionFlags::settings() const {
+    std::vector<std::string> masks;
+    std::stringstream stream(mask);
+    std::string item;
+    while (std::getline(stream, item, ',')) masks.push_back(item);
+    if (masks.empty()) masks.push_back("");  // the model's default
+    std::vector<float> rates = {token_keep};
+    if (!token_keeps.empty()) {
+        if (prune_at.empty()) throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
+        rates = parse_list<float>(token_keeps, "--token-keep", 0.0f);
+        for (float r : rates)
+            if (!(r > 0 && r <= 1)) throw CommandError(kExitUsage, "--token-keep: each rate must be in (0, 1]");
+    }
+    std::vector<AttentionFlags> out;
+    for (const std::string& m : masks) {
+        if (m.empty() && masks.size() > 1) throw CommandError(kExitUsage, "--mask: an empty item in the list");
+        for (float r : rates) {
+            AttentionFlags one = *this;
+            one.mask = m;
+            if (m == "dense" && masks.size() > 1) one.keep_rates.clear();  // the keep rate is for the others
+            one.token_keep = r;
+            one.token_keeps.clear();
+            if (r == 1.0f && !token_keeps.empty()) one.prune_at.clear();  // 1 in a list: no pruning at all
+            out.push_back(one);
+        }
+    }
+    return out;
 }
 
 AttentionPlan AttentionFlags::plan_for(const DeitConfig& config) const {

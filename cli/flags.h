@@ -43,7 +43,13 @@ struct AttentionFlags {
     std::string prune_at;    // "3,6,9"
     float token_keep = 1.0f;
     std::string budget_rule;  // empty = official
-    void add_to(CLI::App& command);
+    std::string token_keeps;  // with lists: "1,0.7" (--token-keep as a list)
+    // With lists, --mask and --token-keep take comma-separated lists (bench times every
+    // combination in one run).
+    void add_to(CLI::App& command, bool lists = false);
+    // With lists: every mask x token-keep rate as flags of one setting each, masks outer, in the
+    // order given. Throws CommandError(kExitUsage) for a bad item or --token-keep without --prune-at.
+    std::vector<AttentionFlags> settings() const;
     // Throws CommandError(kExitUsage) with the reason.
     AttentionPlan plan_for(const DeitConfig& config) const;
 };
