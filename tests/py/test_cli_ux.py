@@ -177,6 +177,36 @@ class CliUxTest(unittest.TestCase):
         profile = list(csv.DictReader(io.StringIO(run("profile", "--repeat", "1", "--format", "csv").stdout)))
         self.assertEqual([int(r["block"]) for r in profile], list(range(len(profile))))
 
+    def test_bench_times_a_list_of_settings_in_one_run(self):
+        # issue 15: the sparse path's speed against dense, measured in one run with the runs interleaved.
+        doc = json.loads(run("bench", "--batch", "1", "--runs", "4", "--warmup", "1", "--no-peak", "--mask",
+                             "dense,learned", "--keep-rate", "0.25", "--prune-at", "2", "--token-keep", "1,0.5",
+                             "--json").stdout)
+        self.assertEqual(doc["settings"], ["dense", "dense, prune 2 at 0.5", "learned 0.25",
+                                           "learned 0.25, prune 2 at 0.5"])
+        configs = doc["configs"]
+        self.assertEqual([c["setting"] for c in configs], doc["settings"])
+        self.assertEqual([c["attention"]["mask"] for c in configs], ["dense", "dense", "learned", "learned"])
+        self.assertEqual([c["attention"]["prune_at"] for c in configs], [[], [2], [], [2]])
+        self.assertEqual(configs[2]["attention"]["keep_rate"][0], 0.25)
+        for c in configs:
+            self.assertEqual(len(c["samples_ms"]), 4)
+            self.assertAlmostEqual(c["speedup"], configs[0]["median_ms"] / c["median_ms"], places=6)
+        self.assertEqual(configs[0]["speedup"], 1.0)
+        macs = [c["macs_per_image"] for c in configs]
+        self.assertAlmostEqual(macs[0], doc["model"]["dense_macs_per_image"], delta=1.0)
+        self.assertLess(macs[1], macs[0])  # pruning drops tokens
+        self.assertLess(macs[3], macs[2])
+        self.assertNotEqual(macs[2], macs[0])  # the learned pass counts its own work
+        table = run("bench", "--batch", "1", "--runs", "2", "--warmup", "0", "--no-peak", "--mask", "dense,window",
+                    "--keep-rate", "0.5")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("speed", table.stdout)
+        self.assertIn("window 0.5", table.stdout)
+        self.assert_usage_error(run("bench", "--mask", "dense,learned", "--token-keep", "1,0.7"), "--prune-at")
+        self.assert_usage_error(run("bench", "--prune-at", "2", "--token-keep", "1,1.5"), "--token-keep")
+        self.assert_usage_error(run("bench", "--mask", "dense,,learned"), "--mask")
+
     def test_merge_prints_the_sweep_table(self):
         parts = []
         for shard in ("1/2", "2/2"):
