@@ -77,20 +77,25 @@ void sparse_attention_forward_isa(Isa isa, const float* qkv, const int32_t* key_
     SparseAttentionArgs args{qkv, key_index, out, cls_probs, B, N, H, d, k,
                              index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
     RowsKernel kernel = kernel_for(isa);
+    const size_t scratch_floats = sparse_attention_scratch_floats(N, k, d);
+    sparse_attention_for_each_item(B, H, N, [&](int b, int h, int begin, int end) {
+        kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
+    });
+}
+
+void sparse_attention_for_each_item(int B, int H, int N, void (*item)(void*, int, int, int, int), void* context) {
     const long long heads = static_cast<long long>(B) * H;
     const long long wanted = (static_cast<long long>(kItemsPerThread) * threads_get() + heads - 1) / heads;
     const int max_items = (N + kMinRowsPerItem - 1) / kMinRowsPerItem;
     const int items = static_cast<int>(wanted < max_items ? wanted : max_items);
     const int rows_per_item = (N + items - 1) / items;
-    const size_t scratch_floats = sparse_attention_scratch_floats(N, k, d);
 #pragma omp parallel for collapse(3) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
-            for (int item = 0; item < items; item++) {
-                const int begin = item * rows_per_item;
+            for (int i = 0; i < items; i++) {
+                const int begin = i * rows_per_item;
                 const int end = begin + rows_per_item < N ? begin + rows_per_item : N;
-                if (begin >= end) continue;
-                kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
+                if (begin < end) item(context, b, h, begin, end);
             }
 }
 

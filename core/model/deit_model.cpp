@@ -10,6 +10,7 @@
 #include "core/masks/mask_patterns.h"
 #include "core/model/pos_embed.h"
 #include "core/kernels/sparse_attention.h"
+#include "core/kernels/sparse_attention_bf16.h"
 #include "core/platform/timing.h"
 #include "core/kernels/topk.h"
 
@@ -211,8 +212,13 @@ void DeitModel::attention_forward(int index, int B, const Buffers& buf, const To
     });
     if (stats) stats->mask = plan_.mask, stats->kept_keys = k;
     if (observer && observer->masks) observer->masks(index, key_index_.data(), tokens.positions, B, H, T, k);
-    op(BlockOp::attention,
-       [&] { sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, cls_probs, B, T, H, d, k); });
+    // --dtype bf16: the kept keys' K and V gathered in bf16 (half the bytes) where the CPU has it.
+    op(BlockOp::attention, [&] {
+        if (dtype_ == Dtype::bf16 && sparse_attention_bf16_fits(d))
+            sparse_attention_forward_bf16(buf.qkv, key_index_.data(), buf.attn, cls_probs, B, T, H, d, k);
+        else
+            sparse_attention_forward(buf.qkv, key_index_.data(), buf.attn, cls_probs, B, T, H, d, k);
+    });
 }
 
 // Token pruning (SPEC 3): keep the extra tokens and the ceil(rate * patches) patch tokens the
