@@ -3,6 +3,8 @@
 // GIF's LZW) are left to the decoder; only their framing is checked here.
 #include "image/image_preflight.h"
 
+#include <string>
+
 namespace sparsifiner {
 
 namespace {
@@ -203,18 +205,25 @@ std::string check_tga(const uint8_t* bytes, size_t size) {
 // copies zero bytes into its not yet allocated data buffer (memcpy to a null pointer: undefined
 // behaviour, found by the image fuzzer), so it is refused. Everything else (lengths, CRCs, the
 // zlib stream) stb checks itself; a walk that runs off the end just stops and leaves it to stb.
+// Walks the chunks to IEND. stb_image grows its compressed-data buffer to what an IDAT chunk
+// declares before it reads the data, so one lying length (1.7 GB in a 742-byte file, found by the
+// image fuzzer) made it allocate 2 GB: every chunk must fit in what is left of the file. And stb
+// copied an empty first IDAT into its not yet allocated buffer (memcpy to null, UBSan).
 std::string check_png(const uint8_t* bytes, size_t size) {
     Cursor in{bytes, size};
     in.skip(8);  // the signature
+    bool data_seen = false;
     while (in.has(8)) {
         const uint32_t length = in.be32();
         const uint32_t type = in.be32();
         if (type == 0x49444154u) {  // "IDAT"
-            if (length > 0) return "";
-            return "PNG: an empty IDAT chunk before the image data (not supported)";
+            if (length == 0 && !data_seen) return "PNG: an empty IDAT chunk before the image data (not supported)";
+            data_seen = true;
         }
-        if (!in.has(static_cast<size_t>(length) + 4)) return "";
+        if (!in.has(static_cast<size_t>(length) + 4))
+            return "PNG: a chunk of " + std::to_string(length) + " bytes runs past the end of the file (truncated or corrupt)";
         in.skip(static_cast<size_t>(length) + 4);  // data and CRC
+        if (type == 0x49454E44u) return "";  // "IEND": what follows is not read
     }
     return "";
 }

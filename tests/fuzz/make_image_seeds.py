@@ -56,6 +56,12 @@ def main():
             empty = b"\x00\x00\x00\x00IDAT" + zlib.crc32(b"IDAT").to_bytes(4, "big")
             with open(os.path.join(out_dir, "empty_idat.png"), "wb") as f:
                 f.write(png[:first_idat] + empty + png[first_idat:])
+            # ... and with a second IDAT that declares 1.7 GB: stb allocated 2 GB for it before
+            # finding the data missing (out of memory, fuzzer finding); the preflight refuses it.
+            iend = png.index(b"IEND") - 4
+            lying = (0x6600017F).to_bytes(4, "big") + b"IDAT" + bytes(32)
+            with open(os.path.join(out_dir, "lying_idat.png"), "wb") as f:
+                f.write(png[:iend] + lying + png[iend:])
 
 
 if __name__ == "__main__":

@@ -122,6 +122,22 @@ class HostileImagesTest(unittest.TestCase):
         self.assert_accepted("idat.png", head + tail)
         self.assert_refused("empty_idat.png", head + chunk(b"IDAT", b"") + tail, "empty IDAT")
 
+    def test_png_chunk_longer_than_the_file_is_refused(self):
+        # stb grows its IDAT buffer to the declared length before reading: a second IDAT claiming
+        # 1.7 GB in a file of a few hundred bytes made it allocate 2 GB (image fuzzer, out of memory).
+        # A PNG cut inside a chunk is refused the same way; bytes after IEND are not read.
+        import zlib
+        raw = b"".join(b"\x00" + bytes(3 * 4) for _ in range(2))
+        chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data +
+                                    struct.pack(">I", zlib.crc32(kind + data)))
+        head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 2, 8, 2, 0, 0, 0))
+        idat = chunk(b"IDAT", zlib.compress(raw))
+        lying = struct.pack(">I", 0x6600017F) + b"IDAT" + bytes(40)
+        self.assert_refused("lying_idat.png", head + idat + lying + chunk(b"IEND", b""), "runs past the end")
+        whole = head + idat + chunk(b"IEND", b"")
+        self.assert_refused("cut_in_chunk.png", whole[:len(head) + 20], "runs past the end")
+        self.assert_accepted("trailing.png", whole + b"garbage after IEND")
+
     def test_truncated_and_corrupt_jpeg_is_refused(self):
         jpeg = pillow_bytes("RGB", "JPEG")
         self.assert_accepted("whole.jpg", jpeg)
