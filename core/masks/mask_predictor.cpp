@@ -12,6 +12,7 @@
 #include "core/masks/coef_softmax.h"
 #include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
+#include "core/platform/threading.h"
 #include "core/platform/timing.h"
 
 namespace sparsifiner {
@@ -174,35 +175,51 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const int c = c_;
     const int BH = B * H;
 
-    // Phase 1, per (image, head): qc [N, cp] and kl [cp, kp], kept for phase 2 (a few MB at
-    // N = 4097). kc and its transpose are per-thread scratch.
+    // Phase 1: qc [N, cp] per (image, head), and kl [cp, kp] = kc^T proj_n, kept for phase 2 (a
+    // few MB at N = 4097). kc goes through per-thread scratch into kc^T [cp, N] per head, which
+    // stay side by side for the image, so that kl is one product per image over all its heads'
+    // rows: proj_n ([N, kp], 11 MB at N = 4097) is then streamed once per image, not once per
+    // head. Each kl entry still adds its terms in the same order: the same bits as per head.
     const size_t n_cp = static_cast<size_t>(N) * cp, cp_kp = static_cast<size_t>(cp) * kp;
     thread_local std::vector<float> shared_products;
-    if (shared_products.size() < static_cast<size_t>(BH) * (n_cp + cp_kp))
-        shared_products.resize(static_cast<size_t>(BH) * (n_cp + cp_kp));
+    if (shared_products.size() < static_cast<size_t>(BH) * (2 * n_cp + cp_kp))
+        shared_products.resize(static_cast<size_t>(BH) * (2 * n_cp + cp_kp));
     float* qc_all = shared_products.data();
     float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
+    float* kc_t_all = kl_all + static_cast<size_t>(BH) * cp_kp;  // [BH, cp, N]; rows c.. cp-1 zero
     wall.mark();
     double qc_busy = 0, kc_busy = 0, kl_busy = 0;  // thread seconds, summed over threads
-#pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy, kl_busy)
+#pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy)
     for (int bh = 0; bh < BH; bh++) {
         const int b = bh / H, h = bh % H;
-        float* kc = thread_floats(2 * n_cp);
-        float* kc_t = kc + n_cp;
+        float* kc = thread_floats(n_cp);
+        float* kc_t = kc_t_all + static_cast<size_t>(bh) * n_cp;
         float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
-        float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
         PhaseClock clock(timed);
         predictor_gemm(isa, image + h * d, row_stride, N, d, wq_t_.data(), cp, bq_.data(), qc);
         qc_busy += clock.mark();
         predictor_gemm(isa, image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
+        // The padded columns of kc are zero weights times zero bias: their kc^T rows are zero, as
+        // are their kl rows (never read).
+        transpose(kc, N, cp, cp, kc_t, N);
         kc_busy += clock.mark();
-        // kl = kc^T proj_n, as rows of kc^T times proj_n (the padded columns of kc are zero
-        // weights times zero bias, so their kl rows are zero and never read).
-        transpose(kc, N, c, cp, kc_t, N);
-        predictor_gemm(isa, kc_t, N, c, N, proj_n, kp, nullptr, kl);
-        kl_busy += clock.mark();
     }
+    // kl per image, its H * cp rows split between the threads in blocks of eight (the product's
+    // row blocking; any split gives the same bits).
+    const int kl_rows = H * cp, kl_chunks = std::max(1, std::min(threads_get(), kl_rows / 8));
+    const int kl_chunk_rows = (kl_rows / kl_chunks + 7) / 8 * 8;
+#pragma omp parallel for collapse(2) schedule(static) reduction(+ : kl_busy)
+    for (int b = 0; b < B; b++)
+        for (int chunk = 0; chunk < kl_chunks; chunk++) {
+            const int first = chunk * kl_chunk_rows, rows_here = std::min(kl_rows, first + kl_chunk_rows) - first;
+            if (rows_here <= 0) continue;
+            PhaseClock clock(timed);
+            const float* x = kc_t_all + static_cast<size_t>(b) * H * n_cp + static_cast<size_t>(first) * N;
+            predictor_gemm(isa, x, N, rows_here, N, proj_n, kp, nullptr,
+                           kl_all + static_cast<size_t>(b) * H * cp_kp + static_cast<size_t>(first) * kp);
+            kl_busy += clock.mark();
+        }
     if (timed)
         apportion(wall.mark(),
                   {{PredictorPhase::qc, qc_busy}, {PredictorPhase::kc, kc_busy}, {PredictorPhase::kl, kl_busy}},
