@@ -22,6 +22,7 @@
 #include "core/kernels/layernorm.h"
 #include "core/kernels/predictor_gemm.h"
 #include "core/kernels/sparse_attention.h"
+#include "core/kernels/sparse_attention_bf16.h"
 #include "core/kernels/topk.h"
 #include "core/masks/coef_softmax.h"
 #include "core/platform/cpu_info.h"
@@ -208,6 +209,12 @@ int main(int argc, char** argv) {
                 fused_attention_forward_isa(isa, qkv.data(), out.data(), nullptr, 1, N, H, d);
             });
             results.push_back({"fused dense attention", "N=577 H=6 d=64", isa_name(isa), "GMAC/s", 1e-9 * dense_macs / f});
+        }
+        if (sparse_attention_bf16_fits(d)) {  // --dtype bf16's sparse core: K and V gathered in bf16
+            const double s = best_per_item(reps, 1, [&] {
+                sparse_attention_forward_bf16(qkv.data(), index.data(), out.data(), nullptr, 1, N, H, d, k);
+            });
+            results.push_back({"sparse attention", "N=577 H=6 d=64 keep 0.25", "bf16", "GMAC/s", 1e-9 * sparse_macs / s});
         }
     }
 
