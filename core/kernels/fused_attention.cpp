@@ -2,6 +2,7 @@
 // fused dense attention. The AVX2 and AVX-512 tile kernels live in fused_attention_avx2.cpp and
 // fused_attention_avx512.cpp and follow the portable kernel step by step.
 #include "core/kernels/fused_attention.h"
+#include "core/kernels/head_rows.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -101,7 +102,7 @@ void fused_attention_forward_isa(Isa isa, const float* qkv, float* out, float* c
     const FusedAttentionArgs args{qkv, keys_t, out, B, N, H, d, n_pad};
     const TileKernel kernel = kernel_for(isa);
     const size_t scratch_floats = fused_scratch_layout(d).total;
-    fused_attention_for_each_tile(B, H, N, [&](int b, int h, int begin, int end) {
+    for_each_head_rows(B, H, N, kFusedTileRows, [&](int b, int h, int begin, int end) {
         kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
     });
     if (cls_probs) cls_probs_compute(args, cls_probs);

@@ -27,20 +27,6 @@ namespace sparsifiner {
 constexpr int kFusedTileRows = 64;
 constexpr int kFusedTileKeys = 64;
 
-// Runs tile(b, h, row_begin, row_end) for every image b, head h and tile of up to kFusedTileRows
-// query rows, on the OpenMP threads: the work split the f32 and the bf16 fused kernels share.
-template <class Tile>
-void fused_attention_for_each_tile(int B, int H, int N, Tile&& tile) {
-    const int tiles = (N + kFusedTileRows - 1) / kFusedTileRows;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int t = 0; t < tiles; t++) {
-                const int begin = t * kFusedTileRows;
-                tile(b, h, begin, begin + kFusedTileRows < N ? begin + kFusedTileRows : N);
-            }
-}
-
 // The fastest kernel for head dimension d on this CPU.
 Isa fused_attention_isa_best(int d);
 // Whether `isa` has a kernel for head dimension d (the CPU check is isa_supported).

@@ -9,6 +9,7 @@
 
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/fused_attention.h"
+#include "core/kernels/head_rows.h"
 #include "core/platform/cpu_info.h"
 #include "core/platform/thread_scratch.h"
 
@@ -254,7 +255,7 @@ void fused_attention_forward_bf16(const float* qkv, float* out, int B, int N, in
         }
     const Packed args{qkv, keys, values, out, B, N, H, d, n_pad};
     const size_t scratch_words = scratch_layout(d).total;
-    fused_attention_for_each_tile(B, H, N, [&](int b, int h, int begin, int end) {
+    for_each_head_rows(B, H, N, kFusedTileRows, [&](int b, int h, int begin, int end) {
         tile_bf16(args, b, h, begin, end, reinterpret_cast<uint32_t*>(thread_scratch(scratch_words)));
     });
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/kernels/head_rows.h"
 #include "core/platform/cpu_info.h"
 #include "core/platform/thread_scratch.h"
 #include "core/platform/threading.h"
@@ -78,25 +79,17 @@ void sparse_attention_forward_isa(Isa isa, const float* qkv, const int32_t* key_
                              index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
     RowsKernel kernel = kernel_for(isa);
     const size_t scratch_floats = sparse_attention_scratch_floats(N, k, d);
-    sparse_attention_for_each_item(B, H, N, [&](int b, int h, int begin, int end) {
+    for_each_head_rows(B, H, N, sparse_attention_rows_per_item(B, H, N), [&](int b, int h, int begin, int end) {
         kernel(args, b, h, begin, end, thread_scratch(scratch_floats));
     });
 }
 
-void sparse_attention_for_each_item(int B, int H, int N, void (*item)(void*, int, int, int, int), void* context) {
+int sparse_attention_rows_per_item(int B, int H, int N) {
     const long long heads = static_cast<long long>(B) * H;
     const long long wanted = (static_cast<long long>(kItemsPerThread) * threads_get() + heads - 1) / heads;
     const int max_items = (N + kMinRowsPerItem - 1) / kMinRowsPerItem;
     const int items = static_cast<int>(wanted < max_items ? wanted : max_items);
-    const int rows_per_item = (N + items - 1) / items;
-#pragma omp parallel for collapse(3) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < items; i++) {
-                const int begin = i * rows_per_item;
-                const int end = begin + rows_per_item < N ? begin + rows_per_item : N;
-                if (begin < end) item(context, b, h, begin, end);
-            }
+    return (N + items - 1) / items;
 }
 
 void sparse_attention_forward(const float* qkv, const int32_t* key_index, float* out, float* cls_probs,

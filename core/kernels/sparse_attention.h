@@ -17,7 +17,6 @@
 #include "core/platform/isa.h"
 #include <cstdint>
 #include <string>
-#include <type_traits>
 
 namespace sparsifiner {
 
@@ -95,18 +94,10 @@ size_t sparse_attention_scratch_floats(int N, int k, int d);
 inline bool sparse_attention_copy_pays(int rows, int k, int N, int d) {
     return static_cast<long long>(rows) * k >= 8LL * N;
 }
-// Runs item(b, h, row_begin, row_end) over every image b, head h and chunk of query rows on the
-// OpenMP threads: every (image, head) split into just enough row chunks that each thread gets
-// several items (load balance with few images and heads), and no more, since an item copies its
-// head's K and V once. The split the f32 and the bf16 cores share.
-void sparse_attention_for_each_item(int B, int H, int N, void (*item)(void*, int, int, int, int), void* context);
-template <class Item>
-void sparse_attention_for_each_item(int B, int H, int N, Item&& item) {
-    using Fn = std::remove_reference_t<Item>;
-    sparse_attention_for_each_item(
-        B, H, N, [](void* c, int b, int h, int begin, int end) { (*static_cast<Fn*>(c))(b, h, begin, end); },
-        const_cast<void*>(static_cast<const void*>(&item)));
-}
+// Query rows per work item (for_each_head_rows, core/kernels/head_rows.h): just enough items per
+// (image, head) that each thread gets several (load balance with few images and heads), and no
+// more, since an item copies its head's K and V once. Shared by the f32 and the bf16 cores.
+int sparse_attention_rows_per_item(int B, int H, int N);
 void sparse_attention_rows_portable(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,
                                     float* scratch);
 void sparse_attention_rows_avx2(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/kernels/head_rows.h"
 #include "core/kernels/sparse_attention.h"
 #include "core/platform/cpu_info.h"
 #include "core/platform/thread_scratch.h"
@@ -144,7 +145,7 @@ void sparse_attention_forward_bf16(const float* qkv, const int32_t* key_index, f
     // K and V in bf16 (32 floats' room per row each), the scores (padded to a vector: exp_and_sum
     // writes -inf up to it) and one output row.
     const size_t floats = 2 * 32 * static_cast<size_t>(N) + pad16(static_cast<size_t>(N > k ? N : k)) + 16 + kD;
-    sparse_attention_for_each_item(B, H, N, [&](int b, int h, int begin, int end) {
+    for_each_head_rows(B, H, N, sparse_attention_rows_per_item(B, H, N), [&](int b, int h, int begin, int end) {
         rows_bf16(args, b, h, begin, end, thread_scratch(floats));
     });
 }
