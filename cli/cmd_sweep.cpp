@@ -164,15 +164,10 @@ std::vector<Setting> settings_make(const SweepFlags& flags, const DeitConfig& co
                               : config.sparsifiner ? "learned,oracle,window"
                                                    : "oracle,window";
     const std::vector<float> rates = parse_list<float>(flags.keep_rates, "--keep-rates");
-    std::vector<float> token_keeps = {1.0f};
-    if (!flags.token_keeps.empty()) token_keeps = parse_list<float>(flags.token_keeps, "--token-keep");
-    if (!flags.token_keeps.empty() && flags.prune_at.empty())
-        throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
-    std::vector<std::string> mask_names;
-    std::stringstream stream(masks);
-    for (std::string m; std::getline(stream, m, ',');) mask_names.push_back(m);
+    const std::vector<float> token_keeps =
+        flags.token_keeps.empty() ? std::vector<float>{1.0f} : token_keep_list(flags.token_keeps, flags.prune_at);
     std::vector<Setting> settings;
-    for (const std::string& mask : mask_names)
+    for (const std::string& mask : split_list(masks))
         for (float rate : rates)
             for (float token_keep : token_keeps) {
                 AttentionFlags af;

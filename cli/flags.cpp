@@ -79,19 +79,26 @@ void AttentionFlags::add_to(CLI::App& command, bool lists) {
                        "alive tokens): the keep rate stays the attention density)");
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::stringstream stream(text);
+    for (std::string item; std::getline(stream, item, ',');) items.push_back(item);
+    return items;
+}
+
+std::vector<float> token_keep_list(const std::string& text, const std::string& prune_at) {
+    if (prune_at.empty()) throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
+    std::vector<float> rates = parse_list<float>(text, "--token-keep", 0.0f);
+    for (float r : rates)
+        if (!(r > 0 && r <= 1)) throw CommandError(kExitUsage, "--token-keep: each rate must be in (0, 1]");
+    return rates;
+}
+
 std::vector<AttentionFlags> AttentionFlags::settings() const {
-    std::vector<std::string> masks;
-    std::stringstream stream(mask);
-    std::string item;
-    while (std::getline(stream, item, ',')) masks.push_back(item);
+    std::vector<std::string> masks = split_list(mask);
     if (masks.empty()) masks.push_back("");  // the model's default
-    std::vector<float> rates = {token_keep};
-    if (!token_keeps.empty()) {
-        if (prune_at.empty()) throw CommandError(kExitUsage, "--token-keep needs --prune-at (the blocks that prune)");
-        rates = parse_list<float>(token_keeps, "--token-keep", 0.0f);
-        for (float r : rates)
-            if (!(r > 0 && r <= 1)) throw CommandError(kExitUsage, "--token-keep: each rate must be in (0, 1]");
-    }
+    const std::vector<float> rates = token_keeps.empty() ? std::vector<float>{token_keep}
+                                                         : token_keep_list(token_keeps, prune_at);
     std::vector<AttentionFlags> out;
     for (const std::string& m : masks) {
         if (m.empty() && masks.size() > 1) throw CommandError(kExitUsage, "--mask: an empty item in the list");

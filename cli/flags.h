@@ -73,6 +73,12 @@ struct RunFlags {
     bool progress_forced() const { return !quiet && progress; }
 };
 
+// "learned,window" -> {"learned", "window"} (empty items kept, for the caller to refuse).
+std::vector<std::string> split_list(const std::string& text);
+// --token-keep as a list of rates, each in (0, 1]; it needs --prune-at (the blocks that prune).
+// Throws CommandError(kExitUsage).
+std::vector<float> token_keep_list(const std::string& text, const std::string& prune_at);
+
 // "0.5,0.25" -> {0.5, 0.25}; "1,8" -> {1, 8} (whole numbers in [minimum, 4096]).
 // Throws CommandError(kExitUsage) naming the flag and the bad item.
 template <typename T>
