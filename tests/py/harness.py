@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
 
 SOURCE_DIR = os.environ.get("SPARSIFINER_SOURCE_DIR") or \
     os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -79,6 +80,22 @@ def sparsifiner(args, expect_rc=0, **kwargs):
 def python(args, expect_rc=0, **kwargs):
     """Run a Python script of the tree with this interpreter (which has torch and numpy)."""
     return run([sys.executable] + list(args), expect_rc=expect_rc, **kwargs)
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A test class whose tests share one scratch folder, cls.tmp (a TemporaryDirectory), made
+    before the first test and removed after the last. Subclasses that prepare more in setUpClass
+    call super().setUpClass() first."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.TemporaryDirectory()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+        super().tearDownClass()
 
 
 def temp_dir(prefix):

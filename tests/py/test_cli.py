@@ -3,11 +3,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
+from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner, TempDirTestCase  # noqa: E402
 SAMPLES = os.path.join(SOURCE, "datasets", "samples", "photos")
 MAKE_RANDOM = os.path.join(SOURCE, "weights", "make_random_model.py")
 
@@ -17,20 +16,16 @@ def run(*args):  # this file checks every exit code itself
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
-class CliTest(unittest.TestCase):
+class CliTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.deit = os.path.join(cls.tmp.name, "deit_tiny.safetensors")
         cls.spars = os.path.join(cls.tmp.name, "spars_tiny.safetensors")
         subprocess.run([sys.executable, MAKE_RANDOM, "--arch", "deit_tiny", "--seed", "3", "-o", cls.deit], check=True)
         subprocess.run([sys.executable, MAKE_RANDOM, "--arch", "deit_tiny", "--sparsifiner", "--seed", "4",
                         "-o", cls.spars], check=True)
         cls.cat = os.path.join(SAMPLES, "chelsea.png")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def assert_one_line_error(self, result, code, *needles):
         self.assertEqual(result.returncode, code, result.stderr)

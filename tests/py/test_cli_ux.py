@@ -8,10 +8,11 @@ import os
 import pty
 import subprocess
 import sys
-import tempfile
 import unittest
 
 BIN = os.environ.get("SPARSIFINER_BIN", "")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TempDirTestCase  # noqa: E402
 SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SAMPLES = os.path.join(SOURCE, "datasets", "samples")
 TIMEOUT_S = 300
@@ -43,15 +44,11 @@ def run_on_terminal(*args):
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
-class CliUxTest(unittest.TestCase):
+class CliUxTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.samples = sorted(os.path.join(SAMPLES, f) for f in os.listdir(SAMPLES) if f.endswith(".png"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def assert_usage_error(self, result, *needles):
         self.assertEqual(result.returncode, 2, result.stderr)

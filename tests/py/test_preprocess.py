@@ -15,7 +15,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
@@ -24,7 +23,7 @@ import torchvision.transforms as T
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, find_tool  # noqa: E402
+from harness import SOURCE_DIR, find_tool, TempDirTestCase  # noqa: E402
 PHOTOS = os.path.join(SOURCE_DIR, "tests", "data", "photos")
 
 
@@ -48,15 +47,7 @@ def read_dump(path, with_floats=False):
     return pixels, floats.reshape(3, h, w)
 
 
-class Preprocess(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class Preprocess(TempDirTestCase):
     def out(self, name="out.bin"):
         return os.path.join(self.tmp.name, name)
 

@@ -5,13 +5,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 BIN = os.environ.get("SPARSIFINER_BIN", "")
 SOURCE = os.environ.get("SPARSIFINER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SWEEP_FOLDER = os.path.join(SOURCE, "tests", "data", "sweep_folder")
 sys.path.insert(0, os.path.join(SOURCE, "weights"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TempDirTestCase  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 
@@ -20,19 +21,15 @@ def run(*args):
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
-class DocumentsTest(unittest.TestCase):
+class DocumentsTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.parts = []
         for i in (1, 2):
             result = run("sweep", "--data", SWEEP_FOLDER, "--keep-rates", "0.5", "--shard", "%d/2" % i, "--json")
             assert result.returncode == 0, result.stderr
             cls.parts.append(json.loads(result.stdout))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def write(self, name, document):
         path = os.path.join(self.tmp.name, name)

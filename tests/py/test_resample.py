@@ -9,7 +9,6 @@ import glob
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
@@ -17,21 +16,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, find_tool  # noqa: E402
+from harness import SOURCE_DIR, find_tool, TempDirTestCase  # noqa: E402
 
 
 TOOL = find_tool("resample_dump", "RESAMPLE_DUMP")
 
 
-class ResampleF32(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class ResampleF32(TempDirTestCase):
     def ours(self, x, out_h, out_w):
         c, in_h, in_w = x.shape
         src = os.path.join(self.tmp.name, "in.f32")

@@ -5,12 +5,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
+from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner, TempDirTestCase  # noqa: E402
 FIXTURE = os.path.join(SOURCE, "tests", "data", "sweep_folder")
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -20,10 +19,10 @@ def run(*args):
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
-class SweepPlotTest(unittest.TestCase):
+class SweepPlotTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.model = os.path.join(cls.tmp.name, "model.safetensors")
         subprocess.run([sys.executable, os.path.join(SOURCE, "weights", "make_random_model.py"), "--arch",
                         "deit_tiny", "--sparsifiner", "--num-classes", "10", "--seed", "0", "-o", cls.model],
@@ -32,10 +31,6 @@ class SweepPlotTest(unittest.TestCase):
                       "learned,window", "--json", "--quiet"]
         cls.plot = os.path.join(cls.tmp.name, "sweep.svg")
         cls.doc = json.loads(run("sweep", *cls.common, "--plot", cls.plot))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def test_lines_points_and_their_places(self):
         root = ET.parse(self.plot).getroot()

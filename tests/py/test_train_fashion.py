@@ -11,13 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SOURCE_DIR, run as run_command  # noqa: E402
+from harness import BIN, SOURCE_DIR, run as run_command, TempDirTestCase  # noqa: E402
 TRAIN = os.path.join(SOURCE_DIR, "weights", "train_fashion.py")
 CONVERT = os.path.join(SOURCE_DIR, "weights", "convert.py")
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -42,16 +41,12 @@ def load(path):
 
 
 @unittest.skipUnless(os.path.isdir(FASHION), "Debian's dataset-fashion-mnist is not installed")
-class TrainFashionTest(unittest.TestCase):
+class TrainFashionTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.first = os.path.join(cls.tmp.name, "first")
         train("--run", cls.first, "--epochs-dense", "2", *LIMIT)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def test_stages_log_and_layout(self):
         stages = [(line["stage"], line["epoch"]) for line in log_lines(self.first)]

@@ -13,14 +13,13 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner  # noqa: E402
+from harness import BIN, SOURCE_DIR as SOURCE, sparsifiner, TempDirTestCase  # noqa: E402
 from figure_layout import body, load_rgb  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE, "weights"))
 from safetensors_io import read_safetensors  # noqa: E402
@@ -70,19 +69,15 @@ def white_runs(line):
 
 
 @unittest.skipUnless(BIN and os.path.exists(BIN), "SPARSIFINER_BIN not set")
-class VisualizeTest(unittest.TestCase):
+class VisualizeTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.deit = os.path.join(cls.tmp.name, "deit.safetensors")
         cls.spars = os.path.join(cls.tmp.name, "spars.safetensors")
         subprocess.run([sys.executable, MAKE_RANDOM, "--arch", "deit_tiny", "--seed", "1", "-o", cls.deit], check=True)
         subprocess.run([sys.executable, MAKE_RANDOM, "--arch", "deit_tiny", "--sparsifiner", "--peaky", "--seed", "2",
                         "-o", cls.spars], check=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def out(self, name):
         return os.path.join(self.tmp.name, name)

@@ -6,13 +6,12 @@ strips are. Runs on the bundled Fashion-MNIST Sparsifiner model (28 px crops, 2 
 """
 import os
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SOURCE_DIR, have_binary, sparsifiner  # noqa: E402
+from harness import BIN, SOURCE_DIR, have_binary, sparsifiner, TempDirTestCase  # noqa: E402
 from figure_layout import TEXT, body_origin, colour_bar, load_rgb, text_pixels  # noqa: E402
 
 SAMPLE = os.path.join(SOURCE_DIR, "datasets", "samples", "0000_ankle-boot.png")
@@ -26,15 +25,11 @@ MODES = {
 
 
 @unittest.skipUnless(have_binary(), "SPARSIFINER_BIN not set")
-class VisualizeLabelsTest(unittest.TestCase):
+class VisualizeLabelsTest(TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        super().setUpClass()
         cls.pictures = {mode: cls.draw(mode, *args) for mode, args in MODES.items()}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     @classmethod
     def draw(cls, name, *args):

@@ -8,11 +8,10 @@ crops, 7 x 7 patches, 2 heads, 6 blocks, K = 16 basis rows.
 import os
 import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, have_binary, sparsifiner  # noqa: E402
+from harness import SOURCE_DIR, have_binary, sparsifiner, TempDirTestCase  # noqa: E402
 from figure_layout import body_origin, load_rgb  # noqa: E402
 import figure_text as ft  # noqa: E402
 
@@ -21,15 +20,7 @@ PANEL = 280  # the 28 px crop at the default upscale of 10
 
 
 @unittest.skipUnless(have_binary(), "SPARSIFINER_BIN not set")
-class VisualizeTextTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class VisualizeTextTest(TempDirTestCase):
     def draw(self, name, *args, image=SAMPLE):
         path = os.path.join(self.tmp.name, name)
         sparsifiner(["visualize"] + ([image] if image else []) + list(args) + ["-o", path])
