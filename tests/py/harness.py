@@ -82,6 +82,19 @@ def python(args, expect_rc=0, **kwargs):
     return run([sys.executable] + list(args), expect_rc=expect_rc, **kwargs)
 
 
+def cpu_has_native_bf16():
+    """Whether the binary will run --dtype bf16 here: the CPU has avx512_bf16 or AMX, and
+    SPARSIFINER_NO_BF16 (the binary's own switch, to test the refusal) is not set."""
+    if os.environ.get("SPARSIFINER_NO_BF16"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 class TempDirTestCase(unittest.TestCase):
     """A test class whose tests share one scratch folder, cls.tmp (a TemporaryDirectory), made
     before the first test and removed after the last. Subclasses that prepare more in setUpClass

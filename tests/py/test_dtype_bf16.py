@@ -7,7 +7,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, have_binary, sparsifiner  # noqa: E402
+from harness import SOURCE_DIR, have_binary, sparsifiner, cpu_has_native_bf16  # noqa: E402
 
 SAMPLES = os.path.join(SOURCE_DIR, "datasets", "samples")
 MODELS = os.path.join(SOURCE_DIR, "weights", "models")
@@ -15,15 +15,6 @@ MODELS = os.path.join(SOURCE_DIR, "weights", "models")
 # difference measured on the 24 samples was 0.07; 0.25 leaves room for other CPUs' summation order.
 LOGIT_TOLERANCE = 0.25
 NO_BF16 = {"SPARSIFINER_NO_BF16": "1"}
-
-
-def cpu_has_native_bf16():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def classify(model, dtype):

@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, find_binary, sparsifiner  # noqa: E402
+from harness import SOURCE_DIR, find_binary, sparsifiner, cpu_has_native_bf16  # noqa: E402
 DOC = os.path.join(SOURCE_DIR, "cli", "JSON_SCHEMAS.md")
 FIXTURE = os.path.join(SOURCE_DIR, "tests", "data", "sweep_folder")
 
@@ -56,12 +56,6 @@ def key_paths(value, prefix=""):
     elif isinstance(value, list):
         for item in value:
             yield from key_paths(item, prefix + "[]")
-
-
-def cpu_has_native_bf16():
-    with open("/proc/cpuinfo") as cpuinfo:
-        flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def run(args, expect_rc=0):
