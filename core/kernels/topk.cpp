@@ -132,9 +132,8 @@ int topk_select_isa(Isa isa, const float* scores, int n, int k, int32_t* out) {
     }
     const TopkKernels& kernels = kernels_of(isa);
     if (k <= kSmallK) return topk_small(kernels, scores, n, k, out, isa);
-    // Without vector compares the float passes lose to the rank search (4.8 against 2.8 us per
-    // row at N = 577): the portable path stays on ranks; its float kernels are still tested.
-    const int written = isa == Isa::portable ? -1 : topk_search_estimated(kernels, scores, n, k, out);
+    // The estimated-cut search where the kernel set has its float passes (the vector ones).
+    const int written = kernels.moments ? topk_search_estimated(kernels, scores, n, k, out) : -1;
     return written >= 0 ? written : topk_search(kernels, scores, n, k, out);
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cmath>
 
 namespace sparsifiner {
 
@@ -74,67 +73,13 @@ int write_selected_portable(const int32_t* ranks, int n, int32_t kth_rank, int l
     return written;
 }
 
-int moments_portable(const float* scores, int n, int step, double* sum, double* sum_squares) {
-    float s = 0, q = 0;
-    int summed = 0;
-    for (long long i = 0; i < n; i += 16LL * step)
-        for (long long e = i; e < i + 16 && e < n; e++) {
-            s += scores[e];
-            q += scores[e] * scores[e];
-            summed++;
-        }
-    *sum = s;
-    *sum_squares = q;
-    return summed;
-}
-
-int count_at_least_f_portable(const float* values, int m, float t) {
-    int count = 0;
-    for (int e = 0; e < m; e++) count += values[e] >= t;
-    return count;
-}
-
-int band_f_portable(const float* values, const int32_t* index, int m, float lo, float hi, float* out_value,
-                    int32_t* out_index, int* at_hi) {
-    int written = 0, count_hi = 0;
-    for (int e = 0; e < m; e++) {
-        const float v = values[e];
-        const int32_t ix = index ? index[e] : e;
-        count_hi += v >= hi;
-        out_value[written] = v;  // out may be values: written <= e, so this never clobbers unread entries
-        out_index[written] = ix;
-        written += v >= lo && v < hi;
-    }
-    *at_hi = count_hi;
-    return written;
-}
-
-void min_max_f_portable(const float* values, int m, float* low, float* high) {
-    float lo = values[0], hi = values[0];
-    for (int e = 1; e < m; e++) {
-        lo = std::min(lo, values[e]);
-        hi = std::max(hi, values[e]);
-    }
-    *low = lo;
-    *high = hi;
-}
-
-int write_selected_f_portable(const float* scores, int n, float kth, int last_index, int k, int32_t* out) {
-    int written = 0;
-    for (int i = 0; i < n && written < k; i++) {
-        out[written] = i;
-        written += scores[i] > kth || (scores[i] == kth && i <= last_index);
-    }
-    return written;
-}
-
 }  // namespace
 
 const TopkKernels& topk_kernels_portable() {
     static const TopkKernels kernels = {rank_row_portable,       rank_sample_portable,    rank_band_portable,
                                         count_at_least_portable, compact_portable,        write_selected_portable,
-                                        moments_portable,        count_at_least_f_portable, band_f_portable,
-                                        min_max_f_portable,      write_selected_f_portable, nullptr};
+                                        nullptr,                 nullptr,                 nullptr,
+                                        nullptr,                 nullptr,                 nullptr};
     return kernels;
 }
 
