@@ -103,20 +103,15 @@ void row_values(const float* p, const __m512i* values, const int32_t* index, int
     _mm512_storeu_ps(out + 48, _mm512_permutex2var_ps(lo1, second, hi1));
 }
 
-// Query rows [row_begin, row_end) of image b, head h. scratch: K and V of the head in bf16
-// ([N, 64] each, 64-byte rows aligned), then the scores [max(N, k)] and the output row [64].
-void rows_bf16(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end, float* scratch) {
+// Query rows [row_begin, row_end) of image b, head h, against that head's K and V in bf16
+// (keys, values: [N] rows of two vectors). scratch: the scores [max(N, k)] and the output row [64].
+void rows_bf16(const SparseAttentionArgs& a, int b, int h, int row_begin, int row_end, const __m512i* keys,
+               const __m512i* values, float* scratch) {
     const SparseHeadView head(a, b, h);
     const int N = a.N;
-    __m512i* keys = reinterpret_cast<__m512i*>(scratch);
-    __m512i* values = keys + 2 * static_cast<size_t>(N);
-    float* scores = reinterpret_cast<float*>(values + 2 * static_cast<size_t>(N));
+    float* scores = scratch;
     float* acc = scores + pad16(static_cast<size_t>(N > a.k ? N : a.k));
-    const __m512 one = _mm512_set1_ps(1.0f), scale = _mm512_set1_ps(0.125f);  // 64^-0.5, exact
-    for (int j = 0; j < N; j++) {
-        row_to_bf16(head.keys + j * head.row_stride, one, keys + 2 * j);
-        row_to_bf16(head.values + j * head.row_stride, one, values + 2 * j);
-    }
+    const __m512 scale = _mm512_set1_ps(0.125f);  // 64^-0.5, exact
     for (int i = row_begin; i < row_end; i++) {
         __m512i q[2];
         row_to_bf16(head.query(i), scale, q);
@@ -142,11 +137,27 @@ void sparse_attention_forward_bf16(const float* qkv, const int32_t* key_index, f
     if (B <= 0 || N <= 0 || H <= 0 || d != kD) return;
     const SparseAttentionArgs args{qkv, key_index, out, cls_probs, B, N, H, d, k,
                                    index_stride < 0 ? static_cast<long long>(N - 1) * k : index_stride};
-    // K and V in bf16 (32 floats' room per row each), the scores (padded to a vector: exp_and_sum
-    // writes -inf up to it) and one output row.
-    const size_t floats = 2 * 32 * static_cast<size_t>(N) + pad16(static_cast<size_t>(N > k ? N : k)) + 16 + kD;
+    // Every head's K and V rounded to bf16 once ([B, H, N] rows of 128 bytes each), before the
+    // work items (an item per head and chunk of rows would otherwise round its head again).
+    const size_t head_rows = static_cast<size_t>(B) * H * N;
+    __m512i* keys = reinterpret_cast<__m512i*>(thread_scratch(2 * 32 * head_rows, ScratchSlot::prepared));
+    __m512i* values = keys + 2 * head_rows;
+    const __m512 one = _mm512_set1_ps(1.0f);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const SparseHeadView head(args, b, h);
+            const size_t first = (static_cast<size_t>(b) * H + h) * N;
+            for (int j = 0; j < N; j++) {
+                row_to_bf16(head.keys + j * head.row_stride, one, keys + 2 * (first + j));
+                row_to_bf16(head.values + j * head.row_stride, one, values + 2 * (first + j));
+            }
+        }
+    // Per item: the scores (padded to a vector: exp_and_sum writes -inf up to it) and one output row.
+    const size_t floats = pad16(static_cast<size_t>(N > k ? N : k)) + 16 + kD;
     for_each_head_rows(B, H, N, sparse_attention_rows_per_item(B, H, N), [&](int b, int h, int begin, int end) {
-        rows_bf16(args, b, h, begin, end, thread_scratch(floats));
+        const size_t first = (static_cast<size_t>(b) * H + h) * N;
+        rows_bf16(args, b, h, begin, end, keys + 2 * first, values + 2 * first, thread_scratch(floats));
     });
 }
 

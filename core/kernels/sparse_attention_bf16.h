@@ -2,7 +2,7 @@
 // Sparse attention with bf16 products (--dtype bf16): the f32 sparse core's steps
 // (core/kernels/sparse_attention.h: the kept keys of every non-cls row, the cls row dense), with
 // q k and p v on AVX512_BF16 dot products (vdpbf16ps: two bf16 products added into each f32 lane).
-// Each (image, head) work unit first rounds its head's K and V rows to bf16, so the gathers read
+// Every head's K and V rows are first rounded to bf16, once per call, so the gathers read
 // 128 bytes per kept key instead of 256: the f32 core is held by those gathers (it runs at the
 // bandwidth of the cache level holding K and V), not by its arithmetic. q (times d^-0.5), K, V
 // and the probabilities are rounded to bf16; scores, the softmax, its sum, the cls row's
