@@ -118,14 +118,20 @@ void CompactBasis::assign(int rows, int cols, const std::function<void(int, floa
         fill_row(m, row);
         for (int n = 0; n < cols; n++) nnz += row[n] != 0.f;
     }
-    const bool small = static_cast<long long>(entries) * static_cast<long long>(sizeof(float)) <= 2 * 1024 * 1024;
+    // Dense below 2 MB whatever the density (it stays in L2); the list for very sparse bases; dense
+    // again up to kDenseBasisMaxBytes; the bitmap above (compact_basis.h).
+    const long long bytes = static_cast<long long>(entries) * static_cast<long long>(sizeof(float));
     const bool sparse = nnz * 16 < static_cast<long long>(entries);
+    const Format format = bytes <= 2 * 1024 * 1024 ? Format::dense
+                          : sparse                  ? Format::list
+                          : bytes <= kDenseBasisMaxBytes ? Format::dense
+                                                         : Format::bitmap;
     build(rows, cols,
           [&](int m, float* row) {
               std::copy(cache.data() + static_cast<size_t>(m) * cols, cache.data() + static_cast<size_t>(m + 1) * cols,
                         row);
           },
-          small ? Format::dense : sparse ? Format::list : Format::bitmap);
+          format);
 }
 
 void CompactBasis::build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {

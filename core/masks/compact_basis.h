@@ -3,8 +3,8 @@
 // per-query product approx = sum_e weight[e] * basis[row_e] over it (step 6).
 //
 // Why: the product reads eight basis rows of N floats per query row; stored dense that is 128 KB
-// per row at N = 4097, streamed from L3, and it was the predictor's largest cost. Two formats,
-// picked by density when the basis is built:
+// per row at N = 4097, streamed from L3, and it was the predictor's largest cost. Three formats,
+// picked by size and density when the basis is built:
 // - bitmap: per row one bit per column plus the non-zero values packed in column order. At the
 //   ~1/3 density of trained and of seeded bases this is ~5.4 KB per row instead of 16 KB, and
 //   AVX2 expands eight columns at a time (a permutation from a 256-entry table). Measured on a
@@ -12,14 +12,20 @@
 //   smaller reads save), with a basis 3x smaller (3.7 MB instead of 11 MB per block at N = 4097).
 // - list: per row (column, value) pairs in column order, scattered one by one. Smaller than the
 //   bitmap below 1/16 density (8 bytes per non-zero vs N/8 bytes of bits + 4 per non-zero).
-// - dense: the rows with their zeros, when the whole basis is at most 2 MB (it then stays in
-//   L2/L3, so reading the zeros costs little while the bitmap's expansion does: the predictor ran
-//   ~10% slower at N = 197, 577 and 1025 with the bitmap; at N = 4097, 11 MB, the two tie).
+// - dense: the rows with their zeros, for any basis up to 64 MB (N up to ~8000 tokens). Read as
+//   four-vector column steps (compact_basis_kernel.h) it streams at close to the cache's
+//   bandwidth, which the bitmap's expansion does not reach: per query row, Zen 4, AVX-512 / AVX2,
+//   N = 577 0.21 / 0.18-0.24 us against 0.56 / 0.37-0.50; N = 4097 (11 MB, from L3) 1.8-2.0 /
+//   1.7 us against 2.5 / 2.5-2.6 (kernel_bench, "coef x basis"). Above 64 MB the bitmap keeps
+//   the memory at a third.
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 namespace sparsifiner {
+
+// Largest basis stored dense (see the formats above).
+constexpr long long kDenseBasisMaxBytes = 64LL * 1024 * 1024;
 
 class CompactBasis {
 public:
@@ -27,8 +33,8 @@ public:
 
     CompactBasis() = default;
     // fill_row(m, row) writes basis row m (cols floats, zeros included) into row. Entries equal to
-    // 0 are not stored. The format is dense for a basis of at most 2 MB, else the bitmap unless
-    // fewer than 1/16 of the entries are non-zero.
+    // 0 are not stored. The format is dense up to 2 MB; above, the list when fewer than 1/16 of
+    // the entries are non-zero, else dense up to kDenseBasisMaxBytes and the bitmap beyond.
     CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row);
     // The same with the format forced (for tests).
     CompactBasis(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format);

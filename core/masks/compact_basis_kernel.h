@@ -11,37 +11,66 @@
 namespace sparsifiner {
 namespace {
 
-template <class V, int R>
+// Columns per step of a pass: four vectors, so that four independent chains of fused
+// multiply-adds are in flight. With one vector per step each column group's chain (R dependent
+// FMAs of 4 cycles) ran back to back: measured ~1.4x slower at N = 4097 and 577 on Zen 4.
+constexpr int kCombineVectors = 4;
+
+// approx = (first ? 0 : approx) + the R rows, weighted, one FMA per row in row order.
+template <class V, int R, bool first>
 void combine_dense_pass(int cols, const float* const* rows, const float* weight, float* approx) {
     using Vec = typename V::Vec;
-    constexpr int W = V::width;
+    constexpr int W = V::width, U = kCombineVectors;
     Vec w[R];
-    for (int u = 0; u < R; u++) w[u] = V::set1(weight[u]);
-    for (int n = 0; n < cols; n += W) {
+    for (int r = 0; r < R; r++) w[r] = V::set1(weight[r]);
+    int n = 0;
+    for (; n + U * W <= cols; n += U * W) {
+        Vec sum[U];
+        for (int u = 0; u < U; u++) sum[u] = first ? V::zero() : V::load(approx + n + u * W);
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++) sum[u] = V::fma(w[r], V::load(rows[r] + n + u * W), sum[u]);
+        for (int u = 0; u < U; u++) V::store(approx + n + u * W, sum[u]);
+    }
+    for (; n < cols; n += W) {
         const int lanes = cols - n < W ? cols - n : W;
-        Vec sum = V::load_head(approx + n, lanes);
-        for (int u = 0; u < R; u++) sum = V::fma(w[u], V::load_head(rows[u] + n, lanes), sum);
+        Vec sum = first ? V::zero() : V::load_head(approx + n, lanes);
+        for (int r = 0; r < R; r++) sum = V::fma(w[r], V::load_head(rows[r] + n, lanes), sum);
         V::store_head(approx + n, lanes, sum);
     }
+}
+
+// The first pass over approx starts from zero instead of loading it (fma(w, b, 0) is the
+// portable loop's first step: the same bits); later passes add to it.
+template <class V, int R>
+void combine_dense_step(int cols, const float* const* rows, const float* weight, float* approx, bool first) {
+    if (first)
+        combine_dense_pass<V, R, true>(cols, rows, weight, approx);
+    else
+        combine_dense_pass<V, R, false>(cols, rows, weight, approx);
 }
 
 template <class V>
 void combine_dense_vector(int cols, int padded_cols, const long long* row_start, const float* values,
                           const int32_t* rows_used, const float* weight, int count, float* approx) {
-    for (int n = 0; n < padded_cols; n++) approx[n] = 0.f;
+    // The padding past the last column stays zero (the tail steps write only the row's lanes).
+    for (int n = cols; n < padded_cols; n++) approx[n] = 0.f;
+    if (count <= 0) {
+        for (int n = 0; n < cols; n++) approx[n] = 0.f;
+        return;
+    }
     const float* rows[8];
     int e = 0;
     for (; e + 8 <= count; e += 8) {
         for (int u = 0; u < 8; u++) rows[u] = values + row_start[rows_used[e + u]];
-        combine_dense_pass<V, 8>(cols, rows, weight + e, approx);
+        combine_dense_step<V, 8>(cols, rows, weight + e, approx, e == 0);
     }
     for (; e + 4 <= count; e += 4) {
         for (int u = 0; u < 4; u++) rows[u] = values + row_start[rows_used[e + u]];
-        combine_dense_pass<V, 4>(cols, rows, weight + e, approx);
+        combine_dense_step<V, 4>(cols, rows, weight + e, approx, e == 0);
     }
     for (; e < count; e++) {
         rows[0] = values + row_start[rows_used[e]];
-        combine_dense_pass<V, 1>(cols, rows, weight + e, approx);
+        combine_dense_step<V, 1>(cols, rows, weight + e, approx, e == 0);
     }
 }
 

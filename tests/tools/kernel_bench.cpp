@@ -25,6 +25,7 @@
 #include "core/kernels/sparse_attention_bf16.h"
 #include "core/kernels/topk.h"
 #include "core/masks/coef_softmax.h"
+#include "core/masks/compact_basis.h"
 #include "core/platform/cpu_info.h"
 #include "core/platform/isa.h"
 #include "core/platform/threading.h"
@@ -127,6 +128,30 @@ int main(int argc, char** argv) {
                                    for (int r = 0; r < rows; r++)
                                        topk_select_isa(isa, coef.data() + static_cast<size_t>(r) * K, K, 8, out.data());
                                })});
+        }
+        // coef x basis: per query row, eight basis rows (a third of the entries zero) weighted and
+        // summed, in each storage format, on the path CompactBasis picks for this CPU.
+        {
+            std::uniform_real_distribution<float> unit(0.f, 1.f);
+            std::vector<float> dense_basis(static_cast<size_t>(K) * N);
+            for (float& v : dense_basis) v = unit(rng) < 0.33f ? unit(rng) : 0.f;
+            std::uniform_int_distribution<int> pick(0, K - 1);
+            std::vector<int32_t> used(static_cast<size_t>(rows) * 8);
+            std::vector<float> weight(used.size());
+            for (auto& m : used) m = pick(rng);
+            for (float& w : weight) w = unit(rng);
+            for (auto format : {CompactBasis::Format::dense, CompactBasis::Format::bitmap}) {
+                const CompactBasis basis(K, N, [&](int m, float* row) {
+                    std::copy_n(dense_basis.data() + static_cast<size_t>(m) * N, N, row);
+                }, format);
+                std::vector<float> approx(basis.padded_cols());
+                results.push_back({"coef x basis", "N=" + std::to_string(N) + " 8 rows " +
+                                   (format == CompactBasis::Format::dense ? "dense" : "bitmap"),
+                                   isa_name(isa_best()), "us/row", 1e6 * best_per_item(reps, rows, [&] {
+                                       for (int r = 0; r < rows; r++)
+                                           basis.combine(used.data() + 8 * r, weight.data() + 8 * r, 8, approx.data());
+                                   })});
+            }
         }
     }
 

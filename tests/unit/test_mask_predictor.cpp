@@ -328,8 +328,8 @@ TEST_CASE("compact basis: both formats and kernels equal a dense weighted sum") 
     }
 }
 
-TEST_CASE("compact basis: the format follows the density") {
-    // 1024 x 640 floats = 2.5 MB: over the 2 MB up to which the dense rows are kept.
+TEST_CASE("compact basis: the format follows the size and the density") {
+    // 1024 x 640 floats = 2.5 MB: over the 2 MB up to which the dense rows are kept whatever the density.
     const int rows = 1024, cols = 640;
     auto with_nonzeros = [&](int per_row) {
         return CompactBasis(rows, cols, [&](int, float* row) {
@@ -337,8 +337,13 @@ TEST_CASE("compact basis: the format follows the density") {
         });
     };
     CHECK(with_nonzeros(39).format() == CompactBasis::Format::list);     // 39/640 < 1/16
-    CHECK(with_nonzeros(40).format() == CompactBasis::Format::bitmap);   // 40/640 = 1/16
-    CHECK(with_nonzeros(213).format() == CompactBasis::Format::bitmap);  // ~1/3, as trained bases
+    CHECK(with_nonzeros(40).format() == CompactBasis::Format::dense);    // 40/640 = 1/16
+    CHECK(with_nonzeros(213).format() == CompactBasis::Format::dense);   // ~1/3, as trained bases
+    // Past kDenseBasisMaxBytes (64 MB) a basis that is not sparse goes to the bitmap.
+    const int big_cols = static_cast<int>(kDenseBasisMaxBytes / 4 / 1024) + 1;
+    CHECK(CompactBasis(1024, big_cols, [&](int, float* row) {
+              for (int n = 0; n < big_cols; n++) row[n] = n % 3 == 0 ? 1.f : 0.f;
+          }).format() == CompactBasis::Format::bitmap);
     // 1024 x 512 floats = 2 MB exactly: dense rows, even with one non-zero per row.
     CHECK(CompactBasis(1024, 512, [](int, float* row) { std::fill_n(row, 512, 0.f); row[0] = 1.f; }).format() ==
           CompactBasis::Format::dense);
