@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include <immintrin.h>
 
@@ -132,6 +133,46 @@ void CompactBasis::assign(int rows, int cols, const std::function<void(int, floa
                         row);
           },
           format);
+}
+
+void CompactBasis::assign_columns(const CompactBasis& full, const int32_t* positions, int count) {
+    if (count < 0) throw std::invalid_argument("compact basis: negative column count");
+    for (int i = 0; i < count; i++)
+        if (positions[i] < 0 || positions[i] >= full.cols_)
+            throw std::invalid_argument("compact basis: column " + std::to_string(positions[i]) + " out of range");
+    if (full.format_ != Format::dense) {
+        thread_local std::vector<float> full_row;
+        full_row.resize(full.cols_);
+        assign(full.rows_, count, [&](int m, float* row) {
+            full.expand_row(m, full_row.data());
+            for (int i = 0; i < count; i++) row[i] = full_row[positions[i]];
+        });
+        return;
+    }
+    rows_ = full.rows_;
+    cols_ = count;
+    format_ = Format::dense;
+    groups_ = (cols_ + 7) / 8;
+    bits_.clear();
+    columns_.clear();
+    row_start_.resize(static_cast<size_t>(rows_) + 1);
+    row_nnz_.resize(rows_);
+    values_.resize(static_cast<size_t>(rows_) * cols_ + 8);
+    nnz_ = 0;
+    for (int m = 0; m < rows_; m++) {
+        const float* src = full.values_.data() + full.row_start_[m];
+        float* dst = values_.data() + static_cast<size_t>(m) * cols_;
+        long long nonzero = 0;
+        for (int i = 0; i < count; i++) {
+            dst[i] = src[positions[i]];
+            nonzero += dst[i] != 0.f;
+        }
+        row_start_[m] = static_cast<long long>(m) * cols_;
+        row_nnz_[m] = nonzero;
+        nnz_ += nonzero;
+    }
+    row_start_[rows_] = static_cast<long long>(rows_) * cols_;
+    std::fill(values_.end() - 8, values_.end(), 0.f);
 }
 
 void CompactBasis::build(int rows, int cols, const std::function<void(int, float*)>& fill_row, Format format) {

@@ -41,6 +41,10 @@ public:
     // Rebuilds in place as the first constructor does, reusing this object's buffers (the
     // predictor re-slices its basis on every call after token pruning; no new pages then).
     void assign(int rows, int cols, const std::function<void(int, float*)>& fill_row);
+    // Rebuilds in place as the columns positions[0..count) of full (ascending, in range): the
+    // basis of the tokens still alive after pruning. A dense full basis is sliced in one gather
+    // pass per row (the generic rebuild filled, counted and copied every row three times).
+    void assign_columns(const CompactBasis& full, const int32_t* positions, int count);
 
     int rows() const { return rows_; }
     int cols() const { return cols_; }

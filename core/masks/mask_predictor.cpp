@@ -147,13 +147,9 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     const CompactBasis* basis = &basis_;
     const float* proj_n = proj_n_.data();
     thread_local CompactBasis sliced_basis;
-    thread_local std::vector<float> sliced_proj_n, full_row;
+    thread_local std::vector<float> sliced_proj_n;
     if (token_positions) {
-        full_row.resize(N_);
-        sliced_basis.assign(K, N, [&](int m, float* row) {
-            basis_.expand_row(m, full_row.data());
-            for (int i = 0; i < N; i++) row[i] = full_row[token_positions[i]];
-        });
+        sliced_basis.assign_columns(basis_, token_positions, N);
         sliced_proj_n.resize(static_cast<size_t>(N) * kp);
         for (int i = 0; i < N; i++)
             std::copy(proj_n_.begin() + static_cast<size_t>(token_positions[i]) * kp,

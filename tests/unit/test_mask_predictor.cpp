@@ -350,6 +350,47 @@ TEST_CASE("compact basis: the format follows the size and the density") {
     INFO("AVX2 kernel tested above: " << (compact_basis_avx2_supported() ? "yes" : "no (portable only)"));
 }
 
+TEST_CASE("compact basis: the columns of the alive tokens, sliced from every format") {
+    const int rows = 7, cols = 45;
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> unit(0.f, 1.f);
+    std::vector<float> dense(static_cast<size_t>(rows) * cols);
+    for (float& v : dense) v = unit(rng) < 0.35f ? 0.1f + unit(rng) : 0.f;
+    const std::vector<int32_t> positions = {0, 2, 3, 8, 9, 10, 17, 31, 32, 40, 44};
+    const int alive = static_cast<int>(positions.size());
+    for (auto format : {CompactBasis::Format::dense, CompactBasis::Format::bitmap, CompactBasis::Format::list}) {
+        const CompactBasis full(rows, cols, [&](int m, float* row) { std::copy_n(dense.data() + m * cols, cols, row); },
+                                format);
+        CompactBasis sliced;
+        sliced.assign_columns(full, positions.data(), alive);
+        CAPTURE(static_cast<int>(format));
+        CHECK(sliced.rows() == rows);
+        CHECK(sliced.cols() == alive);
+        long long nnz = 0;
+        std::vector<float> row(alive);
+        for (int m = 0; m < rows; m++) {
+            sliced.expand_row(m, row.data());
+            long long row_nnz = 0;
+            for (int i = 0; i < alive; i++) {
+                CHECK(row[i] == dense[static_cast<size_t>(m) * cols + positions[i]]);
+                row_nnz += row[i] != 0.f;
+            }
+            CHECK(sliced.row_nnz(m) == row_nnz);
+            nnz += row_nnz;
+        }
+        CHECK(sliced.nnz() == nnz);
+        // Combining the slice equals combining the full rows at the alive columns.
+        const int32_t used[] = {3, 0, 6};
+        const float weight[] = {0.5f, 1.5f, 0.25f};
+        std::vector<float> got(sliced.padded_cols(), NAN), whole(full.padded_cols(), NAN);
+        sliced.combine(used, weight, 3, got.data());
+        full.combine(used, weight, 3, whole.data());
+        for (int i = 0; i < alive; i++) CHECK(got[i] == whole[positions[i]]);
+        const int32_t outside[] = {0, cols};
+        CHECK_THROWS(sliced.assign_columns(full, outside, 2));
+    }
+}
+
 namespace {
 
 // SPEC 2 steps 1-7 in double for every (image, head, query row) of qkv [B, N, 3, H, d]: the kept
