@@ -9,6 +9,7 @@
 #include "core/kernels/fused_attention.h"
 #include "core/kernels/fused_attention_bf16.h"
 #include "core/platform/timing.h"
+#include "core/platform/threading.h"
 
 namespace sparsifiner {
 
@@ -49,7 +50,8 @@ using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 
 DenseAttention::Plan& DenseAttention::plan_for(int B, int N) {
-    auto key = std::make_pair(B, N);
+    // The thread count is part of the key: oneDNN fixes a primitive's thread split at creation.
+    const auto key = std::make_tuple(B, N, threads_get());
     auto found = plans_.find(key);
     if (found != plans_.end()) return *found->second;
 

@@ -10,6 +10,7 @@
 // dense_core_for() picks one per call from measurements (attention_bench --dense-ab), so callers
 // that do not need the score matrix just call forward().
 #include <map>
+#include <tuple>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -69,7 +70,7 @@ private:
 
     int H_, d_;
     Dtype dtype_ = Dtype::f32;
-    std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans_;
+    std::map<std::tuple<int, int, int>, std::unique_ptr<Plan>> plans_;  // by (B, N, OpenMP threads)
 };
 
 }  // namespace sparsifiner

@@ -6,6 +6,7 @@
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/dnnl_context.h"
 #include "core/kernels/gelu.h"
+#include "core/platform/threading.h"
 
 namespace sparsifiner {
 
@@ -68,7 +69,11 @@ const dnnl::memory& Linear::packed_weights(const dnnl::memory::desc& layout) {
 }
 
 Linear::Plan& Linear::plan_for(int rows) {
-    auto found = plans_.find(rows);
+    // oneDNN fixes a primitive's thread split when it creates it (from the OpenMP thread count
+    // of that moment): a plan made at one thread count runs on one thread forever. So the thread
+    // count is part of the key; `bench --threads 1,2` timed the two-thread runs on one thread.
+    const auto key = std::make_pair(rows, threads_get());
+    auto found = plans_.find(key);
     if (found != plans_.end()) return *found->second;
     // Each row count gets the layout (and the optimised implementation) oneDNN prefers for it.
     auto pd = skip_reference(primitive_desc(rows, dnnl::memory::desc({out_, in_, 1}, operand_type(dtype_), tag::any)));
@@ -88,7 +93,7 @@ Linear::Plan& Linear::plan_for(int rows) {
         std::fprintf(stderr, "sparsifiner: warning: Linear %d -> %d at %d rows runs oneDNN's reference code (%s): "
                      "expect it to be slow\n", in_, out_, rows, plan->impl.c_str());
     }
-    return *plans_.emplace(rows, std::move(plan)).first->second;
+    return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
 // The bf16 copy of the activations: one buffer per calling thread, shared by every Linear (each
@@ -118,7 +123,9 @@ const std::string& Linear::implementation(int rows) { return plan_for(rows).impl
 
 std::vector<std::pair<int, std::string>> Linear::planned() const {
     std::vector<std::pair<int, std::string>> list;
-    for (const auto& [rows, plan] : plans_) list.emplace_back(rows, plan->impl);
+    const int threads = threads_get();
+    for (const auto& [key, plan] : plans_)
+        if (key.second == threads) list.emplace_back(key.first, plan->impl);
     return list;
 }
 

@@ -53,7 +53,8 @@ public:
     const std::string& implementation(int rows);
     // True when oneDNN had nothing but a reference (unoptimised) implementation for that row count.
     bool is_reference(int rows) { return implementation(rows).find("ref") != std::string::npos; }
-    // The row counts planned so far, each with its implementation, in ascending row order.
+    // The row counts planned so far at the current thread count, each with its implementation,
+    // in ascending row order.
     std::vector<std::pair<int, std::string>> planned() const;
     // How many packed copies of the weights exist (one per distinct layout the row counts asked for).
     int packed_layouts() const { return (int)packed_.size(); }
@@ -75,7 +76,7 @@ private:
     // packed_[0] is in the layout of the typical row count; other layouts are reordered from it.
     std::vector<dnnl::memory> packed_;
     dnnl::memory bias_;
-    std::map<int, std::unique_ptr<Plan>> plans_;
+    std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans_;  // by (rows, OpenMP threads)
 };
 
 }  // namespace sparsifiner

@@ -10,6 +10,7 @@
 
 #include "core/kernels/linear.h"
 #include "core/platform/cpu_info.h"
+#include "core/platform/threading.h"
 
 using namespace sparsifiner;
 
@@ -100,4 +101,26 @@ TEST_CASE("Linear: every row count computes x W^T + b, whichever packed layout s
         INFO(rows << " rows (" << linear.implementation(rows) << "): worst error " << worst);
         CHECK(worst < 1e-4);
     }
+}
+
+// oneDNN fixes a primitive's thread split when it creates it: a plan made at one thread count and
+// reused at another runs on the first count's threads (`bench --threads 1,2` timed its two-thread
+// runs on one thread). Plans are per thread count, and each gives the same values.
+TEST_CASE("Linear: a plan made at one thread count is not reused at another") {
+    const int saved = threads_get();
+    const int in = 64, out = 48, rows = 40;
+    const auto weight = seeded(static_cast<size_t>(out) * in, 3), bias = seeded(out, 4), x = seeded(rows * in, 5);
+    Linear linear(weight.data(), bias.data(), in, out, LinearEpilogue::bias, rows);
+    std::vector<float> one(static_cast<size_t>(rows) * out), two(one.size());
+    threads_set(1);
+    linear.forward(x.data(), one.data(), rows);
+    CHECK(linear.planned().size() == 1);
+    threads_set(2);
+    CHECK(linear.planned().empty());  // nothing planned for two threads yet
+    linear.forward(x.data(), two.data(), rows);
+    CHECK(linear.planned().size() == 1);
+    threads_set(1);
+    CHECK(linear.planned().size() == 1);  // the one-thread plan is still there, and reused
+    threads_set(saved);
+    for (size_t i = 0; i < one.size(); i++) CHECK(std::fabs(one[i] - two[i]) <= 1e-5f * (1.f + std::fabs(one[i])));
 }
