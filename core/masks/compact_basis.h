@@ -51,6 +51,12 @@ public:
     Format format() const { return format_; }
     long long nnz() const { return nnz_; }
     long long row_nnz(int m) const { return row_nnz_[m]; }
+    // Floats combine() reads for row m: the whole row when stored dense, its non-zeros otherwise.
+    long long row_reads(int m) const { return format_ == Format::dense ? cols_ : row_nnz_[m]; }
+    // Bytes of the stored basis (values, bits, columns).
+    long long stored_bytes() const {
+        return static_cast<long long>(values_.size() * sizeof(float) + bits_.size() + columns_.size() * sizeof(int32_t));
+    }
     // Floats the caller's approx buffer must hold: cols rounded up to a multiple of 8 (the bitmap
     // kernels write whole groups of eight).
     int padded_cols() const { return (cols_ + 7) / 8 * 8; }

@@ -34,6 +34,8 @@ public:
                 c.macs_kl += image_counts.macs_kl;
                 c.macs_cheap += image_counts.macs_cheap;
                 c.macs_coef_basis += image_counts.macs_coef_basis;
+                c.coef_basis_reads += image_counts.coef_basis_reads;
+                c.basis_bytes = std::max(c.basis_bytes, image_counts.basis_bytes);
             }
         }
         return in.budget;

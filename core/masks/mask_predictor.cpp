@@ -227,10 +227,10 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     // the single-row tail exactly as one product over all rows would (same rounding).
     const int rows = N - 1;
     const int blocks_per_head = (rows + kRowBlock - 1) / kRowBlock;
-    long long coef_basis_macs = 0;
+    long long coef_basis_macs = 0, coef_basis_reads = 0;
     double cheap_busy = 0, coef_topk_busy = 0, coef_basis_busy = 0, key_topk_busy = 0;
 #pragma omp parallel for schedule(static) \
-    reduction(+ : coef_basis_macs, cheap_busy, coef_topk_busy, coef_basis_busy, key_topk_busy)
+    reduction(+ : coef_basis_macs, coef_basis_reads, cheap_busy, coef_topk_busy, coef_basis_busy, key_topk_busy)
     for (int task = 0; task < BH * blocks_per_head; task++) {
         const int bh = task / blocks_per_head;
         const int row_begin = (task % blocks_per_head) * kRowBlock;
@@ -260,6 +260,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
             for (int e = 0; e < n_kept; e++) {
                 kept_weight[e] = coef[kept[e]];
                 coef_basis_macs += basis->row_nnz(kept[e]);
+                coef_basis_reads += basis->row_reads(kept[e]);
             }
             if (vector)
                 basis->combine(kept, kept_weight, n_kept, approx);
@@ -286,6 +287,8 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         counts->macs_kl = bh * N * c * K;
         counts->macs_cheap = bh * (N - 1) * c * K;
         counts->macs_coef_basis = coef_basis_macs;
+        counts->coef_basis_reads = coef_basis_reads;
+        counts->basis_bytes = basis->stored_bytes();
     }
     return budget;
 }

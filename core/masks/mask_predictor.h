@@ -30,6 +30,8 @@ struct PredictorCounts {
     long long macs_kl = 0;          // kc^T proj_n
     long long macs_cheap = 0;       // qc kl (non-cls rows)
     long long macs_coef_basis = 0;  // coef basis, counted over the basis non-zeros of the kept coefs
+    long long coef_basis_reads = 0; // basis floats the coef basis product read (dense rows: zeros too)
+    long long basis_bytes = 0;      // bytes of the stored basis the product read from
     long long total() const { return macs_qc + macs_kc + macs_kl + macs_cheap + macs_coef_basis; }
 };
 

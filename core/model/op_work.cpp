@@ -146,11 +146,12 @@ OpWork sub_op_work(SubOp op, const DeitConfig& c, const BlockStats& s, const Blo
             return w;
         case SubOp::coef_topk: return row_work(BH * (T - 1) * K, K, "coefficients (softmax + top-k)");
         case SubOp::coef_basis:
-            // Sums of a few sparse basis rows into a row of N: each MAC reads one basis value
-            // (an axpy: 4 bytes per MAC); the sum stays in L1. The basis is the working set.
+            // Sums of a few basis rows into a row of N; the sum stays in L1. The bytes are the
+            // basis floats the kernel read (a dense-stored basis reads its zeros too: 4 bytes per
+            // entry of every used row, not per MAC), and the stored basis is the working set.
             w.macs = B * p.coef_basis;
-            w.bytes = kFloat * w.macs;
-            w.footprint = kFloat * s.predictor.basis_nnz;
+            w.bytes = s.predictor.coef_basis_reads > 0 ? kFloat * s.predictor.coef_basis_reads : kFloat * w.macs;
+            w.footprint = s.predictor.basis_bytes > 0 ? s.predictor.basis_bytes : kFloat * s.predictor.basis_nnz;
             return w;
         case SubOp::key_topk: return row_work(BH * (T - 1) * T, T, "key scores (top-k)");
         case SubOp::topk:
