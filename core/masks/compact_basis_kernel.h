@@ -13,7 +13,8 @@ namespace {
 
 // Columns per step of a pass: four vectors, so that four independent chains of fused
 // multiply-adds are in flight. With one vector per step each column group's chain (R dependent
-// FMAs of 4 cycles) ran back to back: measured ~1.4x slower at N = 4097 and 577 on Zen 4.
+// FMAs of 4 cycles) ran back to back: on Zen 4 1.2-1.4x slower at N = 4097 (AVX-512) and up to 2x
+// on the AVX2 path (kernel_bench, "coef x basis").
 constexpr int kCombineVectors = 4;
 
 // approx = (first ? 0 : approx) + the R rows, weighted, one FMA per row in row order.
