@@ -56,6 +56,9 @@ public:
     // Always the oneDNN core: scores [B, H, N, N] holds P afterwards.
     void forward_onednn(const float* qkv, float* scores, float* out, int B, int N,
                         DenseAttentionSeconds* seconds = nullptr);
+    // oneDNN plans made so far: one per (B, N, thread count), since a primitive keeps the thread
+    // split of its creation (tests).
+    int plan_count() const { return static_cast<int>(plans_.size()); }
 
 private:
     struct Plan {

@@ -143,6 +143,29 @@ TEST_CASE("fused attention equals the oneDNN dense path") {
     CHECK(worst <= 1e-5 * max_abs(dense_out));
 }
 
+TEST_CASE("dense attention: a oneDNN plan made at one thread count is not reused at another") {
+    // oneDNN fixes a primitive's thread split at creation; reusing a one-thread plan at two
+    // threads ran the products on one (bench --threads 1,2).
+    const int saved = threads_get();
+    Problem p = make_problem(1, 65, 2, 64, 1.f, 9);
+    const size_t n = static_cast<size_t>(65) * 128;
+    std::vector<float> scores(static_cast<size_t>(2) * 65 * 65), one(n), two(n);
+    DenseAttention dense(2, 64);
+    threads_set(1);
+    dense.forward_onednn(p.qkv.data(), scores.data(), one.data(), 1, 65);
+    CHECK(dense.plan_count() == 1);
+    threads_set(2);
+    dense.forward_onednn(p.qkv.data(), scores.data(), two.data(), 1, 65);
+    CHECK(dense.plan_count() == 2);
+    threads_set(1);
+    dense.forward_onednn(p.qkv.data(), scores.data(), one.data(), 1, 65);
+    CHECK(dense.plan_count() == 2);  // the one-thread plan is reused
+    threads_set(saved);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) worst = std::max(worst, static_cast<double>(std::fabs(one[i] - two[i])));
+    CHECK(worst <= 1e-5 * max_abs(one));
+}
+
 TEST_CASE("fused attention refuses a kernel for a head dimension it cannot take") {
     Problem p = make_problem(1, 4, 1, 20, 1.f, 1);
     std::vector<float> out(4 * 20);
