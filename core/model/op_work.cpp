@@ -150,8 +150,8 @@ OpWork sub_op_work(SubOp op, const DeitConfig& c, const BlockStats& s, const Blo
             // basis floats the kernel read (a dense-stored basis reads its zeros too: 4 bytes per
             // entry of every used row, not per MAC), and the stored basis is the working set.
             w.macs = B * p.coef_basis;
-            w.bytes = s.predictor.coef_basis_reads > 0 ? kFloat * s.predictor.coef_basis_reads : kFloat * w.macs;
-            w.footprint = s.predictor.basis_bytes > 0 ? s.predictor.basis_bytes : kFloat * s.predictor.basis_nnz;
+            w.bytes = kFloat * s.predictor.coef_basis_reads;
+            w.footprint = s.predictor.basis_bytes;
             return w;
         case SubOp::key_topk: return row_work(BH * (T - 1) * T, T, "key scores (top-k)");
         case SubOp::topk:

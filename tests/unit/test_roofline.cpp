@@ -100,6 +100,14 @@ TEST_CASE("op work: a learned mask is its parts summed; a sparse attention gathe
     const OpWork keys = sub_op_work(SubOp::key_topk, c, s, m, B);
     CHECK(keys.elements == (double)B * 6 * 576 * 577);
     CHECK(keys.footprint == 4.0 * 577);
+    // coef x basis: the bytes are the basis floats the kernel read (zeros too when the basis is
+    // stored dense), not 4 per MAC; the working set is the stored basis.
+    s.predictor.coef_basis_reads = 2LL * 6 * 576 * 8 * 577;
+    s.predictor.basis_bytes = 4LL * 96 * 577;
+    const OpWork basis = sub_op_work(SubOp::coef_basis, c, s, m, B);
+    CHECK(basis.macs == B * 4e6);
+    CHECK(basis.bytes == 4.0 * s.predictor.coef_basis_reads);
+    CHECK(basis.footprint == 4.0 * 96 * 577);
     const OpWork attention = block_op_work(BlockOp::attention, c, s, m, B);
     CHECK(attention.macs == B * (m.qk + m.pv));
     CHECK(attention.bytes == 4 * attention.macs + 4.0 * B * 6 * 576 * 145);
