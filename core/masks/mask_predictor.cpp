@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "core/kernels/topk.h"
-#include "core/masks/coef_softmax.h"
+#include "core/masks/coef_select.h"
 #include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
 #include "core/platform/threading.h"
@@ -237,12 +237,14 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         const int row_end = std::min(rows, row_begin + kRowBlock);
         const float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         const float* kl = kl_all + static_cast<size_t>(bh) * cp_kp;
-        // Scratch: cheap [kRowBlock, kp], approx [N padded], kept coefficient weights and indices [K].
+        // Scratch: cheap [kRowBlock, kp], approx [N padded], the block's kept coefficient indices
+        // and weights [kRowBlock, coef_topk].
         const size_t approx_floats = basis->padded_cols();
-        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * static_cast<size_t>(K));
+        const size_t kept_entries = kRowBlock * static_cast<size_t>(coef_topk);
+        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * kept_entries);
         float* approx = cheap + kRowBlock * static_cast<size_t>(kp);
         float* kept_weight = approx + approx_floats;
-        int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + K);
+        int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + kept_entries);
         int32_t* out_rows = key_index + static_cast<long long>(bh) * rows * budget;
         // cheap rows row_begin.. = qc rows row_begin + 1.. (the cls row is dropped) times kl, the
         // whole block in one product: each 16-column panel of kl then stays in L1 for every group
@@ -251,21 +253,21 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         PhaseClock clock(timed);
         predictor_gemm(isa, qc + static_cast<size_t>(row_begin + 1) * cp, cp, row_end - row_begin, c, kl, kp, nullptr, cheap);
         cheap_busy += clock.mark();
+        // The coefficients: softmax over K, the largest coef_topk of each row, not renormalised
+        // (SPEC 2, step 4); the vector paths take the block's rows a vector's width at a time.
+        coef_select_rows(isa, cheap, kp, row_end - row_begin, K, cheap_scale, coef_topk, kept, kept_weight);
+        coef_topk_busy += clock.mark();
         for (int r = row_begin; r < row_end; r++) {
-            float* coef = cheap + static_cast<size_t>(r - row_begin) * kp;
-            coef_softmax(coef, K, cheap_scale, isa);
-            // The largest coefficients only, not renormalised (SPEC 2, step 4).
-            const int n_kept = topk_select_isa(isa, coef, K, coef_topk, kept);
-            coef_topk_busy += clock.mark();
-            for (int e = 0; e < n_kept; e++) {
-                kept_weight[e] = coef[kept[e]];
-                coef_basis_macs += basis->row_nnz(kept[e]);
-                coef_basis_reads += basis->row_reads(kept[e]);
+            const int32_t* row_kept = kept + static_cast<size_t>(r - row_begin) * coef_topk;
+            const float* row_weight = kept_weight + static_cast<size_t>(r - row_begin) * coef_topk;
+            for (int e = 0; e < coef_topk; e++) {
+                coef_basis_macs += basis->row_nnz(row_kept[e]);
+                coef_basis_reads += basis->row_reads(row_kept[e]);
             }
             if (vector)
-                basis->combine(kept, kept_weight, n_kept, approx);
+                basis->combine(row_kept, row_weight, coef_topk, approx);
             else
-                basis->combine_portable(kept, kept_weight, n_kept, approx);
+                basis->combine_portable(row_kept, row_weight, coef_topk, approx);
             coef_basis_busy += clock.mark();
             int32_t* keys = out_rows + static_cast<long long>(r) * budget;
             topk_select_isa(isa, approx, N, budget, keys);

@@ -24,6 +24,7 @@
 #include "core/kernels/sparse_attention.h"
 #include "core/kernels/sparse_attention_bf16.h"
 #include "core/kernels/topk.h"
+#include "core/masks/coef_select.h"
 #include "core/masks/coef_softmax.h"
 #include "core/masks/compact_basis.h"
 #include "core/platform/cpu_info.h"
@@ -128,6 +129,33 @@ int main(int argc, char** argv) {
                                    for (int r = 0; r < rows; r++)
                                        topk_select_isa(isa, coef.data() + static_cast<size_t>(r) * K, K, 8, out.data());
                                })});
+        }
+        // Softmax + top-8 together as the predictor runs them: blocks of 64 rows of cheap (row
+        // stride K padded to 16), row by row (coef_softmax + topk_select, the previous way) and as
+        // a block (coef_select_rows: rows in vector lanes). Both copy their block first.
+        {
+            const int ld = (K + 15) / 16 * 16, block = 64;
+            std::vector<float> padded(static_cast<size_t>(rows) * ld, 0.f), work_block(static_cast<size_t>(block) * ld);
+            for (int r = 0; r < rows; r++)
+                std::copy_n(coef.data() + static_cast<size_t>(r) * K, K, padded.data() + static_cast<size_t>(r) * ld);
+            std::vector<int32_t> kept(static_cast<size_t>(block) * 8);
+            std::vector<float> kept_weight(kept.size());
+            for (Isa isa : paths)
+                for (bool batched : {false, true})
+                    if (isa_supported(isa)) results.push_back({"coef softmax+top-8", shape_coef + (batched ? " block" : " per row"),
+                                   isa_name(isa), "ns/coef",
+                                   1e9 * best_per_item(reps, static_cast<long long>(rows) * K, [&] {
+                                       for (int r0 = 0; r0 < rows; r0 += block) {
+                                           std::copy_n(padded.data() + static_cast<size_t>(r0) * ld,
+                                                       static_cast<size_t>(block) * ld, work_block.data());
+                                           if (batched)
+                                               coef_select_rows(isa, work_block.data(), ld, block, K, 0.408f, 8,
+                                                                kept.data(), kept_weight.data());
+                                           else
+                                               coef_select_rows_per_row(isa, work_block.data(), ld, block, K, 0.408f, 8,
+                                                                        kept.data(), kept_weight.data());
+                                       }
+                                   })});
         }
         // coef x basis: per query row, eight basis rows (a third of the entries zero) weighted and
         // summed, in each storage format, on the path CompactBasis picks for this CPU.
