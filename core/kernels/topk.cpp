@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/platform/cpu_info.h"
+#include "core/platform/thread_scratch.h"
 
 namespace sparsifiner {
 
@@ -96,15 +97,14 @@ int topk_small(const TopkKernels& kernels, const float* scores, int n, int k, in
         const int written = kernels.select_small(scores, n, k, out);
         if (written >= 0) return written;
     }
-    thread_local std::vector<int32_t> rank_buffer;
-    if (rank_buffer.size() < static_cast<size_t>(n)) rank_buffer.resize(n);
+    int32_t* rank_buffer = reinterpret_cast<int32_t*>(thread_scratch(static_cast<size_t>(n) + 16, ScratchSlot::selection));
     int32_t lo, hi;
-    kernels.rank_row(scores, n, rank_buffer.data(), &lo, &hi);
+    kernels.rank_row(scores, n, rank_buffer, &lo, &hi);
     uint64_t best[kSmallK];  // descending
     if (isa == Isa::avx512) {
-        running_scan_avx512(rank_buffer.data(), n, k, best);
+        running_scan_avx512(rank_buffer, n, k, best);
     } else if (isa == Isa::avx2) {
-        running_scan_avx2(rank_buffer.data(), n, k, best);
+        running_scan_avx2(rank_buffer, n, k, best);
     } else {
         int count = 0;
         for (int i = 0; i < n; i++) count = running_insert(best, count, k, rank_key(rank_buffer[i], i));

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/kernels/topk_kernels.h"
+#include "core/platform/thread_scratch.h"
 
 namespace sparsifiner {
 
@@ -165,20 +166,18 @@ int topk_search_estimated(const TopkKernels& kernels, const float* scores, int n
         }
     }
 
-    thread_local std::vector<float> band_value;
-    thread_local std::vector<int32_t> band_index;
-    if (band_value.size() < static_cast<size_t>(n) + 16) {
-        band_value.resize(static_cast<size_t>(n) + 16);
-        band_index.resize(static_cast<size_t>(n) + 16);
-    }
+    // Each buffer on its own pages (thread_scratch.h: the packing stores must not straddle one).
+    const size_t room = scratch_page_floats(static_cast<size_t>(n) + 16);
+    float* band_value = thread_scratch(2 * room, ScratchSlot::selection);
+    int32_t* band_index = reinterpret_cast<int32_t*>(band_value + room);
     int above = 0;
-    const int m = kernels.band_f(scores, nullptr, n, lo, hi, band_value.data(), band_index.data(), &above);
+    const int m = kernels.band_f(scores, nullptr, n, lo, hi, band_value, band_index, &above);
     // The counts of this pass are the proof (the probes assumed nothing about NaN): a cut that
     // would reach NaN entries, which no compare counts, fails it.
     if (!(above < k && k <= above + m)) return -1;
     float kth = 0;
     bool ties_after = false;
-    int last_index = cut_in_band(kernels, band_value.data(), band_index.data(), m, k - above, &kth, &ties_after);
+    int last_index = cut_in_band(kernels, band_value, band_index, m, k - above, &kth, &ties_after);
     if (last_index < 0) return -1;
     // No entry equal to kth after the cut (the usual case): the write pass needs no tie test.
     if (!ties_after) last_index = INT32_MAX;

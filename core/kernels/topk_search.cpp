@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/kernels/topk_kernels.h"
+#include "core/platform/thread_scratch.h"
 
 namespace sparsifiner {
 
@@ -149,10 +150,9 @@ int32_t sample_bound(const TopkKernels& kernels, const int32_t* rank, int m, int
 }  // namespace
 
 int topk_search(const TopkKernels& kernels, const float* scores, int n, int k, int32_t* out) {
-    thread_local std::vector<int32_t> buffer;
-    const size_t room = static_cast<size_t>(n) + 16;
-    if (buffer.size() < 7 * room) buffer.resize(7 * room);
-    int32_t* ranks = buffer.data();
+    // Each buffer on its own pages (thread_scratch.h: the packing stores must not straddle one).
+    const size_t room = scratch_page_floats(static_cast<size_t>(n) + 16);
+    int32_t* ranks = reinterpret_cast<int32_t*>(thread_scratch(7 * room, ScratchSlot::selection));
     int32_t* band_rank = ranks + room;
     int32_t* band_index = band_rank + room;
     int32_t* scratch = band_index + room;  // 4 * room

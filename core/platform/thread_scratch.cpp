@@ -11,11 +11,11 @@ float* thread_scratch(size_t floats, ScratchSlot slot) {
         size_t size = 0;
         ~Buffer() { std::free(data); }
     };
-    thread_local Buffer buffers[2];
+    thread_local Buffer buffers[3];
     Buffer& buffer = buffers[static_cast<int>(slot)];
     if (floats > buffer.size) {
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        float* fresh = static_cast<float*>(std::aligned_alloc(64, bytes));
+        size_t bytes = scratch_page_floats(floats) * sizeof(float);
+        float* fresh = static_cast<float*>(std::aligned_alloc(kScratchAlignment, bytes));
         if (!fresh) throw std::bad_alloc();
         std::free(buffer.data);
         buffer.data = fresh;
