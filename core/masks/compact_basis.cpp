@@ -135,6 +135,11 @@ void CompactBasis::assign(int rows, int cols, const std::function<void(int, floa
           format);
 }
 
+namespace {
+// Floats between the starts of two dense rows: whole cache lines (values_ is 64-byte aligned).
+long long dense_stride(int cols) { return (static_cast<long long>(cols) + 15) / 16 * 16; }
+}  // namespace
+
 void CompactBasis::assign_columns(const CompactBasis& full, const int32_t* positions, int count) {
     if (count < 0) throw std::invalid_argument("compact basis: negative column count");
     for (int i = 0; i < count; i++)
@@ -157,21 +162,23 @@ void CompactBasis::assign_columns(const CompactBasis& full, const int32_t* posit
     columns_.clear();
     row_start_.resize(static_cast<size_t>(rows_) + 1);
     row_nnz_.resize(rows_);
-    values_.resize(static_cast<size_t>(rows_) * cols_ + 8);
+    const long long stride = dense_stride(cols_);
+    values_.resize(static_cast<size_t>(rows_ * stride) + 8);
     nnz_ = 0;
     for (int m = 0; m < rows_; m++) {
         const float* src = full.values_.data() + full.row_start_[m];
-        float* dst = values_.data() + static_cast<size_t>(m) * cols_;
+        float* dst = values_.data() + m * stride;
         long long nonzero = 0;
         for (int i = 0; i < count; i++) {
             dst[i] = src[positions[i]];
             nonzero += dst[i] != 0.f;
         }
-        row_start_[m] = static_cast<long long>(m) * cols_;
+        std::fill(dst + count, dst + stride, 0.f);
+        row_start_[m] = m * stride;
         row_nnz_[m] = nonzero;
         nnz_ += nonzero;
     }
-    row_start_[rows_] = static_cast<long long>(rows_) * cols_;
+    row_start_[rows_] = rows_ * stride;
     std::fill(values_.end() - 8, values_.end(), 0.f);
 }
 
@@ -193,6 +200,7 @@ void CompactBasis::build(int rows, int cols, const std::function<void(int, float
         fill_row(m, row);
         if (format == Format::dense) {
             values_.insert(values_.end(), row, row + cols_);
+            values_.resize(static_cast<size_t>((m + 1) * dense_stride(cols_)), 0.f);
             row_nnz_.push_back(cols_ - static_cast<long long>(std::count(row, row + cols_, 0.f)));
             row_start_.push_back(static_cast<long long>(values_.size()));
             continue;

@@ -22,6 +22,8 @@
 #include <functional>
 #include <vector>
 
+#include "core/platform/aligned_allocator.h"
+
 namespace sparsifiner {
 
 // Largest basis stored dense (see the formats above).
@@ -51,7 +53,8 @@ public:
     Format format() const { return format_; }
     long long nnz() const { return nnz_; }
     long long row_nnz(int m) const { return row_nnz_[m]; }
-    // Floats combine() reads for row m: the whole row when stored dense, its non-zeros otherwise.
+    // Floats combine() reads for row m: the whole row when stored dense (not its padding), its
+    // non-zeros otherwise.
     long long row_reads(int m) const { return format_ == Format::dense ? cols_ : row_nnz_[m]; }
     // Bytes of the stored basis (values, bits, columns).
     long long stored_bytes() const {
@@ -74,7 +77,9 @@ private:
     int rows_ = 0, cols_ = 0, groups_ = 0;  // groups_: bitmap bytes per row, ceil(cols / 8)
     Format format_ = Format::bitmap;
     std::vector<long long> row_start_;      // [rows + 1]: row m's values are [row_start[m], row_start[m+1])
-    std::vector<float> values_;             // non-zeros in column order (dense: every entry), + 8 floats of padding
+    // Non-zeros in column order (dense: every entry, each row starting at a multiple of 16 floats,
+    // zero padded) + 8 floats of padding; 64-byte aligned, so dense rows start on a cache line.
+    std::vector<float, CacheLineAllocator<float>> values_;
     std::vector<uint8_t> bits_;             // bitmap: [rows, groups_], bit l of byte g = column 8 g + l
     std::vector<int32_t> columns_;          // list: the column of each value
     std::vector<long long> row_nnz_;        // [rows]: non-zeros of each row (all formats)

@@ -12,19 +12,13 @@
 #include "core/masks/coef_select.h"
 #include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
+#include "core/platform/thread_scratch.h"
 #include "core/platform/threading.h"
 #include "core/platform/timing.h"
 
 namespace sparsifiner {
 
 namespace {
-
-// A per-thread float buffer that only grows.
-float* thread_floats(size_t count) {
-    thread_local std::vector<float> buffer;
-    if (buffer.size() < count) buffer.resize(count);
-    return buffer.data();
-}
 
 // Column padding of every [*, cols] product operand (see core/kernels/predictor_gemm.h).
 constexpr int kColBlock = kPredictorColBlock;
@@ -177,10 +171,9 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
     // rows: proj_n ([N, kp], 11 MB at N = 4097) is then streamed once per image, not once per
     // head. Each kl entry still adds its terms in the same order: the same bits as per head.
     const size_t n_cp = static_cast<size_t>(N) * cp, cp_kp = static_cast<size_t>(cp) * kp;
-    thread_local std::vector<float> shared_products;
-    if (shared_products.size() < static_cast<size_t>(BH) * (2 * n_cp + cp_kp))
-        shared_products.resize(static_cast<size_t>(BH) * (2 * n_cp + cp_kp));
-    float* qc_all = shared_products.data();
+    // Aligned scratch (thread_scratch.h): the products' vector loads and stores then never split a
+    // cache line (a std::vector's data sat 16 bytes past a line, and so did every row).
+    float* qc_all = thread_scratch(static_cast<size_t>(BH) * (2 * n_cp + cp_kp), ScratchSlot::prepared);
     float* kl_all = qc_all + static_cast<size_t>(BH) * n_cp;
     float* kc_t_all = kl_all + static_cast<size_t>(BH) * cp_kp;  // [BH, cp, N]; rows c.. cp-1 zero
     wall.mark();
@@ -188,7 +181,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
 #pragma omp parallel for schedule(static) reduction(+ : qc_busy, kc_busy)
     for (int bh = 0; bh < BH; bh++) {
         const int b = bh / H, h = bh % H;
-        float* kc = thread_floats(n_cp);
+        float* kc = thread_scratch(n_cp);
         float* kc_t = kc_t_all + static_cast<size_t>(bh) * n_cp;
         float* qc = qc_all + static_cast<size_t>(bh) * n_cp;
         const float* image = qkv + static_cast<long long>(b) * N * row_stride;
@@ -241,7 +234,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         // and weights [kRowBlock, coef_topk].
         const size_t approx_floats = basis->padded_cols();
         const size_t kept_entries = kRowBlock * static_cast<size_t>(coef_topk);
-        float* cheap = thread_floats(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * kept_entries);
+        float* cheap = thread_scratch(kRowBlock * static_cast<size_t>(kp) + approx_floats + 2 * kept_entries);
         float* approx = cheap + kRowBlock * static_cast<size_t>(kp);
         float* kept_weight = approx + approx_floats;
         int32_t* kept = reinterpret_cast<int32_t*>(kept_weight + kept_entries);
