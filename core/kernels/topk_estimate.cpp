@@ -177,7 +177,9 @@ int topk_search_estimated(const TopkKernels& kernels, const float* scores, int n
     if (!(above < k && k <= above + m)) return -1;
     float kth = 0;
     bool ties_after = false;
-    int last_index = cut_in_band(kernels, band_value, band_index, m, k - above, &kth, &ties_after);
+    int last_index = kernels.kth_in_band && m <= kKthInBandMax
+                         ? kernels.kth_in_band(band_value, band_index, m, k - above, &kth, &ties_after)
+                         : cut_in_band(kernels, band_value, band_index, m, k - above, &kth, &ties_after);
     if (last_index < 0) return -1;
     // No entry equal to kth after the cut (the usual case): the write pass needs no tie test.
     if (!ties_after) last_index = INT32_MAX;

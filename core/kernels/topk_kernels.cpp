@@ -79,7 +79,8 @@ const TopkKernels& topk_kernels_portable() {
     static const TopkKernels kernels = {rank_row_portable,       rank_sample_portable,    rank_band_portable,
                                         count_at_least_portable, compact_portable,        write_selected_portable,
                                         nullptr,                 nullptr,                 nullptr,
-                                        nullptr,                 nullptr,                 nullptr};
+                                        nullptr,                 nullptr,                 nullptr,
+                                        nullptr};
     return kernels;
 }
 

@@ -327,13 +327,53 @@ SPARSIFINER_AVX2 int write_selected_f_avx2(const float* scores, int n, float kth
     return written;
 }
 
+// Lanes [0, count) of eight set (count clamped to [0, 8]), as a movemask bit set.
+inline unsigned first_lanes(int count) { return count <= 0 ? 0u : count >= 8 ? 0xFFu : (1u << count) - 1u; }
+
+SPARSIFINER_AVX2 int kth_in_band_avx2(const float* value, const int32_t* index, int m, int needed, float* kth,
+                                      bool* ties_after) {
+    constexpr int kVectors = kKthInBandMax / 8;
+    alignas(32) float padded[kKthInBandMax];
+    for (int e = 0; e < kKthInBandMax; e++) padded[e] = e < m ? value[e] : 0.f;
+    __m256 v[kVectors];
+    unsigned minus_inf = 0;
+    const int vectors = (m + 7) / 8;
+    for (int g = 0; g < vectors; g++) {
+        v[g] = _mm256_load_ps(padded + 8 * g);
+        minus_inf |= static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v[g], _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ))) &
+                     first_lanes(m - 8 * g);
+    }
+    if (minus_inf) return -1;
+    for (int j = 0; j < m; j++) {
+        const __m256 vj = _mm256_set1_ps(value[j]);
+        int ahead = 0;
+        for (int g = 0; g < vectors; g++) {
+            // Earlier positions (lanes 8 g + l < j) win ties.
+            const unsigned greater = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v[g], vj, _CMP_GT_OQ)));
+            const unsigned equal = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v[g], vj, _CMP_EQ_OQ)));
+            ahead += __builtin_popcount((greater & first_lanes(m - 8 * g)) | (equal & first_lanes(j - 8 * g)));
+        }
+        if (ahead != needed - 1) continue;
+        bool later = false;
+        for (int g = 0; g < vectors; g++) {
+            const unsigned equal = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v[g], vj, _CMP_EQ_OQ)));
+            later |= (equal & first_lanes(m - 8 * g) & ~first_lanes(j + 1 - 8 * g)) != 0;
+        }
+        *kth = value[j];
+        *ties_after = later;
+        return index[j];
+    }
+    return -1;  // unreachable when the counts that made the band hold
+}
+
 }  // namespace
 
 const TopkKernels& topk_kernels_avx2() {
     static const TopkKernels kernels = {rank_row_avx2,       rank_sample_avx2,        rank_band_avx2,
                                         count_at_least_avx2, compact_avx2,            write_selected_avx2,
                                         moments_avx2,        count_at_least_f_avx2,   band_f_avx2,
-                                        min_max_f_avx2,      write_selected_f_avx2,   nullptr};
+                                        min_max_f_avx2,      write_selected_f_avx2,   nullptr,
+                                        kth_in_band_avx2};
     return kernels;
 }
 

@@ -389,13 +389,52 @@ SPARSIFINER_AVX512 int select_small_avx512(const float* scores, int n, int k, in
     return written;
 }
 
+SPARSIFINER_AVX512 int kth_in_band_avx512(const float* value, const int32_t* index, int m, int needed, float* kth,
+                                          bool* ties_after) {
+    constexpr int kVectors = kKthInBandMax / 16;
+    __m512 v[kVectors];
+    __mmask16 lanes[kVectors];
+    __mmask16 minus_inf = 0;
+    for (int g = 0; g < kVectors; g++) {
+        const int left = m - 16 * g;
+        lanes[g] = left >= 16 ? static_cast<__mmask16>(0xFFFF) : left > 0 ? tail_mask(left) : 0;
+        v[g] = _mm512_maskz_loadu_ps(lanes[g], value + 16 * g);
+        minus_inf |= _mm512_mask_cmp_ps_mask(lanes[g], v[g], _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+    }
+    if (minus_inf) return -1;
+    const int vectors = (m + 15) / 16;
+    for (int j = 0; j < m; j++) {
+        const __m512 vj = _mm512_set1_ps(value[j]);
+        int ahead = 0;
+        for (int g = 0; g < vectors; g++) {
+            // Earlier positions (lanes 16 g + l < j) win ties.
+            const int earlier = j - 16 * g;
+            const __mmask16 before = earlier >= 16 ? static_cast<__mmask16>(0xFFFF) : earlier > 0 ? tail_mask(earlier) : 0;
+            ahead += __builtin_popcount(_mm512_mask_cmp_ps_mask(lanes[g], v[g], vj, _CMP_GT_OQ) |
+                                        _mm512_mask_cmp_ps_mask(before, v[g], vj, _CMP_EQ_OQ));
+        }
+        if (ahead != needed - 1) continue;
+        bool later = false;
+        for (int g = 0; g < vectors; g++) {
+            const int upto = j + 1 - 16 * g;  // lanes 16 g + l > j
+            const __mmask16 after = upto <= 0 ? lanes[g] : upto >= 16 ? 0 : static_cast<__mmask16>(lanes[g] & ~tail_mask(upto));
+            later |= _mm512_mask_cmp_ps_mask(after, v[g], vj, _CMP_EQ_OQ) != 0;
+        }
+        *kth = value[j];
+        *ties_after = later;
+        return index[j];
+    }
+    return -1;  // unreachable when the counts that made the band hold
+}
+
 }  // namespace
 
 const TopkKernels& topk_kernels_avx512() {
     static const TopkKernels kernels = {rank_row_avx512,         rank_sample_avx512,      rank_band_avx512,
                                         count_at_least_avx512,   compact_avx512,          write_selected_avx512,
                                         moments_avx512,          count_at_least_f_avx512, band_f_avx512,
-                                        min_max_f_avx512,        write_selected_f_avx512, select_small_avx512};
+                                        min_max_f_avx512,        write_selected_f_avx512, select_small_avx512,
+                                        kth_in_band_avx512};
     return kernels;
 }
 

@@ -339,3 +339,56 @@ TEST_CASE("the estimated-cut search takes finite rows itself and gives up only w
         }
     }
 }
+
+TEST_CASE("kth_in_band: the needed-th of a small band by vector ranking, ties to the earlier entry") {
+    // The band holds entries in index order; the kernel must pick the entry with exactly
+    // needed - 1 entries ahead of it (larger, or equal and earlier), say whether an equal one
+    // follows, and give up (-1) on -inf. Checked against a plain count on bands of every size up
+    // to kKthInBandMax, many of them full of ties.
+    std::mt19937 rng(71);
+    std::uniform_int_distribution<int> small(0, 5);
+    std::normal_distribution<float> normal;
+    const bool portable_has_it = topk_kernels_portable().kth_in_band != nullptr;
+    CHECK(!portable_has_it);
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+        if (!isa_supported(isa)) continue;
+        const TopkKernels& kernels = isa == Isa::avx2 ? topk_kernels_avx2() : topk_kernels_avx512();
+        const bool has_it = kernels.kth_in_band != nullptr;
+        REQUIRE(has_it);
+        CAPTURE(isa_name(isa));
+        int checked = 0;
+        for (int m = 1; m <= kKthInBandMax; m++)
+            for (bool ties : {false, true}) {
+                std::vector<float> value(m);
+                std::vector<int32_t> index(m);
+                for (int e = 0; e < m; e++) {
+                    value[e] = ties ? static_cast<float>(small(rng)) : normal(rng);
+                    index[e] = 3 * e + 1;  // any ascending indices
+                }
+                for (int needed = 1; needed <= m; needed++) {
+                    int want = -1;
+                    for (int j = 0; j < m && want < 0; j++) {
+                        int ahead = 0;
+                        for (int e = 0; e < m; e++) ahead += value[e] > value[j] || (value[e] == value[j] && e < j);
+                        if (ahead == needed - 1) want = j;
+                    }
+                    bool want_later = false;
+                    for (int e = want + 1; e < m; e++) want_later |= value[e] == value[want];
+                    float kth = -1;
+                    bool later = !want_later;
+                    CAPTURE(m);
+                    CAPTURE(needed);
+                    CHECK(kernels.kth_in_band(value.data(), index.data(), m, needed, &kth, &later) == index[want]);
+                    CHECK(kth == value[want]);
+                    CHECK(later == want_later);
+                    checked++;
+                }
+                // -inf anywhere in the band: given up (the rank search orders such ties).
+                value[m / 2] = -std::numeric_limits<float>::infinity();
+                float kth;
+                bool later;
+                CHECK(kernels.kth_in_band(value.data(), index.data(), m, 1, &kth, &later) == -1);
+            }
+        MESSAGE(checked << " bands and cuts checked on " << std::string(isa_name(isa)));
+    }
+}
