@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/kernels/topk.h"
+#include "core/kernels/transpose.h"
 #include "core/masks/coef_select.h"
 #include "core/platform/cpu_info.h"
 #include "core/kernels/predictor_gemm.h"
@@ -25,13 +26,6 @@ constexpr int kColBlock = kPredictorColBlock;
 // Query rows per parallel task of the per-row stage: a multiple of four (see predict()).
 constexpr int kRowBlock = 64;
 int pad_cols(int cols) { return predictor_pad_cols(cols); }
-
-// dst [cols, rows] = src [rows, cols] (row strides src_ld and dst_ld).
-void transpose(const float* src, int rows, int cols, int src_ld, float* dst, int dst_ld) {
-    for (int i = 0; i < rows; i++)
-        for (int a = 0; a < cols; a++)
-            dst[static_cast<long long>(a) * dst_ld + i] = src[static_cast<long long>(i) * src_ld + a];
-}
 
 // Adds a parallel region's wall time to its phases, split in proportion to the thread time each
 // phase took (threads overlap, so thread times add up to more than the wall; issue 5).
@@ -191,7 +185,7 @@ int MaskPredictor::predict(const float* qkv, int B, int N_alive, int budget, con
         predictor_gemm(isa, image + D + h * d, row_stride, N, d, wk_t_.data(), cp, bk_.data(), kc);
         // The padded columns of kc are zero weights times zero bias: their kc^T rows are zero, as
         // are their kl rows (never read).
-        transpose(kc, N, cp, cp, kc_t, N);
+        transpose_rows(isa, kc, N, cp, cp, kc_t, N);
         kc_busy += clock.mark();
     }
     // kl per image, its H * cp rows split between the threads in blocks of eight (the product's
