@@ -70,11 +70,11 @@ TEST_CASE("coef select: the vector block paths give the row-by-row softmax and t
     for (Isa isa : {Isa::avx2, Isa::avx512}) {
         if (!isa_supported(isa)) continue;
         for (int K : {1, 2, 7, 8, 9, 15, 16, 17, 33, 96, 100, 682})
-            for (int topk : {1, 3, 8})
+            for (int topk : {1, 3, 8, K})  // K: every coefficient kept (when K <= 8)
                 for (int rows : {1, 5, 16, 17, 64})
                     for (RowKind kind : {RowKind::normal, RowKind::ties, RowKind::non_finite})
                         for (bool padded : {true, false}) {
-                            if (topk > K) continue;
+                            if (topk > K || topk > kCoefSelectMaxTopk) continue;
                             // The predictor's rows are padded to 16 columns; unpadded rows test
                             // that no column past K is read.
                             const int ld = padded ? (K + 15) / 16 * 16 : K;
