@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "core/kernels/sparse_attention.h"
+
 namespace sparsifiner {
 
 namespace {
@@ -99,8 +101,12 @@ OpWork block_op_work(BlockOp op, const DeitConfig& c, const BlockStats& s, const
                 w.bytes = 4 * kFloat * B * T * D;
             } else {
                 // Sparse (ELL): every kept pair gathers its key and value row, with no reuse
-                // assumed between query rows (4 bytes per MAC), plus the kept indices.
+                // assumed between query rows (4 bytes per MAC), plus the kept indices. The kernel
+                // walks a block of query rows through tiles of keys (sparse_attention_kernel.h):
+                // what it re-reads is a tile of K (then V) rows and the block's scores, not the
+                // whole head, so that is the working set whose cache level bounds it.
                 w.bytes = kFloat * w.macs + kFloat * B * H * (T - 1) * k;
+                w.footprint = kFloat * ((double)kSparseTileKeys * d + (double)kSparseBlockRows * k);
             }
             return w;
         }

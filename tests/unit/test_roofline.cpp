@@ -3,6 +3,8 @@
 // its two limits, and the work model of a parent op is its parts' work summed.
 #include <doctest/doctest.h>
 
+#include "core/kernels/sparse_attention.h"
+
 #include <cmath>
 
 #include "core/model/op_work.h"
@@ -111,6 +113,9 @@ TEST_CASE("op work: a learned mask is its parts summed; a sparse attention gathe
     const OpWork attention = block_op_work(BlockOp::attention, c, s, m, B);
     CHECK(attention.macs == B * (m.qk + m.pv));
     CHECK(attention.bytes == 4 * attention.macs + 4.0 * B * 6 * 576 * 145);
+    // Its working set is a tile of K rows and the block's scores (the kernel's blocking), not the
+    // head's K and V: at 4097 tokens the head (2 MB) is past L2, a tile and a block's scores are not.
+    CHECK(attention.footprint == 4.0 * (kSparseTileKeys * 64 + kSparseBlockRows * 145));
     const OpWork ln = block_op_work(BlockOp::ln1, c, s, m, B);
     CHECK(ln.bytes == 8.0 * B * 577 * 384);
     CHECK(block_op_work(BlockOp::prune, c, s, m, B).bytes == 0);  // tokens_out == tokens_in

@@ -195,7 +195,7 @@ TEST_CASE("sparse attention: one head split over several work items, K and V cop
     // With two threads and a single image and head, the rows of the head are split into chunks:
     // each chunk copies K and V once when it has enough gathered reads (copy_pays), walks the keys
     // in several tiles (N > kSparseTileKeys) and ends with a partial block of rows. k = 1 keeps the
-    // strided (uncopied) path, k = 700 has rows that span three tiles.
+    // strided (uncopied) path, k = 700 has rows that span every tile.
     const int saved = threads_get();
     threads_set(2);
     for (int k : {1, 103, 700}) check_against_reference(make_problem(1, 1025, 1, 64, k, 1.5f, 300 + k));
