@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include "core/kernels/simd/transpose8x8.h"
+
 namespace sparsifiner {
 
 namespace {
@@ -14,28 +16,12 @@ void transpose_plain(const float* src, int rows, int cols, long long src_ld, flo
         for (int a = 0; a < cols; a++) dst[a * dst_ld + i] = src[i * src_ld + a];
 }
 
-// Rows i0 .. i0 + 7, columns a0 .. a0 + 7: pairs of rows interleaved, pairs of pairs, then the
-// 128-bit halves regrouped (u[4 q + m]'s half L holds column 4 L + m of rows 4 q .. 4 q + 3).
+// Rows i0 .. i0 + 7, columns a0 .. a0 + 7 of src to columns i0 .. i0 + 7, rows a0 .. a0 + 7 of dst.
 __attribute__((target("avx2"))) void transpose_8x8(const float* src, long long src_ld, float* dst, long long dst_ld) {
-    __m256 t[8], u[8];
-    for (int p = 0; p < 4; p++) {
-        const __m256 a = _mm256_loadu_ps(src + (2 * p) * src_ld);
-        const __m256 b = _mm256_loadu_ps(src + (2 * p + 1) * src_ld);
-        t[2 * p] = _mm256_unpacklo_ps(a, b);
-        t[2 * p + 1] = _mm256_unpackhi_ps(a, b);
-    }
-    for (int q = 0; q < 2; q++) {
-        const __m256d lo0 = _mm256_castps_pd(t[4 * q]), hi0 = _mm256_castps_pd(t[4 * q + 1]);
-        const __m256d lo1 = _mm256_castps_pd(t[4 * q + 2]), hi1 = _mm256_castps_pd(t[4 * q + 3]);
-        u[4 * q] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo0, lo1));
-        u[4 * q + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo0, lo1));
-        u[4 * q + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi0, hi1));
-        u[4 * q + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi0, hi1));
-    }
-    for (int m = 0; m < 4; m++) {
-        _mm256_storeu_ps(dst + m * dst_ld, _mm256_permute2f128_ps(u[m], u[4 + m], 0x20));
-        _mm256_storeu_ps(dst + (4 + m) * dst_ld, _mm256_permute2f128_ps(u[m], u[4 + m], 0x31));
-    }
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * src_ld);
+    transpose8x8(r);
+    for (int a = 0; a < 8; a++) _mm256_storeu_ps(dst + a * dst_ld, r[a]);
 }
 
 __attribute__((target("avx2"))) void transpose_avx2(const float* src, int rows, int cols, long long src_ld, float* dst,

@@ -9,6 +9,7 @@
 // From here on, code may use AVX2 and FMA: the dispatcher calls it only when the CPU has them.
 #include "core/kernels/simd/simd_target_avx2.h"
 #include "core/kernels/simd/simd_avx2.h"
+#include "core/kernels/simd/transpose8x8.h"
 #include "core/masks/coef_softmax_kernel.h"
 #include "core/masks/coef_select_kernel.h"
 
@@ -35,30 +36,14 @@ struct CoefLanesAvx2 {
     static Int max(Int a, Int b) { return _mm256_max_epi32(a, b); }
     static void store(int32_t* p, Int v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
 
-    // An 8 x 8 transpose: pairs of rows interleaved, then pairs of pairs, then the two 128-bit
-    // halves regrouped. u[4q + m]'s half L holds column 4L + m of rows 4q .. 4q + 3.
+    // Columns [column, column + n) of the eight rows, as n vectors of eight lanes at out.
     static void transpose(const float* const* row, int column, int n, float* out) {
         alignas(32) static const int32_t kIota[8] = {0, 1, 2, 3, 4, 5, 6, 7};
         const __m256i head = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_load_si256(reinterpret_cast<const __m256i*>(kIota)));
-        __m256 t[8], u[8];
-        for (int p = 0; p < 4; p++) {
-            const __m256 a = _mm256_maskload_ps(row[2 * p] + column, head);
-            const __m256 b = _mm256_maskload_ps(row[2 * p + 1] + column, head);
-            t[2 * p] = _mm256_unpacklo_ps(a, b);
-            t[2 * p + 1] = _mm256_unpackhi_ps(a, b);
-        }
-        for (int q = 0; q < 2; q++) {
-            const __m256d lo0 = _mm256_castps_pd(t[4 * q]), hi0 = _mm256_castps_pd(t[4 * q + 1]);
-            const __m256d lo1 = _mm256_castps_pd(t[4 * q + 2]), hi1 = _mm256_castps_pd(t[4 * q + 3]);
-            u[4 * q] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo0, lo1));
-            u[4 * q + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo0, lo1));
-            u[4 * q + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi0, hi1));
-            u[4 * q + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi0, hi1));
-        }
-        for (int m = 0; m < 4; m++) {
-            _mm256_store_ps(out + m * 8, _mm256_permute2f128_ps(u[m], u[4 + m], 0x20));
-            _mm256_store_ps(out + (4 + m) * 8, _mm256_permute2f128_ps(u[m], u[4 + m], 0x31));
-        }
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(row[i] + column, head);
+        transpose8x8(r);
+        for (int c = 0; c < 8; c++) _mm256_store_ps(out + c * 8, r[c]);
     }
 };
 
