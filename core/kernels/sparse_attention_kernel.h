@@ -178,6 +178,12 @@ void cls_row_d64(const float* q, const float* keys, const float* values, long lo
         for (t = 0; t < N; t++) probs[t] = scores[t] * inv_sum;
 }
 
+// The line at p and the next one (a row's next sixteen to thirty-two indices or weights).
+inline void prefetch_two_lines(const void* p) {
+    _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+    _mm_prefetch(static_cast<const char*>(p) + 64, _MM_HINT_T0);
+}
+
 // The non-cls rows of a d = 64 work unit, kSparseBlockRows query rows at a time, walking the keys
 // in tiles of kSparseTileKeys: every row of the block takes the kept keys it has in the current
 // tile before the next tile starts, so the rows of a block share the tile's K (then V) rows while
@@ -207,11 +213,7 @@ void block_d64(const float* q_first, long long q_stride, const int32_t* index_fi
         for (int r = 0; r < rows; r++) {
             const int32_t* index = index_first + static_cast<long long>(r) * k;
             int t = cursor[r];
-            if (r + 1 < rows) {
-                const int32_t* next = index_first + static_cast<long long>(r + 1) * k + cursor[r + 1];
-                _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(next + 16), _MM_HINT_T0);
-            }
+            if (r + 1 < rows) prefetch_two_lines(index_first + static_cast<long long>(r + 1) * k + cursor[r + 1]);
             if (t + 8 > k || index[t] >= tile_end) continue;
             const Head64<V> head(q_first + r * q_stride);
             float* scores = block_scores + r * scores_stride;
@@ -251,12 +253,8 @@ void block_d64(const float* q_first, long long q_stride, const int32_t* index_fi
             const int32_t* index = index_first + static_cast<long long>(r) * k;
             int t = cursor[r];
             if (r + 1 < rows) {
-                const long long next = static_cast<long long>(r + 1) * k + cursor[r + 1];
-                _mm_prefetch(reinterpret_cast<const char*>(index_first + next), _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(index_first + next + 16), _MM_HINT_T0);
-                const float* next_weights = block_scores + (r + 1) * scores_stride + cursor[r + 1];
-                _mm_prefetch(reinterpret_cast<const char*>(next_weights), _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(next_weights + 16), _MM_HINT_T0);
+                prefetch_two_lines(index_first + static_cast<long long>(r + 1) * k + cursor[r + 1]);
+                prefetch_two_lines(block_scores + (r + 1) * scores_stride + cursor[r + 1]);
             }
             if (t >= k || index[t] >= tile_end) continue;
             const float* weights = block_scores + r * scores_stride;

@@ -29,8 +29,6 @@ constexpr int kBandEntries = 64;
 constexpr int kMaxProbes = 8;
 // Rows at least this long take their moments from a quarter of the row.
 constexpr int kSampledRow = 1024;
-// The cut among at most this many entries by direct comparison.
-constexpr int kDirectEntries = 16;
 // Interpolation steps among the band's entries before the row is given up (never seen: each step
 // removes at least one entry, and a step that removes under a quarter is followed by halving).
 constexpr int kMaxBandSteps = 64;
@@ -77,13 +75,14 @@ bool strictly_inside(double t, float lo, float hi, float* out) {
 
 // The position (value, index) of the needed-th largest of [m] entries, ties to the lower index
 // (entries are in index order, so "lower index" is "earlier"). Narrows by interpolating between
-// the smallest and largest value and compacting in place; -1 if it does not converge.
+// the smallest and largest value and compacting in place until at most kKthInBandMax remain,
+// which the kernels' vector ranking (kth_in_band) finishes; -1 if it does not converge.
 // *ties_after: whether an entry equal to *kth comes after it (entries equal to the cut are never
 // split by a compaction, so they are all still among the last ones looked at).
 int cut_in_band(const TopkKernels& kernels, float* value, int32_t* index, int m, int needed, float* kth,
                 bool* ties_after) {
     bool halve = false;
-    for (int step = 0; m > kDirectEntries; step++) {
+    for (int step = 0; m > kKthInBandMax; step++) {
         if (step == kMaxBandSteps) return -1;
         float lo, hi;
         kernels.min_max_f(value, m, &lo, &hi);
@@ -109,20 +108,7 @@ int cut_in_band(const TopkKernels& kernels, float* value, int32_t* index, int m,
         halve = kept * 4 > m * 3;
         m = kept;
     }
-    // The entry with exactly needed - 1 entries before it in (value descending, index ascending).
-    for (int e = 0; e < m; e++)
-        if (!std::isfinite(value[e])) return -1;
-    for (int j = 0; j < m; j++) {
-        int before = 0;
-        for (int e = 0; e < m; e++) before += value[e] > value[j] || (value[e] == value[j] && e < j);
-        if (before == needed - 1) {
-            *kth = value[j];
-            *ties_after = false;
-            for (int e = j + 1; e < m; e++) *ties_after |= value[e] == value[j];
-            return index[j];
-        }
-    }
-    return -1;  // unreachable: the counts say the needed-th is here
+    return kernels.kth_in_band(value, index, m, needed, kth, ties_after);
 }
 
 }  // namespace
@@ -177,9 +163,7 @@ int topk_search_estimated(const TopkKernels& kernels, const float* scores, int n
     if (!(above < k && k <= above + m)) return -1;
     float kth = 0;
     bool ties_after = false;
-    int last_index = kernels.kth_in_band && m <= kKthInBandMax
-                         ? kernels.kth_in_band(band_value, band_index, m, k - above, &kth, &ties_after)
-                         : cut_in_band(kernels, band_value, band_index, m, k - above, &kth, &ties_after);
+    int last_index = cut_in_band(kernels, band_value, band_index, m, k - above, &kth, &ties_after);
     if (last_index < 0) return -1;
     // No entry equal to kth after the cut (the usual case): the write pass needs no tie test.
     if (!ties_after) last_index = INT32_MAX;

@@ -52,11 +52,12 @@ struct TopkKernels {
     // Optional (nullptr: none): the top k <= 16 of scores [n] straight from the scores, out [k]
     // ascending; -1 when the row has too many ties at the top for it (the caller falls back).
     int (*select_small)(const float* scores, int n, int k, int32_t* out);
-    // Optional (nullptr: none): among m <= kKthInBandMax entries in index order (values finite or
-    // -inf, never NaN), the one with exactly needed - 1 entries ahead of it (a larger value, or the
-    // same value earlier): *kth its value, *ties_after whether an equal value comes later; returns
-    // its index. -1 when a value is -inf (the caller falls back). Every entry is ranked by vector
-    // compares against all the others: no narrowing steps, no data-dependent branch but the exit.
+    // Set exactly when the float passes are (the estimated-cut search ends with it): among
+    // m <= kKthInBandMax entries in index order (values finite or -inf, never NaN), the one with
+    // exactly needed - 1 entries ahead of it (a larger value, or the same value earlier): *kth its
+    // value, *ties_after whether an equal value comes later; returns its index. -1 when a value is
+    // -inf (the caller falls back). Every entry is ranked by vector compares against all the
+    // others: no data-dependent branch but the exit.
     int (*kth_in_band)(const float* value, const int32_t* index, int m, int needed, float* kth, bool* ties_after);
 };
 constexpr int kKthInBandMax = 64;

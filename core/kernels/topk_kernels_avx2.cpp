@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/kernels/topk_kernels.h"
+#include "core/kernels/topk_ranks.h"
 
 #define SPARSIFINER_AVX2 __attribute__((target("avx2")))
 
@@ -30,16 +31,6 @@ const PackTable pack_table;
 
 SPARSIFINER_AVX2 inline __m256i pack_perm(unsigned mask) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(pack_table.lanes[mask]));
-}
-
-// topk_float_rank on eight lanes.
-SPARSIFINER_AVX2 inline __m256i ranks8(__m256i bits) {
-    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
-    const __m256i magnitude = _mm256_and_si256(bits, abs_mask);
-    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(static_cast<int32_t>(0xFF800000u)),
-                              _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F800000)));
-    bits = _mm256_andnot_si256(_mm256_cmpeq_epi32(magnitude, _mm256_setzero_si256()), bits);
-    return _mm256_xor_si256(bits, _mm256_and_si256(_mm256_srai_epi32(bits, 31), abs_mask));
 }
 
 SPARSIFINER_AVX2 inline int horizontal_sum(__m256i v) {

@@ -12,22 +12,13 @@
 #include <cmath>
 
 #include "core/kernels/topk_kernels.h"
+#include "core/kernels/topk_ranks.h"
 
 #define SPARSIFINER_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 namespace sparsifiner {
 
 namespace {
-
-// topk_float_rank on sixteen lanes.
-SPARSIFINER_AVX512 inline __m512i ranks16(__m512i bits) {
-    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
-    const __m512i magnitude = _mm512_and_si512(bits, abs_mask);
-    bits = _mm512_mask_mov_epi32(bits, _mm512_cmpgt_epi32_mask(magnitude, _mm512_set1_epi32(0x7F800000)),
-                                 _mm512_set1_epi32(static_cast<int32_t>(0xFF800000u)));
-    bits = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(magnitude, magnitude), bits);
-    return _mm512_xor_si512(bits, _mm512_and_si512(_mm512_srai_epi32(bits, 31), abs_mask));
-}
 
 SPARSIFINER_AVX512 inline __mmask16 tail_mask(int count) {
     return static_cast<__mmask16>((1u << count) - 1u);

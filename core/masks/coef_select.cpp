@@ -1,33 +1,11 @@
 // The dispatcher of the block coefficient selection and its row-by-row reference.
 #include "core/masks/coef_select.h"
 
-#include <cstdlib>
-#include <memory>
-
 #include "core/kernels/topk.h"
 #include "core/masks/coef_softmax.h"
+#include "core/platform/thread_scratch.h"
 
 namespace sparsifiner {
-
-namespace {
-
-// A per-thread, 64-byte aligned float buffer that only grows (safe inside OpenMP regions).
-float* thread_columns(size_t floats) {
-    struct Free {
-        void operator()(float* p) const { std::free(p); }
-    };
-    thread_local std::unique_ptr<float, Free> buffer;
-    thread_local size_t capacity = 0;
-    if (capacity < floats) {
-        const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        buffer.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-        if (!buffer) throw std::bad_alloc();
-        capacity = floats;
-    }
-    return buffer.get();
-}
-
-}  // namespace
 
 size_t coef_select_scratch_floats(int K) { return static_cast<size_t>((K + 15) / 16 * 16) * 16; }
 
@@ -49,7 +27,8 @@ void coef_select_rows(Isa isa, float* cheap, int ld, int rows, int K, float scal
         coef_select_rows_per_row(isa, cheap, ld, rows, K, scale, coef_topk, kept, weights);
         return;
     }
-    float* columns = thread_columns(coef_select_scratch_floats(K));
+    // The selection slot: nothing else holds it here (the caller's cheap rows are in the kernel slot).
+    float* columns = thread_scratch(coef_select_scratch_floats(K), ScratchSlot::selection);
     if (isa == Isa::avx512)
         coef_select_rows_avx512(cheap, ld, rows, K, scale, coef_topk, kept, weights, columns);
     else

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/kernels/topk_ranks.h"
 #include "core/masks/coef_select.h"
 // From here on, code may use AVX2 and FMA: the dispatcher calls it only when the CPU has them.
 #include "core/kernels/simd/simd_target_avx2.h"
@@ -19,15 +20,8 @@ namespace {
 struct CoefLanesAvx2 {
     using Int = __m256i;
     using Mask = __m256i;  // all ones in the lanes where the comparison holds
-    // topk_float_rank, lane by lane: NaN ranks as -inf, -0.0 as +0.0.
-    static Int rank(__m256 v) {
-        __m256i bits = _mm256_castps_si256(v);
-        const __m256i magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
-        bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(static_cast<int>(0xFF800000u)),
-                                  _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F800000)));
-        bits = _mm256_andnot_si256(_mm256_cmpeq_epi32(magnitude, _mm256_setzero_si256()), bits);
-        return _mm256_xor_si256(bits, _mm256_and_si256(_mm256_srai_epi32(bits, 31), _mm256_set1_epi32(0x7FFFFFFF)));
-    }
+    // Exactly topk_select's ranks (topk_ranks.h): NaN ranks as -inf, -0.0 as +0.0.
+    static Int rank(__m256 v) { return ranks8(_mm256_castps_si256(v)); }
     static Mask greater(Int a, Int b) { return _mm256_cmpgt_epi32(a, b); }
     static bool any(Mask m) { return !_mm256_testz_si256(m, m); }
     static Int select(Mask m, Int if_false, Int if_true) { return _mm256_blendv_epi8(if_false, if_true, m); }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/kernels/topk_ranks.h"
 #include "core/masks/coef_select.h"
 // From here on, code may use AVX-512 (F, BW, VL, DQ): the dispatcher calls it only when the CPU has it.
 #include "core/kernels/simd/simd_target_avx512.h"
@@ -18,15 +19,8 @@ namespace {
 struct CoefLanesAvx512 {
     using Int = __m512i;
     using Mask = __mmask16;
-    // topk_float_rank, lane by lane: NaN ranks as -inf, -0.0 as +0.0.
-    static Int rank(__m512 v) {
-        __m512i bits = _mm512_castps_si512(v);
-        const __m512i magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF));
-        bits = _mm512_mask_mov_epi32(bits, _mm512_cmpgt_epi32_mask(magnitude, _mm512_set1_epi32(0x7F800000)),
-                                     _mm512_set1_epi32(static_cast<int>(0xFF800000u)));
-        bits = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(magnitude, magnitude), bits);
-        return _mm512_xor_si512(bits, _mm512_and_si512(_mm512_srai_epi32(bits, 31), _mm512_set1_epi32(0x7FFFFFFF)));
-    }
+    // Exactly topk_select's ranks (topk_ranks.h): NaN ranks as -inf, -0.0 as +0.0.
+    static Int rank(__m512 v) { return ranks16(_mm512_castps_si512(v)); }
     static Mask greater(Int a, Int b) { return _mm512_cmpgt_epi32_mask(a, b); }
     static bool any(Mask m) { return m != 0; }
     static Int select(Mask m, Int if_false, Int if_true) { return _mm512_mask_mov_epi32(if_false, m, if_true); }

@@ -11,8 +11,9 @@
 namespace sparsifiner {
 
 // Three buffers per thread: a kernel's scratch inside an OpenMP loop, data a dispatcher prepares
-// on its own thread before that loop (whose master is the same thread) reads it, and the top-k
-// selection's buffers (called inside loops that hold a kernel's scratch).
+// on its own thread before that loop (whose master is the same thread) reads it, and the
+// selections' buffers (the top-k's and the predictor's coefficient selection, called inside loops
+// that hold a kernel's scratch).
 enum class ScratchSlot { kernel = 0, prepared = 1, selection = 2 };
 constexpr size_t kScratchAlignment = 4096;
 // floats rounded up to whole pages: where a second buffer starts inside one slot.
