@@ -85,7 +85,7 @@ TEST_CASE("coef softmax: within a few ulps of a double softmax, the same bits in
                         if (!isa_supported(isa)) continue;
                         fast = logits;
                         coef_softmax(fast.data(), K, scale, isa);
-                        CAPTURE(isa_name(isa));
+                        CAPTURE(std::string(isa_name(isa)));
                         CHECK(std::memcmp(portable.data(), fast.data(), K * sizeof(float)) == 0);
                     }
                     // The double softmax of the same scaled float logits.
@@ -124,7 +124,7 @@ TEST_CASE("coef softmax: every vector path gives the portable bits at the predic
                     if (!isa_supported(isa)) continue;
                     std::vector<float> fast = logits;
                     coef_softmax(fast.data(), K, 0.40824829f, isa);
-                    CAPTURE(isa_name(isa));
+                    CAPTURE(std::string(isa_name(isa)));
                     CAPTURE(K);
                     CHECK(std::memcmp(portable.data(), fast.data(), K * sizeof(float)) == 0);
                     compared++;

@@ -79,7 +79,7 @@ void check_against_reference(const Problem& p) {
     std::vector<double> want, want_cls;
     reference(p, want, want_cls);
     for (Isa isa : runnable_paths(p.d)) {
-        CAPTURE(isa_name(isa));
+        CAPTURE(std::string(isa_name(isa)));
         CAPTURE(p.N);
         CAPTURE(p.d);
         std::vector<float> out(want.size(), NAN), cls(want_cls.size(), NAN);

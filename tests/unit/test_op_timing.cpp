@@ -158,7 +158,7 @@ TEST_CASE("op timing: sub-ops account for mask and attention in every run and ma
                     least_excess[index] = std::min(least_excess[index], whole - parts - (0.1 * whole + 50e-6));
                 }
                 for (int s = 0; s < (int)SubOp::count; s++) {
-                    CAPTURE(sub_op_name((SubOp)s));
+                    CAPTURE(std::string(sub_op_name((SubOp)s)));
                     if (!sub_op_applies((SubOp)s, block.mask)) CHECK(block.sub_seconds[s] == 0);
                 }
                 if (block.mask == MaskSource::dense && !fused) {

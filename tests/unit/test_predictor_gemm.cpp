@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/kernels/predictor_gemm.h"
@@ -64,7 +65,7 @@ TEST_CASE("predictor_gemm: every ISA path gives the portable bits, and the porta
                     for (Isa isa : {Isa::avx2, Isa::avx512}) {
                         if (!isa_supported(isa)) continue;
                         const std::vector<float> vec = run(isa, p, with_bias);
-                        CAPTURE(isa_name(isa));
+                        CAPTURE(std::string(isa_name(isa)));
                         CAPTURE(rows);
                         CAPTURE(inner);
                         CAPTURE(ld);

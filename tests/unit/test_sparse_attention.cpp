@@ -115,7 +115,7 @@ void check_against_reference(const Problem& p) {
     reference(p, want, want_cls);
     const double scale = max_abs(want);
     for (Isa isa : runnable_paths()) {
-        CAPTURE(isa_name(isa));
+        CAPTURE(std::string(isa_name(isa)));
         CAPTURE(p.N);
         CAPTURE(p.k);
         std::vector<float> out(want.size(), std::nanf("")), cls(want_cls.size(), std::nanf(""));

@@ -45,7 +45,7 @@ std::vector<int32_t> topk_run(const std::vector<float>& scores, int k) {
     out.resize(written);
     for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
         if (!isa_supported(isa)) continue;
-        CAPTURE(isa_name(isa));
+        CAPTURE(std::string(isa_name(isa)));
         std::vector<int32_t> path(std::max(k, 0) + 1, -7);
         written = topk_select_isa(isa, scores.data(), static_cast<int>(scores.size()), k, path.data());
         CHECK(path[written] == -7);
@@ -294,7 +294,7 @@ TEST_CASE("the estimated-cut search takes finite rows itself and gives up only w
     for (Isa isa : {Isa::avx2, Isa::avx512}) {
         if (!isa_supported(isa)) continue;
         const TopkKernels& kernels = isa == Isa::avx2 ? topk_kernels_avx2() : topk_kernels_avx512();
-        CAPTURE(isa_name(isa));
+        CAPTURE(std::string(isa_name(isa)));
         // 20000: longer than the two-step band pass takes (it packs instead).
         for (int n : {40, 197, 577, 1025, 4097, 20000}) {
             std::vector<float> row(n);
@@ -355,7 +355,7 @@ TEST_CASE("kth_in_band: the needed-th of a small band by vector ranking, ties to
         const TopkKernels& kernels = isa == Isa::avx2 ? topk_kernels_avx2() : topk_kernels_avx512();
         const bool has_it = kernels.kth_in_band != nullptr;
         REQUIRE(has_it);
-        CAPTURE(isa_name(isa));
+        CAPTURE(std::string(isa_name(isa)));
         int checked = 0;
         for (int m = 1; m <= kKthInBandMax; m++)
             for (bool ties : {false, true}) {
