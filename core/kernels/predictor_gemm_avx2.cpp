@@ -1,5 +1,6 @@
 // The AVX2 + FMA instantiation of the predictor's small products (predictor_gemm_kernel.h).
 #include "core/kernels/predictor_gemm.h"
+#include "core/platform/thread_scratch.h"
 // From here on, code may use AVX2 + FMA: the dispatcher calls it only when the CPU has it.
 #include "core/kernels/simd/simd_target_avx2.h"
 #include "core/kernels/simd/simd_avx2.h"

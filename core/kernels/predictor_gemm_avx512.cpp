@@ -1,5 +1,6 @@
 // The AVX-512 (F, BW, VL, DQ) instantiation of the predictor's small products (predictor_gemm_kernel.h).
 #include "core/kernels/predictor_gemm.h"
+#include "core/platform/thread_scratch.h"
 // From here on, code may use AVX-512 (F, BW, VL, DQ): the dispatcher calls it only when the CPU has it.
 #include "core/kernels/simd/simd_target_avx512.h"
 #include "core/kernels/simd/simd_avx512.h"

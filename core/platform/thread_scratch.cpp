@@ -11,7 +11,7 @@ float* thread_scratch(size_t floats, ScratchSlot slot) {
         size_t size = 0;
         ~Buffer() { std::free(data); }
     };
-    thread_local Buffer buffers[3];
+    thread_local Buffer buffers[kScratchSlots];
     Buffer& buffer = buffers[static_cast<int>(slot)];
     if (floats > buffer.size) {
         size_t bytes = scratch_page_floats(floats) * sizeof(float);

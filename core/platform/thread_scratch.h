@@ -10,11 +10,13 @@
 
 namespace sparsifiner {
 
-// Three buffers per thread: a kernel's scratch inside an OpenMP loop, data a dispatcher prepares
-// on its own thread before that loop (whose master is the same thread) reads it, and the
-// selections' buffers (the top-k's and the predictor's coefficient selection, called inside loops
-// that hold a kernel's scratch).
-enum class ScratchSlot { kernel = 0, prepared = 1, selection = 2 };
+// Four buffers per thread: a kernel's scratch inside an OpenMP loop, data a dispatcher prepares
+// on its own thread before that loop (whose master is the same thread) reads it, the selections'
+// buffers (the top-k's and the predictor's coefficient selection, called inside loops that hold a
+// kernel's scratch), and a product's packed operand panels (predictor_gemm, whose output may be
+// the kernel slot's buffer).
+enum class ScratchSlot { kernel = 0, prepared = 1, selection = 2, packing = 3 };
+constexpr int kScratchSlots = 4;
 constexpr size_t kScratchAlignment = 4096;
 // floats rounded up to whole pages: where a second buffer starts inside one slot.
 inline size_t scratch_page_floats(size_t floats) {

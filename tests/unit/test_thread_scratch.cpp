@@ -13,17 +13,19 @@
 using namespace sparsifiner;
 
 TEST_CASE("thread scratch: every slot page-aligned, slots apart, sub-buffers on whole pages") {
-    for (ScratchSlot slot : {ScratchSlot::kernel, ScratchSlot::prepared, ScratchSlot::selection})
+    const ScratchSlot slots[] = {ScratchSlot::kernel, ScratchSlot::prepared, ScratchSlot::selection, ScratchSlot::packing};
+    static_assert(sizeof(slots) / sizeof(slots[0]) == kScratchSlots, "every slot is tested");
+    for (ScratchSlot slot : slots)
         for (size_t floats : {size_t{1}, size_t{17}, size_t{1000}, size_t{5000}, size_t{100000}, size_t{3}}) {
             const float* p = thread_scratch(floats, slot);
             CHECK(reinterpret_cast<uintptr_t>(p) % kScratchAlignment == 0);
         }
-    const float* kernel = thread_scratch(100, ScratchSlot::kernel);
-    const float* prepared = thread_scratch(100, ScratchSlot::prepared);
-    const float* selection = thread_scratch(100, ScratchSlot::selection);
-    CHECK(kernel != prepared);
-    CHECK(kernel != selection);
-    CHECK(prepared != selection);
+    for (int a = 0; a < kScratchSlots; a++)
+        for (int b = a + 1; b < kScratchSlots; b++) {
+            CAPTURE(a);
+            CAPTURE(b);
+            CHECK(thread_scratch(100, slots[a]) != thread_scratch(100, slots[b]));
+        }
     CHECK(scratch_page_floats(1) == 1024);
     CHECK(scratch_page_floats(1024) == 1024);
     CHECK(scratch_page_floats(1025) == 2048);
