@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/default_model.h"
+#include "core/kernels/dnnl_context.h"
 #include "core/platform/cpu_info.h"
 
 namespace sparsifiner {
@@ -43,6 +44,11 @@ std::vector<Dtype> ModelFlags::dtypes() const {
         if (*parsed == Dtype::bf16 && !cpu_bf16_native())
             throw CommandError(kExitUsage, "--dtype bf16 needs native bf16 and this CPU has " + cpu_bf16_missing() +
                                                "; bf16 is never emulated: use --dtype f32");
+        if (*parsed == Dtype::bf16 && !dnnl_bf16_kernels())
+            throw CommandError(kExitUsage, std::string("--dtype bf16 needs oneDNN's bf16 kernels and oneDNN is capped at ") +
+                                               dnnl_isa_name() +
+                                               " here (DNNL_MAX_CPU_ISA or ONEDNN_MAX_CPU_ISA); bf16 is never "
+                                               "emulated: use --dtype f32");
         if (std::find(list.begin(), list.end(), *parsed) == list.end()) list.push_back(*parsed);
     }
     if (list.empty()) throw CommandError(kExitUsage, "--dtype: needs f32 or bf16");

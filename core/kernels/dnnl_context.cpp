@@ -26,4 +26,11 @@ const char* dnnl_isa_name() {
     }
 }
 
+bool dnnl_bf16_kernels() {
+    // oneDNN's ISA values are nested bit sets: an ISA with AMX has every bit of avx512_core_bf16.
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa & bf16) == bf16;
+}
+
 }  // namespace sparsifiner

@@ -40,6 +40,23 @@ class RefusalTest(unittest.TestCase):
             self.assertIn("never emulated", lines[0])
             self.assertEqual(result.stdout, "")
 
+    def test_bf16_refused_when_onednn_is_capped_below_it(self):
+        # DNNL_MAX_CPU_ISA=AVX2 leaves oneDNN without bf16 kernels even on a CPU that has them:
+        # one line naming the cap, exit 2, nothing on stdout (it was oneDNN's own exception, exit 4).
+        # On a CPU without native bf16 the CPU's refusal comes first: still one line, exit 2.
+        for command in (["classify", SAMPLES], ["bench", "--runs", "1", "--warmup", "0", "--no-peak"]):
+            result = sparsifiner(command + ["--dtype", "bf16"], expect_rc=2, env={"DNNL_MAX_CPU_ISA": "AVX2"})
+            lines = result.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, (command, result.stderr))
+            self.assertIn("--dtype bf16", lines[0])
+            if cpu_has_native_bf16():
+                self.assertIn("DNNL_MAX_CPU_ISA", lines[0])
+                self.assertIn("avx2", lines[0])
+            self.assertEqual(result.stdout, "")
+        # f32 still runs under the cap.
+        self.assertEqual(json.loads(sparsifiner(["info", "--json"], env={"DNNL_MAX_CPU_ISA": "AVX2"}).stdout)["dtype"],
+                         "f32")
+
     def test_f32_runs_without_native_bf16(self):
         document = json.loads(sparsifiner(["info", "--json"], env=NO_BF16).stdout)
         self.assertEqual(document["dtype"], "f32")
