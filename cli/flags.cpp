@@ -5,8 +5,6 @@
 #include <sstream>
 
 #include "cli/default_model.h"
-#include "core/kernels/dnnl_context.h"
-#include "core/platform/cpu_info.h"
 
 namespace sparsifiner {
 
@@ -41,14 +39,8 @@ std::vector<Dtype> ModelFlags::dtypes() const {
     while (std::getline(stream, item, ',')) {
         const std::optional<Dtype> parsed = dtype_parse(item);
         if (!parsed) throw CommandError(kExitUsage, "--dtype: '" + item + "' is not f32 or bf16");
-        if (*parsed == Dtype::bf16 && !cpu_bf16_native())
-            throw CommandError(kExitUsage, "--dtype bf16 needs native bf16 and this CPU has " + cpu_bf16_missing() +
-                                               "; bf16 is never emulated: use --dtype f32");
-        if (*parsed == Dtype::bf16 && !dnnl_bf16_kernels())
-            throw CommandError(kExitUsage, std::string("--dtype bf16 needs oneDNN's bf16 kernels and oneDNN is capped at ") +
-                                               dnnl_isa_name() +
-                                               " here (DNNL_MAX_CPU_ISA or ONEDNN_MAX_CPU_ISA); bf16 is never "
-                                               "emulated: use --dtype f32");
+        const std::string unavailable = dtype_unavailable(*parsed);
+        if (!unavailable.empty()) throw CommandError(kExitUsage, unavailable);
         if (std::find(list.begin(), list.end(), *parsed) == list.end()) list.push_back(*parsed);
     }
     if (list.empty()) throw CommandError(kExitUsage, "--dtype: needs f32 or bf16");

@@ -2,7 +2,9 @@
 // (portable, AVX2, AVX-512), at the shapes the DeiT-S predictor and attention run (N = 577 and
 // 4097 tokens, K = N / 6 coefficients, keep rate 0.25): best of --reps timed loops, one thread.
 // The unit tests check the same kernels against references; this only times them, so that an
-// optimisation can be measured before and after, path by path (docs/benchmarks.md).
+// optimisation can be measured before and after, path by path (docs/benchmarks.md). Two kinds of
+// row hold a kernel against a yardstick timed in the same run: the predictor's products as a % of
+// oneDNN's matmul on the same operands, and the sparse core as a % of the fused dense core.
 //
 //   kernel_bench [--reps R] [--json]
 #include <algorithm>

@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "core/kernels/bf16_convert.h"
-#include "core/kernels/dnnl_context.h"
+#include "core/kernels/dtype.h"
 #include "core/kernels/linear.h"
-#include "core/platform/cpu_info.h"
 
 using namespace sparsifiner;
 
@@ -62,8 +61,8 @@ TEST_CASE("bf16 rounding is to nearest, ties to even") {
 }
 
 TEST_CASE("a bf16 Linear runs in bf16 and stays within bf16 tolerance of f32") {
-    if (!cpu_has_avx512_bf16() || !dnnl_bf16_kernels()) {
-        MESSAGE("skipped: this CPU has no avx512_bf16, or oneDNN is capped below it");
+    if (!dtype_unavailable(Dtype::bf16).empty()) {
+        MESSAGE("skipped: " << dtype_unavailable(Dtype::bf16));
         return;
     }
     const int in = 384, out = 256, rows = 50;
